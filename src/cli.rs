@@ -1,0 +1,222 @@
+//! The `caja` command line: `serve`, `account create`, `token create`.
+//!
+//! Every failure is one line on stderr and a non-zero exit; nothing panics.
+
+use std::num::NonZeroU32;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::{SiteId, Timestamp};
+use crate::http::HttpConfig;
+use crate::provision::{self, Issued};
+use crate::server::{self, Server};
+use crate::store;
+
+const DATABASE_DEFAULT: &str = "sqlite://caja.db";
+/// "A generous limit": enough for any test suite, low enough to stop a runaway loop.
+const RATE_LIMIT_PER_SECOND_DEFAULT: &str = "1000";
+const IDEMPOTENCY_RETENTION_SECS_DEFAULT: &str = "86400";
+const REQUEST_TIMEOUT_SECS: u64 = 30;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "caja",
+    version,
+    about = "A self-hosted, Mercado Pago-compatible payments API server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API server.
+    Serve(ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+struct DatabaseArg {
+    /// Store URL: sqlite://FILE (relative), sqlite:///ABS/PATH.
+    #[arg(long, env = "CAJA_DATABASE_URL", default_value = DATABASE_DEFAULT)]
+    database: String,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, env = "CAJA_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    database: DatabaseArg,
+    /// Requests per second allowed per access token (the burst is the same size).
+    #[arg(long, env = "CAJA_RATE_LIMIT", default_value = RATE_LIMIT_PER_SECOND_DEFAULT)]
+    rate_limit: NonZeroU32,
+    /// How long an idempotency key binds its first request, in seconds.
+    #[arg(long, env = "CAJA_IDEMPOTENCY_RETENTION", default_value = IDEMPOTENCY_RETENTION_SECS_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    idempotency_retention: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Create an account with a token for one site; prints it as JSON.
+    Create {
+        /// MLA, MLB, MLM, MLC, MCO, MPE or MLU.
+        #[arg(long)]
+        site: SiteId,
+        /// A production account (APP_USR- tokens); test otherwise.
+        #[arg(long)]
+        live: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create another token for an account and site; prints it as JSON.
+    Create {
+        #[arg(long)]
+        user_id: i64,
+        #[arg(long)]
+        site: SiteId,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+/// The binary's whole life.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            let rendered = err.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!(
+                "caja: {} (see caja --help)",
+                first.trim_start_matches("error: ")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("caja: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("caja: {}", format!("{err:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("caja=info,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Account(AccountCommand::Create {
+            site,
+            live,
+            database,
+        }) => {
+            let store = store::open(&database.database).await?;
+            let issued = provision::create_account(store.as_ref(), site, live, now()).await;
+            store.close().await;
+            print_issued(&issued?)
+        }
+        Command::Token(TokenCommand::Create {
+            user_id,
+            site,
+            database,
+        }) => {
+            let store = store::open(&database.database).await?;
+            let issued = provision::create_token(store.as_ref(), user_id, site, now()).await;
+            store.close().await;
+            print_issued(&issued?)
+        }
+    }
+}
+
+fn print_issued(issued: &Issued) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(issued)?);
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let url = &args.database.database;
+    let store = store::open(url).await?;
+    let first_account = if store.has_accounts().await? {
+        None
+    } else {
+        Some(provision::create_account(store.as_ref(), SiteId::Mlb, false, now()).await?)
+    };
+    let config = HttpConfig {
+        rate_limit_per_second: args.rate_limit,
+        idempotency_retention_ms: i64::from(args.idempotency_retention) * 1000,
+        request_timeout: Duration::from_secs(REQUEST_TIMEOUT_SECS),
+    };
+    let server = Server::start(store, &args.listen, config)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = server.addr();
+    println!("caja listening on http://{addr} (store: {url})");
+    if let Some(account) = first_account {
+        print_welcome(&account, addr);
+    }
+    server.run_until(server::shutdown_signal()).await?;
+    println!("caja stopped");
+    Ok(())
+}
+
+/// The first start: the new test account's token and a call to try.
+fn print_welcome(account: &Issued, addr: std::net::SocketAddr) {
+    let host = if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    let body = r#"{"type":"print","external_reference":"quickstart","config":{"point":{"terminal_id":"NEWLAND_N950__N950NCB123456789","subtype":"custom"}},"content":"Hello from caja"}"#;
+    println!(
+        "\nThe store was empty, so caja created a test account: user_id {}, site {}.\n\
+         Its access token (shown only now; `caja token create` makes more):\n\n    {}\n\n\
+         Queue a print action on a terminal (pasting it twice shows idempotency: the same key replays the first answer):\n\n\
+         curl -si -X POST http://{host}/terminals/v1/actions -H 'Authorization: Bearer {}' -H 'X-Idempotency-Key: quickstart-1' -H 'Content-Type: application/json' -d '{body}'\n",
+        account.user_id, account.site_id, account.access_token, account.access_token,
+    );
+}

@@ -1,0 +1,40 @@
+//! Audit records: one for every state change, written in the same transaction.
+
+use super::{IdempotencyKey, Timestamp, UserId};
+
+/// Which family a resource belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceType {
+    TerminalAction,
+}
+
+impl ResourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::TerminalAction => "terminal_action",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "terminal_action" => Some(ResourceType::TerminalAction),
+            _ => None,
+        }
+    }
+}
+
+/// Who moved what from where to where, and under which request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub user_id: UserId,
+    pub resource_type: ResourceType,
+    pub resource_id: String,
+    /// `None` when the change created the resource.
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub deleted_by: Option<String>,
+    pub comments: Option<String>,
+    pub request_id: String,
+    pub idempotency_key: IdempotencyKey,
+    pub at: Timestamp,
+}

@@ -1,0 +1,16 @@
+//! The domain core: accounts, resources, their state machines, idempotency decisions.
+//!
+//! Everything here is plain synchronous Rust. It never reads the clock, never draws a
+//! random number and never touches HTTP or SQL: time, ids and random bytes are passed
+//! in, so every decision can be reproduced from its inputs.
+
+pub mod account;
+pub mod audit;
+pub mod idempotency;
+pub mod terminal_action;
+pub mod time;
+
+pub use account::{AccessToken, Principal, SiteId, TokenHash, TokenHasher, UserId};
+pub use audit::{AuditEvent, ResourceType};
+pub use idempotency::{Fingerprint, IdempotencyKey, StoredResponse};
+pub use time::Timestamp;

@@ -1,0 +1,438 @@
+//! Point terminal actions: what a valid action is, and its state machine.
+//!
+//! `created → at_terminal → processed | failed`; `created → canceled` through the API;
+//! `at_terminal → canceled` from the terminal only. `processed`, `failed` and
+//! `canceled` are final. A terminal holds at most one `created` or `at_terminal` action.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+use super::{Timestamp, UserId};
+
+pub const EXTERNAL_REFERENCE_CHARS_MAX: usize = 64;
+pub const TERMINAL_ID_CHARS_MAX: usize = 64;
+pub const CONTENT_CHARS_MAX: usize = 65_536;
+
+/// An action id: a lowercase UUID v4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ActionId(Uuid);
+
+impl ActionId {
+    /// Accepts only the canonical lowercase, hyphenated form of a version 4 UUID.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let uuid = Uuid::try_parse(raw).ok()?;
+        let canonical = uuid.hyphenated().to_string();
+        (uuid.get_version_num() == 4 && canonical == raw).then_some(ActionId(uuid))
+    }
+
+    /// Wraps freshly drawn random bytes as an id.
+    pub fn from_random(bytes: [u8; 16]) -> Self {
+        ActionId(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    }
+}
+
+impl fmt::Display for ActionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ActionStatus {
+    Created,
+    AtTerminal,
+    Processed,
+    Failed,
+    Canceled,
+}
+
+impl ActionStatus {
+    pub const ALL: [ActionStatus; 5] = [
+        ActionStatus::Created,
+        ActionStatus::AtTerminal,
+        ActionStatus::Processed,
+        ActionStatus::Failed,
+        ActionStatus::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::Created => "created",
+            ActionStatus::AtTerminal => "at_terminal",
+            ActionStatus::Processed => "processed",
+            ActionStatus::Failed => "failed",
+            ActionStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        ActionStatus::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// Does an action in this status keep its terminal busy?
+    pub fn occupies_terminal(self) -> bool {
+        match self {
+            ActionStatus::Created | ActionStatus::AtTerminal => true,
+            ActionStatus::Processed | ActionStatus::Failed | ActionStatus::Canceled => false,
+        }
+    }
+}
+
+/// The whole machine: may an action move from `from` to `to` (by anyone)?
+pub fn can_move(from: ActionStatus, to: ActionStatus) -> bool {
+    use ActionStatus::*;
+    match from {
+        Created => matches!(to, AtTerminal | Canceled),
+        AtTerminal => matches!(to, Processed | Failed | Canceled),
+        Processed | Failed | Canceled => false,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub from: ActionStatus,
+    pub to: ActionStatus,
+}
+
+/// The API may cancel only a `created` action; `at_terminal` is cancelled at the terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CancelRefused(pub ActionStatus);
+
+pub fn cancel(current: ActionStatus) -> Result<Transition, CancelRefused> {
+    match current {
+        ActionStatus::Created => Ok(Transition {
+            from: current,
+            to: ActionStatus::Canceled,
+        }),
+        ActionStatus::AtTerminal
+        | ActionStatus::Processed
+        | ActionStatus::Failed
+        | ActionStatus::Canceled => Err(CancelRefused(current)),
+    }
+}
+
+/// A simulated terminal event asked for a move the machine forbids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForbiddenTransition(pub Transition);
+
+/// The test helper: move along any edge of the machine.
+pub fn simulate(
+    current: ActionStatus,
+    to: ActionStatus,
+) -> Result<Transition, ForbiddenTransition> {
+    let transition = Transition { from: current, to };
+    if can_move(current, to) {
+        Ok(transition)
+    } else {
+        Err(ForbiddenTransition(transition))
+    }
+}
+
+/// What a print action prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrintSubtype {
+    Custom,
+    Image,
+}
+
+impl PrintSubtype {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrintSubtype::Custom => "custom",
+            PrintSubtype::Image => "image",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "custom" => Some(PrintSubtype::Custom),
+            "image" => Some(PrintSubtype::Image),
+            _ => None,
+        }
+    }
+}
+
+/// A create request as it arrived, every field optional so each gets its own message.
+#[derive(Clone, Debug, Default)]
+pub struct ActionDraft {
+    pub kind: Option<String>,
+    pub external_reference: Option<String>,
+    pub terminal_id: Option<String>,
+    pub subtype: Option<String>,
+    pub content: Option<String>,
+}
+
+/// A validated create request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAction {
+    pub external_reference: Option<String>,
+    pub terminal_id: String,
+    pub subtype: PrintSubtype,
+    pub content: String,
+}
+
+/// Why a create request is not a valid action; the message names the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidAction(pub String);
+
+impl NewAction {
+    pub fn parse(draft: ActionDraft) -> Result<Self, InvalidAction> {
+        let invalid = |msg: &str| Err(InvalidAction(msg.to_owned()));
+        match draft.kind.as_deref() {
+            Some("print") => {}
+            Some(_) => return invalid("type must be \"print\""),
+            None => return invalid("type is required"),
+        }
+        let Some(terminal_id) = draft.terminal_id else {
+            return invalid("config.point.terminal_id is required");
+        };
+        if terminal_id.is_empty()
+            || terminal_id.chars().count() > TERMINAL_ID_CHARS_MAX
+            || !terminal_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return invalid(
+                "config.point.terminal_id must be 1 to 64 letters, digits or underscores",
+            );
+        }
+        let subtype = match draft.subtype.as_deref() {
+            None => return invalid("config.point.subtype is required"),
+            Some(raw) => match PrintSubtype::parse(raw) {
+                Some(subtype) => subtype,
+                None => return invalid("config.point.subtype must be \"custom\" or \"image\""),
+            },
+        };
+        let Some(content) = draft.content else {
+            return invalid("content is required");
+        };
+        if content.is_empty() || content.chars().count() > CONTENT_CHARS_MAX {
+            return invalid("content must be 1 to 65536 characters");
+        }
+        if let Some(reference) = &draft.external_reference {
+            if reference.chars().count() > EXTERNAL_REFERENCE_CHARS_MAX
+                || reference.chars().any(char::is_control)
+            {
+                return invalid(
+                    "external_reference must be at most 64 characters, without control characters",
+                );
+            }
+        }
+        Ok(NewAction {
+            external_reference: draft.external_reference,
+            terminal_id,
+            subtype,
+            content,
+        })
+    }
+}
+
+/// A stored action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TerminalAction {
+    pub id: ActionId,
+    pub user_id: UserId,
+    pub external_reference: Option<String>,
+    pub terminal_id: String,
+    pub subtype: PrintSubtype,
+    pub content: String,
+    pub status: ActionStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl TerminalAction {
+    pub fn create(id: ActionId, user_id: UserId, new: NewAction, now: Timestamp) -> Self {
+        TerminalAction {
+            id,
+            user_id,
+            external_reference: new.external_reference,
+            terminal_id: new.terminal_id,
+            subtype: new.subtype,
+            content: new.content,
+            status: ActionStatus::Created,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use ActionStatus::*;
+
+    #[test]
+    fn every_status_against_every_target() {
+        // (from, to, allowed): the machine written out in full.
+        let table = [
+            (Created, Created, false),
+            (Created, AtTerminal, true),
+            (Created, Processed, false),
+            (Created, Failed, false),
+            (Created, Canceled, true),
+            (AtTerminal, Created, false),
+            (AtTerminal, AtTerminal, false),
+            (AtTerminal, Processed, true),
+            (AtTerminal, Failed, true),
+            (AtTerminal, Canceled, true),
+        ];
+        for (from, to, allowed) in table {
+            assert_eq!(can_move(from, to), allowed, "{from:?} -> {to:?}");
+            assert_eq!(simulate(from, to).is_ok(), allowed, "{from:?} -> {to:?}");
+        }
+        for from in [Processed, Failed, Canceled] {
+            for to in ActionStatus::ALL {
+                assert!(!can_move(from, to), "{from:?} is final");
+            }
+        }
+    }
+
+    #[test]
+    fn api_cancels_only_created() {
+        for status in ActionStatus::ALL {
+            let result = cancel(status);
+            if status == Created {
+                assert_eq!(
+                    result,
+                    Ok(Transition {
+                        from: Created,
+                        to: Canceled
+                    })
+                );
+            } else {
+                assert_eq!(result, Err(CancelRefused(status)));
+            }
+        }
+    }
+
+    #[test]
+    fn only_live_statuses_occupy_the_terminal() {
+        let busy: Vec<_> = ActionStatus::ALL
+            .into_iter()
+            .filter(|s| s.occupies_terminal())
+            .collect();
+        assert_eq!(busy, vec![Created, AtTerminal]);
+    }
+
+    #[test]
+    fn ids_are_lowercase_uuid_v4() {
+        let id = ActionId::from_random([7; 16]);
+        let text = id.to_string();
+        assert_eq!(ActionId::parse(&text), Some(id));
+        assert_eq!(ActionId::parse(&text.to_uppercase()), None);
+        assert_eq!(ActionId::parse("not-a-uuid"), None);
+        assert_eq!(
+            ActionId::parse("00000000-0000-1000-8000-000000000000"),
+            None,
+            "v1 is refused"
+        );
+        assert_eq!(
+            ActionId::parse(&text.replace('-', "")),
+            None,
+            "simple form is refused"
+        );
+    }
+
+    fn draft() -> ActionDraft {
+        ActionDraft {
+            kind: Some("print".into()),
+            external_reference: Some("ref-1".into()),
+            terminal_id: Some("NEWLAND_N950__N950NCB123456789".into()),
+            subtype: Some("custom".into()),
+            content: Some("hello".into()),
+        }
+    }
+
+    #[test]
+    fn validates_each_field() {
+        assert!(NewAction::parse(draft()).is_ok());
+        let cases: Vec<(ActionDraft, &str)> = vec![
+            (
+                ActionDraft {
+                    kind: None,
+                    ..draft()
+                },
+                "type is required",
+            ),
+            (
+                ActionDraft {
+                    kind: Some("pay".into()),
+                    ..draft()
+                },
+                "type must be",
+            ),
+            (
+                ActionDraft {
+                    terminal_id: None,
+                    ..draft()
+                },
+                "terminal_id is required",
+            ),
+            (
+                ActionDraft {
+                    terminal_id: Some("bad id".into()),
+                    ..draft()
+                },
+                "terminal_id must be",
+            ),
+            (
+                ActionDraft {
+                    subtype: Some("poster".into()),
+                    ..draft()
+                },
+                "subtype must be",
+            ),
+            (
+                ActionDraft {
+                    content: Some(String::new()),
+                    ..draft()
+                },
+                "content must be",
+            ),
+            (
+                ActionDraft {
+                    content: None,
+                    ..draft()
+                },
+                "content is required",
+            ),
+            (
+                ActionDraft {
+                    external_reference: Some("x".repeat(65)),
+                    ..draft()
+                },
+                "external_reference",
+            ),
+        ];
+        for (input, expected) in cases {
+            let err = NewAction::parse(input).unwrap_err();
+            assert!(err.0.contains(expected), "{err} should mention {expected}");
+        }
+    }
+
+    proptest! {
+        /// Random event sequences: the machine never leaves a final status, never
+        /// reaches `created` again, and the API cancel succeeds exactly from `created`.
+        #[test]
+        fn random_walks_respect_the_machine(events in proptest::collection::vec(0usize..5, 0..40)) {
+            let mut status = Created;
+            for event in events {
+                let to = ActionStatus::ALL[event];
+                let before = status;
+                if let Ok(t) = simulate(status, to) {
+                    prop_assert_eq!(t.from, before);
+                    status = t.to;
+                }
+                prop_assert!(status != Created || before == Created);
+                if !before.occupies_terminal() {
+                    prop_assert_eq!(status, before, "final statuses never change");
+                }
+                prop_assert_eq!(cancel(status).is_ok(), status == Created);
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! What a write request asks for, and what can come of it.
+
+use crate::domain::terminal_action::{
+    ActionId, ActionStatus, NewAction, TerminalAction, Transition,
+};
+use crate::domain::{Fingerprint, IdempotencyKey, Principal, StoredResponse, Timestamp};
+
+/// Everything about the request that is not the operation itself.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub principal: Principal,
+    pub key: IdempotencyKey,
+    pub fingerprint: Fingerprint,
+    pub request_id: String,
+    pub now: Timestamp,
+    /// How long an idempotency record binds its key.
+    pub retention_ms: i64,
+}
+
+/// The work a write request asks for.
+#[derive(Clone, Debug)]
+pub enum Operation {
+    CreateAction {
+        id: ActionId,
+        new: NewAction,
+    },
+    CancelAction {
+        id: ActionId,
+    },
+    /// The test helper: move an action along its machine.
+    MoveAction {
+        id: ActionId,
+        to: ActionStatus,
+    },
+    /// The request was refused at the edge (a bad path id, a bad body). The refusal is
+    /// still remembered under the key, like any 4xx. `before_lookup` refusals come
+    /// before the idempotency lookup in the contract's order of checks, so they win
+    /// over a key conflict.
+    Refuse {
+        failure: Failure,
+        before_lookup: bool,
+    },
+}
+
+/// What a successful operation did.
+#[derive(Clone, Debug)]
+pub enum Effect {
+    ActionCreated(TerminalAction),
+    ActionCanceled,
+    ActionMoved,
+}
+
+/// Why an operation was refused. Each family maps these to its documented codes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// No such resource for this account (another account's counts as none).
+    NotFound,
+    /// The path's id is not in the family's format.
+    InvalidPathParam,
+    /// The body is not JSON.
+    MalformedJson(String),
+    /// The body is JSON but not a valid request; the message names the field.
+    InvalidBody(String),
+    /// Test helpers are for test accounts only.
+    TestAccountsOnly,
+    CannotCancelAction(ActionStatus),
+    TerminalBusy,
+    ForbiddenActionTransition(Transition),
+}
+
+pub type Outcome = Result<Effect, Failure>;
+
+/// Turns an outcome into the exact bytes to send (and store). Supplied by the HTTP
+/// layer, so the engine stays ignorant of status codes and JSON.
+pub type Render = Box<dyn Fn(&Outcome) -> StoredResponse + Send + Sync>;
+
+pub struct Command {
+    pub ctx: RequestContext,
+    pub op: Operation,
+    pub render: Render,
+}
+
+/// What became of a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Executed {
+    /// It ran now; this is its response (stored when below 500).
+    Fresh(StoredResponse),
+    /// The same request had finished before; this is its stored response.
+    Replayed(StoredResponse),
+    /// The key was used for another request.
+    KeyConflict,
+}

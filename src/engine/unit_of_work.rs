@@ -1,0 +1,59 @@
+//! The port a storage backend implements for [`super::apply`]: a handful of row-level
+//! operations, all inside one open transaction.
+
+use crate::domain::idempotency::IdempotencyRecord;
+use crate::domain::terminal_action::{ActionId, TerminalAction, Transition};
+use crate::domain::{AuditEvent, IdempotencyKey, Timestamp, UserId};
+
+/// A storage failure. Anything here becomes a 5xx: the transaction rolled back and
+/// nothing was stored, so the client may retry.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    /// A conditional update found the row changed under it; the command is retried.
+    #[error("concurrent update of {0}")]
+    Contention(String),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("bad database URL: {0}")]
+    BadUrl(String),
+}
+
+/// One open transaction. Every method is part of it; nothing is visible to others
+/// until the backend commits.
+pub trait UnitOfWork {
+    fn idempotency_record(
+        &mut self,
+        user: UserId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Insert, or replace an expired record under the same key.
+    fn save_idempotency_record(
+        &mut self,
+        user: UserId,
+        key: &IdempotencyKey,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError>;
+
+    /// Load an action of this user, locking it for the rest of the transaction where
+    /// the backend has row locks.
+    fn action(&mut self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError>;
+
+    /// Does this user's terminal hold a `created` or `at_terminal` action?
+    fn terminal_busy(&mut self, user: UserId, terminal_id: &str) -> Result<bool, StoreError>;
+
+    fn insert_action(&mut self, action: &TerminalAction) -> Result<(), StoreError>;
+
+    /// Conditional update: `SET status = to WHERE id = ? AND status = from`.
+    /// Returns whether the row was in `from` (and so was moved).
+    fn move_action(
+        &mut self,
+        id: ActionId,
+        transition: Transition,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
+}

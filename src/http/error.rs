@@ -1,0 +1,283 @@
+//! The HTTP layer's one error type, and the one place where errors become each
+//! family's documented status and code.
+//!
+//! Every error body has the shape every official SDK parses:
+//! `{"message":"…","error":"<code>","status":<status>,"cause":[]}`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::StoredResponse;
+use crate::engine::Failure;
+
+/// A resource family: each has its own error codes, spelled as its page spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Point,
+}
+
+/// Everything that can go wrong with a request, before the family names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// No `Authorization` header.
+    MissingToken,
+    /// A token that is malformed or unknown.
+    InvalidToken,
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    IdempotencyKeyMissing,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    PayloadTooLarge,
+    /// A refusal decided by the engine or at the edge.
+    Refused(Failure),
+    /// The store failed while applying a write command (nothing was committed).
+    IdempotencyStoreFailure,
+    /// Any other fault of ours.
+    Internal,
+}
+
+/// Errors that belong to no family: unknown routes, panics, timeouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GenericError {
+    RouteNotFound,
+    MethodNotAllowed,
+    Timeout,
+    Internal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    pub family: Family,
+    pub kind: ErrorKind,
+}
+
+impl ApiError {
+    pub fn new(family: Family, kind: ErrorKind) -> Self {
+        ApiError { family, kind }
+    }
+
+    pub fn refused(family: Family, failure: Failure) -> Self {
+        ApiError::new(family, ErrorKind::Refused(failure))
+    }
+
+    /// The exact bytes of this error, for storing under an idempotency key.
+    pub fn to_stored(&self) -> StoredResponse {
+        let row = table(self.family, &self.kind);
+        StoredResponse {
+            status: row.status.as_u16(),
+            body: row.body(),
+        }
+    }
+}
+
+/// The error body, as serialized (and as the OpenAPI document describes it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A sentence for people.
+    pub message: String,
+    /// The family's documented code.
+    pub error: String,
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// Always empty; kept because the SDKs expect it.
+    pub cause: Vec<String>,
+}
+
+/// One row of a family's error table.
+struct Row {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after_secs: Option<u64>,
+}
+
+impl Row {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Row {
+            status,
+            code,
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    fn body(&self) -> Vec<u8> {
+        let body = ErrorBody {
+            message: self.message.clone(),
+            error: self.code.to_owned(),
+            status: self.status.as_u16(),
+            cause: Vec::new(),
+        };
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.body(),
+        )
+            .into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+fn table(family: Family, kind: &ErrorKind) -> Row {
+    match family {
+        Family::Point => point_table(kind),
+    }
+}
+
+/// The Point terminal actions family (000_1e575fb8f89fa40d.txt and CONTRACT.md).
+fn point_table(kind: &ErrorKind) -> Row {
+    use StatusCode as S;
+    match kind {
+        ErrorKind::MissingToken | ErrorKind::InvalidToken => Row::new(
+            S::UNAUTHORIZED,
+            "unauthorized",
+            "The value provided as the Access Token is incorrect. Please check and resubmit the request with the correct value.",
+        ),
+        ErrorKind::RateLimited { retry_after_secs } => Row {
+            retry_after_secs: Some(*retry_after_secs),
+            ..Row::new(
+                S::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("Too many requests for this access token. Try again in {retry_after_secs} s."),
+            )
+        },
+        ErrorKind::IdempotencyKeyMissing => Row::new(
+            S::BAD_REQUEST,
+            "empty_required_header",
+            "The 'X-Idempotency-Key' header is required and was not sent. Make the requisition again including it.",
+        ),
+        ErrorKind::IdempotencyKeyInvalid => Row::new(
+            S::BAD_REQUEST,
+            "invalid_idempotency_key",
+            "The 'X-Idempotency-Key' header must be 1 to 64 visible ASCII characters.",
+        ),
+        ErrorKind::IdempotencyKeyReused => Row::new(
+            S::CONFLICT,
+            "idempotency_key_already_used",
+            "The value sent as the idempotency header has already been used. Please try the request again sending a new value.",
+        ),
+        ErrorKind::PayloadTooLarge => payload_too_large(),
+        ErrorKind::IdempotencyStoreFailure => Row::new(
+            S::INTERNAL_SERVER_ERROR,
+            "idempotency_validation_failed",
+            "Validation fail. Please try submitting the request again.",
+        ),
+        ErrorKind::Internal => Row::new(
+            S::INTERNAL_SERVER_ERROR,
+            "500",
+            "Internal server error. Please try submitting the request again.",
+        ),
+        ErrorKind::Refused(failure) => point_refusal(failure),
+    }
+}
+
+fn point_refusal(failure: &Failure) -> Row {
+    use StatusCode as S;
+    match failure {
+        Failure::NotFound => Row::new(
+            S::NOT_FOUND,
+            "order_not_found",
+            "Order not found. Please check if you provided the correct order ID.",
+        ),
+        Failure::InvalidPathParam => Row::new(
+            S::BAD_REQUEST,
+            "invalid_path_param",
+            "The action_id provided in the request path is not correct. Please confirm it and provide a valid ID to try again.",
+        ),
+        Failure::MalformedJson(detail) => malformed_json(detail),
+        Failure::InvalidBody(detail) => Row::new(S::BAD_REQUEST, "bad_request", format!("Invalid request body: {detail}.")),
+        Failure::TestAccountsOnly => test_accounts_only(),
+        Failure::CannotCancelAction(status) => Row::new(
+            S::CONFLICT,
+            "cannot_cancel_order",
+            format!(
+                "There is a conflict trying to cancel the order due to its current status (\"{}\"). Orders can only be canceled via API when \"status=created\"; an order with \"status=at_terminal\" must be canceled from the terminal.",
+                status.as_str()
+            ),
+        ),
+        Failure::TerminalBusy => Row::new(
+            S::CONFLICT,
+            "already_queued_order_for_terminal",
+            "The terminal already has a queued action (status \"created\" or \"at_terminal\"). Cancel it or wait until it finishes.",
+        ),
+        Failure::ForbiddenActionTransition(t) => Row::new(
+            S::BAD_REQUEST,
+            "bad_request",
+            format!("An action cannot move from \"{}\" to \"{}\".", t.from.as_str(), t.to.as_str()),
+        ),
+    }
+}
+
+fn payload_too_large() -> Row {
+    Row::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!(
+            "The request body is larger than {} bytes.",
+            super::BODY_BYTES_MAX
+        ),
+    )
+}
+
+fn malformed_json(detail: &str) -> Row {
+    Row::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        format!("The request body is not valid JSON: {detail}."),
+    )
+}
+
+fn test_accounts_only() -> Row {
+    Row::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "Test helpers are available to test accounts only.",
+    )
+}
+
+fn generic_row(error: GenericError) -> Row {
+    use StatusCode as S;
+    match error {
+        GenericError::RouteNotFound => Row::new(S::NOT_FOUND, "not_found", "No such route."),
+        GenericError::MethodNotAllowed => Row::new(
+            S::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "This route does not accept that method.",
+        ),
+        GenericError::Timeout => Row::new(
+            S::SERVICE_UNAVAILABLE,
+            "timeout",
+            "The request took too long. Retry it with the same X-Idempotency-Key.",
+        ),
+        GenericError::Internal => Row::new(
+            S::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            "An unexpected error occurred on the server. Try the request again.",
+        ),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        table(self.family, &self.kind).into_response()
+    }
+}
+
+impl IntoResponse for GenericError {
+    fn into_response(self) -> Response {
+        generic_row(self).into_response()
+    }
+}

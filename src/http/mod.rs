@@ -1,0 +1,109 @@
+//! The HTTP layer: routes, the request pipeline, error mapping and the OpenAPI
+//! document. Only this layer knows HTTP and JSON.
+
+mod error;
+mod openapi;
+mod point;
+mod rate_limit;
+mod request;
+mod request_id;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::domain::Timestamp;
+use crate::store::Store;
+pub use error::{ErrorBody, Family, GenericError};
+pub use openapi::document as openapi_document;
+pub use rate_limit::RateLimiter;
+
+/// The largest request body accepted, in bytes.
+pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<dyn Store>,
+    limiter: Arc<RateLimiter>,
+    retention_ms: i64,
+}
+
+/// What the HTTP layer is configured with.
+pub struct HttpConfig {
+    pub rate_limit_per_second: NonZeroU32,
+    pub idempotency_retention_ms: i64,
+    pub request_timeout: Duration,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: &HttpConfig) -> Self {
+        AppState {
+            store,
+            limiter: Arc::new(RateLimiter::per_second(config.rate_limit_per_second)),
+            retention_ms: config.idempotency_retention_ms,
+        }
+    }
+
+    /// The wall clock, read here and passed inward.
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+    }
+
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    Router::new()
+        .merge(point::routes())
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(|| async { GenericError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { GenericError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn(request_id::assign))
+                .layer(TraceLayer::new_for_http())
+                .layer(CatchPanicLayer::custom(|_| {
+                    GenericError::Internal.into_response()
+                }))
+                .layer(middleware::from_fn(move |req, next| {
+                    timeout(request_timeout, req, next)
+                })),
+        )
+}
+
+/// A request that takes longer than the limit gets a 503 in the error format. Work
+/// already handed to the store still finishes; a retry with the same key replays it.
+async fn timeout(
+    limit: Duration,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => GenericError::Timeout.into_response(),
+    }
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/health", tag = "Service", responses((status = 200, description = "The server is up")))]
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}

@@ -1,0 +1,382 @@
+//! The Point terminal actions family: `/terminals/v1/actions…`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody, ErrorKind, Family};
+use super::request::{authenticate, empty_response, json_response, parse_json, Write, WriteParts};
+use super::request_id::RequestId;
+use super::AppState;
+use crate::domain::terminal_action::{
+    ActionDraft, ActionId, ActionStatus, NewAction, TerminalAction,
+};
+use crate::domain::StoredResponse;
+use crate::engine::{Effect, Failure, Operation, Outcome};
+
+const FAMILY: Family = Family::Point;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/terminals/v1/actions", post(create_action))
+        .route("/terminals/v1/actions/{action_id}", get(get_action))
+        .route(
+            "/terminals/v1/actions/{action_id}/cancel",
+            post(cancel_action),
+        )
+        .route(
+            "/terminals/v1/actions/{action_id}/events",
+            post(action_event),
+        )
+}
+
+/// `POST /terminals/v1/actions` body. Every field is required except
+/// `external_reference`; each missing one is named in the 400 message.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateActionBody {
+    /// Always `print`.
+    #[serde(rename = "type")]
+    #[schema(example = "print")]
+    pub kind: Option<String>,
+    /// Up to 64 characters.
+    pub external_reference: Option<String>,
+    pub config: Option<ActionConfigBody>,
+    /// What to print: text for `custom`, base64 for `image`; 1 to 65536 characters.
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ActionConfigBody {
+    pub point: Option<PointConfigBody>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PointConfigBody {
+    /// `<brand>_<model>__<serial>`, 1 to 64 letters, digits or underscores.
+    #[schema(example = "NEWLAND_N950__N950NCB123456789")]
+    pub terminal_id: Option<String>,
+    /// `custom` or `image`.
+    #[schema(example = "custom")]
+    pub subtype: Option<String>,
+}
+
+impl CreateActionBody {
+    fn into_draft(self) -> ActionDraft {
+        let point = self.config.and_then(|c| c.point);
+        let (terminal_id, subtype) = point.map_or((None, None), |p| (p.terminal_id, p.subtype));
+        ActionDraft {
+            kind: self.kind,
+            external_reference: self.external_reference,
+            terminal_id,
+            subtype,
+            content: self.content,
+        }
+    }
+}
+
+/// A terminal action as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionView {
+    #[schema(example = "4f6d3a1e-2b7c-4d8e-9f01-23456789abcd")]
+    pub id: String,
+    #[serde(rename = "type")]
+    #[schema(example = "print")]
+    pub kind: &'static str,
+    pub external_reference: Option<String>,
+    /// `created`, `at_terminal`, `processed`, `failed` or `canceled`.
+    #[schema(example = "created")]
+    pub status: &'static str,
+    pub config: ActionConfigView,
+    #[schema(example = "2026-11-24T10:00:00.000Z")]
+    pub created_date: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionConfigView {
+    pub point: PointConfigView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PointConfigView {
+    pub terminal_id: String,
+    pub subtype: &'static str,
+}
+
+impl From<&TerminalAction> for ActionView {
+    fn from(action: &TerminalAction) -> Self {
+        ActionView {
+            id: action.id.to_string(),
+            kind: "print",
+            external_reference: action.external_reference.clone(),
+            status: action.status.as_str(),
+            config: ActionConfigView {
+                point: PointConfigView {
+                    terminal_id: action.terminal_id.clone(),
+                    subtype: action.subtype.as_str(),
+                },
+            },
+            created_date: action.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// Test helper body: the status the simulated terminal moves the action to.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ActionEventBody {
+    /// `at_terminal`, `processed`, `failed` or `canceled`.
+    #[schema(example = "at_terminal")]
+    pub status: Option<String>,
+}
+
+/// Render an outcome: `success` for the expected effect, the family's table otherwise.
+fn render(
+    success: fn(&Effect) -> Option<StoredResponse>,
+) -> impl Fn(&Outcome) -> StoredResponse + Send + Sync {
+    move |outcome| match outcome {
+        Ok(effect) => success(effect)
+            .unwrap_or_else(|| ApiError::new(FAMILY, ErrorKind::Internal).to_stored()),
+        Err(failure) => ApiError::refused(FAMILY, failure.clone()).to_stored(),
+    }
+}
+
+fn path_id(path: Result<Path<String>, PathRejection>) -> Result<ActionId, Failure> {
+    path.ok()
+        .and_then(|Path(raw)| ActionId::parse(&raw))
+        .ok_or(Failure::InvalidPathParam)
+}
+
+/// Create a print action on a terminal.
+#[utoipa::path(
+    post, path = "/terminals/v1/actions", tag = "Point terminal actions",
+    params(("X-Idempotency-Key" = String, Header, description = "1 to 64 characters; retries with the same key replay the first response")),
+    request_body = CreateActionBody,
+    responses(
+        (status = 201, description = "Created", body = ActionView),
+        (status = 400, description = "empty_required_header, invalid_idempotency_key, bad_request", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 409, description = "already_queued_order_for_terminal, idempotency_key_already_used", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 429, description = "too_many_requests", body = ErrorBody),
+        (status = 500, description = "idempotency_validation_failed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_action(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let parts = WriteParts {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        request_id: &request_id,
+        body: &body,
+    };
+    let write = match Write::begin(&state, FAMILY, parts).await {
+        Ok(write) => write,
+        Err(err) => return err.into_response(),
+    };
+    let parsed = parse_json::<CreateActionBody>(write.body(), false).and_then(|body| {
+        NewAction::parse(body.into_draft()).map_err(|err| Failure::InvalidBody(err.0))
+    });
+    let op = match parsed {
+        Ok(new) => Operation::CreateAction {
+            id: ActionId::from_random(rand::random()),
+            new,
+        },
+        Err(failure) => Operation::Refuse {
+            failure,
+            before_lookup: false,
+        },
+    };
+    let success = |effect: &Effect| match effect {
+        Effect::ActionCreated(action) => Some(json_response(
+            StatusCode::CREATED,
+            &ActionView::from(action),
+        )),
+        Effect::ActionCanceled | Effect::ActionMoved => None,
+    };
+    write.execute(&state, op, render(success)).await
+}
+
+/// Read an action of the caller's.
+#[utoipa::path(
+    get, path = "/terminals/v1/actions/{action_id}", tag = "Point terminal actions",
+    params(("action_id" = String, Path, description = "Lowercase UUID v4")),
+    responses(
+        (status = 200, description = "The action", body = ActionView),
+        (status = 400, description = "invalid_path_param", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 404, description = "order_not_found (also for another account's action)", body = ErrorBody),
+        (status = 429, description = "too_many_requests", body = ErrorBody),
+        (status = 500, description = "500", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let principal = authenticate(&state, FAMILY, &headers).await?;
+    let id = path_id(path).map_err(|failure| ApiError::refused(FAMILY, failure))?;
+    let action = state
+        .store
+        .action(principal.user_id, id)
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "reading an action failed");
+            ApiError::new(FAMILY, ErrorKind::Internal)
+        })?;
+    let action = action.ok_or_else(|| ApiError::refused(FAMILY, Failure::NotFound))?;
+    let stored = json_response(StatusCode::OK, &ActionView::from(&action));
+    Ok((
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        stored.body,
+    )
+        .into_response())
+}
+
+/// Cancel an action. Only a `created` action can be canceled through the API.
+#[utoipa::path(
+    post, path = "/terminals/v1/actions/{action_id}/cancel", tag = "Point terminal actions",
+    params(
+        ("action_id" = String, Path, description = "Lowercase UUID v4"),
+        ("X-Idempotency-Key" = String, Header, description = "1 to 64 characters"),
+    ),
+    responses(
+        (status = 200, description = "Canceled; empty body"),
+        (status = 400, description = "empty_required_header, invalid_idempotency_key, invalid_path_param, bad_request", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 404, description = "order_not_found", body = ErrorBody),
+        (status = 409, description = "cannot_cancel_order, idempotency_key_already_used", body = ErrorBody),
+        (status = 429, description = "too_many_requests", body = ErrorBody),
+        (status = 500, description = "idempotency_validation_failed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cancel_action(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let parts = WriteParts {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        request_id: &request_id,
+        body: &body,
+    };
+    let write = match Write::begin(&state, FAMILY, parts).await {
+        Ok(write) => write,
+        Err(err) => return err.into_response(),
+    };
+    // The cancel takes no body; one that is sent must still be JSON.
+    let op = match (
+        path_id(path),
+        parse_json::<serde_json::Value>(write.body(), true),
+    ) {
+        (Err(failure), _) => Operation::Refuse {
+            failure,
+            before_lookup: true,
+        },
+        (Ok(_), Err(failure)) => Operation::Refuse {
+            failure,
+            before_lookup: false,
+        },
+        (Ok(id), Ok(_)) => Operation::CancelAction { id },
+    };
+    let success = |effect: &Effect| match effect {
+        Effect::ActionCanceled => Some(empty_response(StatusCode::OK)),
+        Effect::ActionCreated(_) | Effect::ActionMoved => None,
+    };
+    write.execute(&state, op, render(success)).await
+}
+
+/// Test helper: move an action as its terminal would (test accounts only).
+#[utoipa::path(
+    post, path = "/terminals/v1/actions/{action_id}/events", tag = "Test helpers",
+    params(
+        ("action_id" = String, Path, description = "Lowercase UUID v4"),
+        ("X-Idempotency-Key" = String, Header, description = "1 to 64 characters"),
+    ),
+    request_body = ActionEventBody,
+    responses(
+        (status = 204, description = "Moved"),
+        (status = 400, description = "bad_request (also a transition the machine forbids), invalid_path_param, empty_required_header", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 403, description = "forbidden: live accounts cannot use test helpers", body = ErrorBody),
+        (status = 404, description = "order_not_found", body = ErrorBody),
+        (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn action_event(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let parts = WriteParts {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        request_id: &request_id,
+        body: &body,
+    };
+    let write = match Write::begin(&state, FAMILY, parts).await {
+        Ok(write) => write,
+        Err(err) => return err.into_response(),
+    };
+    let op = match path_id(path) {
+        Err(failure) => Operation::Refuse {
+            failure,
+            before_lookup: true,
+        },
+        Ok(_) if write.ctx.principal.live_mode => Operation::Refuse {
+            failure: Failure::TestAccountsOnly,
+            before_lookup: true,
+        },
+        Ok(id) => match parse_json::<ActionEventBody>(write.body(), false).and_then(event_target) {
+            Ok(to) => Operation::MoveAction { id, to },
+            Err(failure) => Operation::Refuse {
+                failure,
+                before_lookup: false,
+            },
+        },
+    };
+    let success = |effect: &Effect| match effect {
+        Effect::ActionMoved => Some(empty_response(StatusCode::NO_CONTENT)),
+        Effect::ActionCreated(_) | Effect::ActionCanceled => None,
+    };
+    write.execute(&state, op, render(success)).await
+}
+
+fn event_target(body: ActionEventBody) -> Result<ActionStatus, Failure> {
+    body.status
+        .as_deref()
+        .and_then(ActionStatus::parse)
+        .ok_or_else(|| {
+            Failure::InvalidBody(
+                "status must be one of created, at_terminal, processed, failed, canceled".into(),
+            )
+        })
+}

@@ -1,0 +1,206 @@
+//! The steps every request of every family takes, in the contract's order:
+//! authentication → rate limit → required headers → (signature) → path format →
+//! idempotency lookup → resource lookup → state → apply. The last four run inside
+//! the store's transaction, through [`execute`].
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, ErrorKind, Family};
+use super::request_id::RequestId;
+use super::AppState;
+use crate::domain::idempotency::KeyError;
+use crate::domain::{Fingerprint, IdempotencyKey, Principal, StoredResponse};
+use crate::engine::{Command, Executed, Failure, Operation, Outcome, RequestContext};
+
+/// Longer bearer tokens are refused without hashing them.
+const TOKEN_CHARS_MAX: usize = 256;
+pub const REPLAYED_HEADER: &str = "x-idempotency-replayed";
+
+/// Authenticate the bearer token and charge its rate limit.
+pub async fn authenticate(
+    state: &AppState,
+    family: Family,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
+    let fail = |kind| ApiError::new(family, kind);
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(fail(ErrorKind::MissingToken));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty() && token.len() <= TOKEN_CHARS_MAX)
+        .ok_or_else(|| fail(ErrorKind::InvalidToken))?;
+    let hasher = state.store.token_hasher();
+    let principal = state
+        .store
+        .principal(hasher.hash(token))
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "token lookup failed");
+            fail(ErrorKind::Internal)
+        })?
+        .filter(|p| hasher.verify(token, &p.token_hash))
+        .ok_or_else(|| fail(ErrorKind::InvalidToken))?;
+    state
+        .limiter
+        .check(&principal.token_hash)
+        .map_err(|retry_after_secs| fail(ErrorKind::RateLimited { retry_after_secs }))?;
+    Ok(principal)
+}
+
+/// What every write shares, checked up to and including the required headers.
+pub struct Write {
+    pub family: Family,
+    pub ctx: RequestContext,
+    body: Bytes,
+}
+
+/// The parts of a write request that the fingerprint and the checks need.
+pub struct WriteParts<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub request_id: &'a RequestId,
+    pub body: &'a Result<Bytes, BytesRejection>,
+}
+
+impl Write {
+    pub async fn begin(
+        state: &AppState,
+        family: Family,
+        parts: WriteParts<'_>,
+    ) -> Result<Write, ApiError> {
+        let principal = authenticate(state, family, parts.headers).await?;
+        let key_header = parts
+            .headers
+            .get("x-idempotency-key")
+            .map(|v| v.to_str().map_err(|_| ()));
+        let key = match key_header {
+            Some(Err(())) => Err(KeyError::Invalid),
+            Some(Ok(raw)) => IdempotencyKey::parse(Some(raw)),
+            None => IdempotencyKey::parse(None),
+        }
+        .map_err(|err| {
+            ApiError::new(
+                family,
+                match err {
+                    KeyError::Missing => ErrorKind::IdempotencyKeyMissing,
+                    KeyError::Invalid => ErrorKind::IdempotencyKeyInvalid,
+                },
+            )
+        })?;
+        let body = parts.body.as_ref().map_err(|rejection| {
+            let kind = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ErrorKind::PayloadTooLarge
+            } else {
+                ErrorKind::Refused(Failure::MalformedJson("the body could not be read".into()))
+            };
+            ApiError::new(family, kind)
+        })?;
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or(parts.uri.path(), |pq| pq.as_str());
+        let ctx = RequestContext {
+            principal,
+            key,
+            fingerprint: Fingerprint::of(parts.method.as_str(), path, body),
+            request_id: parts.request_id.0.clone(),
+            now: state.now(),
+            retention_ms: state.retention_ms,
+        };
+        Ok(Write {
+            family,
+            ctx,
+            body: body.clone(),
+        })
+    }
+
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Hand the operation to the store and turn what came of it into a response.
+    pub async fn execute(
+        self,
+        state: &AppState,
+        op: Operation,
+        render: impl Fn(&Outcome) -> StoredResponse + Send + Sync + 'static,
+    ) -> Response {
+        let family = self.family;
+        let command = Command {
+            ctx: self.ctx,
+            op,
+            render: Box::new(render),
+        };
+        match state.store.execute(command).await {
+            Ok(Executed::Fresh(response)) => send(response, false),
+            Ok(Executed::Replayed(response)) => send(response, true),
+            Ok(Executed::KeyConflict) => {
+                ApiError::new(family, ErrorKind::IdempotencyKeyReused).into_response()
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "write command failed; nothing was committed");
+                ApiError::new(family, ErrorKind::IdempotencyStoreFailure).into_response()
+            }
+        }
+    }
+}
+
+/// A stored response as sent: empty bodies carry no content type.
+fn send(stored: StoredResponse, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = if stored.body.is_empty() {
+        status.into_response()
+    } else {
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            stored.body,
+        )
+            .into_response()
+    };
+    if replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// Parse a JSON body; an empty body is read as `{}` where `empty_is_object`.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Result<T, Failure> {
+    let body: &[u8] = if body.is_empty() && empty_is_object {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|err| match err.classify() {
+        serde_json::error::Category::Data => Failure::InvalidBody(err.to_string()),
+        _ => Failure::MalformedJson(err.to_string()),
+    })
+}
+
+/// A stored response with a JSON body.
+pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> StoredResponse {
+    StoredResponse {
+        status: status.as_u16(),
+        body: serde_json::to_vec(body).unwrap_or_default(),
+    }
+}
+
+/// A stored response with no body.
+pub fn empty_response(status: StatusCode) -> StoredResponse {
+    StoredResponse {
+        status: status.as_u16(),
+        body: Vec::new(),
+    }
+}

@@ -1,0 +1,13 @@
+//! caja: a self-hosted, Mercado Pago–compatible payments API server.
+//!
+//! Layers, inner to outer: [`domain`] (pure rules), [`engine`] (commands applied in
+//! one transaction), [`store`] (the storage interface and its backends), [`http`]
+//! (the API), [`cli`] (the binary's commands). See ARCHITECTURE.md.
+
+pub mod cli;
+pub mod domain;
+pub mod engine;
+pub mod http;
+pub mod provision;
+pub mod server;
+pub mod store;

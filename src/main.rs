@@ -1,0 +1,5 @@
+//! The `caja` binary; everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    caja::cli::main()
+}

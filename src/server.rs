@@ -1,0 +1,112 @@
+//! A running server: bind, serve, housekeep, and shut down gracefully (requests in
+//! flight finish, queued writes commit, then the store closes).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::domain::Timestamp;
+use crate::http::{self, AppState, HttpConfig};
+use crate::store::Store;
+
+/// How often expired idempotency records and idle rate-limit buckets are dropped.
+const HOUSEKEEPING_INTERVAL_SECS: u64 = 600;
+
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    serving: JoinHandle<std::io::Result<()>>,
+    housekeeping: JoinHandle<()>,
+    store: Arc<dyn Store>,
+}
+
+impl Server {
+    /// Bind `listen` (port 0 picks a free port) and start serving.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        listen: &str,
+        config: HttpConfig,
+    ) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let state = AppState::new(store.clone(), &config);
+        let housekeeping = tokio::spawn(housekeep(state.clone(), config.idempotency_retention_ms));
+        let app = http::router(state, config.request_timeout);
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let serving = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = signal.await;
+                })
+                .await
+        });
+        Ok(Server {
+            addr,
+            shutdown,
+            serving,
+            housekeeping,
+            store,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serve until `signal` resolves, then stop gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
+        signal.await;
+        self.stop().await
+    }
+
+    /// Stop accepting, let requests in flight finish, commit queued writes, close.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        let served = self
+            .serving
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.housekeeping.abort();
+        self.store.close().await;
+        served
+    }
+}
+
+async fn housekeep(state: AppState, retention_ms: i64) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(HOUSEKEEPING_INTERVAL_SECS));
+    loop {
+        ticks.tick().await;
+        state.limiter().forget_idle();
+        let cutoff = Timestamp::from_millis(chrono::Utc::now().timestamp_millis() - retention_ms);
+        if let Err(err) = state.store().purge_idempotency_records(cutoff).await {
+            tracing::warn!(error = %err, "could not purge expired idempotency records");
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,94 @@
+//! Storage: the [`Store`] interface the HTTP layer and the CLI talk to, and its
+//! backends, chosen by URL scheme.
+//!
+//! Writes go through [`Store::execute`]: the handler submits a command and awaits its
+//! outcome; it never holds a transaction, so a backend is free to batch many commands
+//! into one commit. A 2xx is sent only after its transaction is durable.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::terminal_action::{ActionId, TerminalAction};
+use crate::domain::{
+    AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId,
+};
+pub use crate::engine::StoreError;
+use crate::engine::{Command, Executed};
+
+/// A new account with its first token.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    pub user_id: UserId,
+    pub live_mode: bool,
+    pub site_id: SiteId,
+    pub token_hash: TokenHash,
+    pub now: Timestamp,
+}
+
+/// The domain-level operations every backend provides.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The hasher under which this store keeps tokens (its key lives in the store).
+    fn token_hasher(&self) -> &TokenHasher;
+
+    /// Apply one write command atomically (see [`crate::engine::apply`]).
+    async fn execute(&self, command: Command) -> Result<Executed, StoreError>;
+
+    /// The account and site behind a token hash.
+    async fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError>;
+
+    async fn action(
+        &self,
+        user: UserId,
+        id: ActionId,
+    ) -> Result<Option<TerminalAction>, StoreError>;
+
+    /// A resource's audit trail, oldest first.
+    async fn audit_trail(
+        &self,
+        user: UserId,
+        resource_type: ResourceType,
+        resource_id: &str,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// `Ok(false)` when the user id is taken; the caller draws another.
+    async fn create_account(&self, account: NewAccount) -> Result<bool, StoreError>;
+
+    /// `Ok(None)` when there is no such account.
+    async fn account_live_mode(&self, user: UserId) -> Result<Option<bool>, StoreError>;
+
+    /// Add a token for a site; `Ok(false)` when there is no such account.
+    async fn add_token(
+        &self,
+        user: UserId,
+        site: SiteId,
+        token_hash: TokenHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    async fn has_accounts(&self) -> Result<bool, StoreError>;
+
+    /// Forget idempotency records created before `before`; returns how many.
+    async fn purge_idempotency_records(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Finish queued writes and release the database.
+    async fn close(&self);
+}
+
+/// Open the store a URL names: `sqlite://relative.db`, `sqlite:///abs/path.db`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(StoreError::BadUrl(format!("{url}: no file path")));
+        }
+        let store = sqlite::SqliteStore::open(path.into()).await?;
+        return Ok(Arc::new(store));
+    }
+    let scheme = url.split("://").next().unwrap_or(url);
+    Err(StoreError::BadUrl(format!(
+        "{scheme:?} is not a supported store; use sqlite://FILE (e.g. sqlite://caja.db)"
+    )))
+}

@@ -1,0 +1,166 @@
+//! The embedded SQLite backend: one file, WAL mode, `synchronous = FULL` (a commit
+//! is on disk before it is acknowledged), a single group-committing writer thread
+//! and a small pool of read connections.
+
+mod readers;
+mod schema;
+mod tables;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags};
+
+use super::{NewAccount, Store};
+use crate::domain::terminal_action::{ActionId, TerminalAction};
+use crate::domain::{
+    AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId,
+};
+use crate::engine::{self, Command, Executed, StoreError};
+use readers::Readers;
+use tables::Tables;
+use writer::Writer;
+
+/// How long a connection waits for another process's lock before failing.
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Readers,
+    hasher: TokenHasher,
+}
+
+/// Open a connection with caja's settings.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    pub async fn open(path: PathBuf) -> Result<Self, StoreError> {
+        let opened = path.clone();
+        let (conn, key) = tokio::task::spawn_blocking(move || {
+            let mut conn = connect(&opened)?;
+            schema::migrate(&mut conn)?;
+            let key = schema::token_hash_key(&conn, rand::random())?;
+            Ok::<_, StoreError>((conn, key))
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))??;
+        let writer = Writer::spawn(conn).map_err(|e| StoreError::Database(e.to_string()))?;
+        Ok(SqliteStore {
+            writer,
+            readers: Readers::new(path),
+            hasher: TokenHasher::new(key),
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn token_hasher(&self) -> &TokenHasher {
+        &self.hasher
+    }
+
+    async fn execute(&self, command: Command) -> Result<Executed, StoreError> {
+        self.writer
+            .write(move |conn| engine::apply(&mut Tables(conn), &command))
+            .await
+    }
+
+    async fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError> {
+        self.readers
+            .read(move |conn| Tables(conn).principal(token_hash))
+            .await
+    }
+
+    async fn action(
+        &self,
+        user: UserId,
+        id: ActionId,
+    ) -> Result<Option<TerminalAction>, StoreError> {
+        use engine::UnitOfWork;
+        self.readers
+            .read(move |conn| Tables(conn).action(user, id))
+            .await
+    }
+
+    async fn audit_trail(
+        &self,
+        user: UserId,
+        resource_type: ResourceType,
+        resource_id: &str,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let resource_id = resource_id.to_owned();
+        self.readers
+            .read(move |conn| Tables(conn).audit_trail(user, resource_type, &resource_id))
+            .await
+    }
+
+    async fn create_account(&self, account: NewAccount) -> Result<bool, StoreError> {
+        self.writer
+            .write(move |conn| {
+                let tables = Tables(conn);
+                if !tables.insert_account(account.user_id, account.live_mode, account.now)? {
+                    return Ok(false);
+                }
+                tables.insert_token(
+                    account.user_id,
+                    account.site_id,
+                    account.token_hash,
+                    account.now,
+                )?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn account_live_mode(&self, user: UserId) -> Result<Option<bool>, StoreError> {
+        self.readers
+            .read(move |conn| Tables(conn).live_mode(user))
+            .await
+    }
+
+    async fn add_token(
+        &self,
+        user: UserId,
+        site: SiteId,
+        token_hash: TokenHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.writer
+            .write(move |conn| {
+                let tables = Tables(conn);
+                if tables.live_mode(user)?.is_none() {
+                    return Ok(false);
+                }
+                tables.insert_token(user, site, token_hash, now)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn has_accounts(&self) -> Result<bool, StoreError> {
+        self.readers.read(|conn| Tables(conn).has_accounts()).await
+    }
+
+    async fn purge_idempotency_records(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| Tables(conn).purge_idempotency_records(before))
+            .await
+    }
+
+    async fn close(&self) {
+        self.writer.close().await;
+    }
+}

@@ -1,0 +1,287 @@
+//! Rows in and out: the SQLite side of [`UnitOfWork`] and of the store's reads.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::domain::idempotency::IdempotencyRecord;
+use crate::domain::terminal_action::{
+    ActionId, ActionStatus, PrintSubtype, TerminalAction, Transition,
+};
+use crate::domain::{
+    AuditEvent, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse,
+    Timestamp, TokenHash, UserId,
+};
+use crate::engine::{StoreError, UnitOfWork};
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        StoreError::Database(err.to_string())
+    }
+}
+
+fn corrupt(what: &str) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnType(0, format!("unreadable {what}"), rusqlite::types::Type::Text)
+}
+
+/// All of caja's rows, reached through one connection (inside the writer's
+/// transaction, or on a read connection).
+pub struct Tables<'c>(pub &'c Connection);
+
+impl UnitOfWork for Tables<'_> {
+    fn idempotency_record(
+        &mut self,
+        user: UserId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT fingerprint, status, body, created_at FROM idempotency_records WHERE user_id = ?1 AND key = ?2",
+        )?;
+        let record = stmt
+            .query_row(params![user.get(), key.as_str()], |row| {
+                let fingerprint: Vec<u8> = row.get(0)?;
+                Ok(IdempotencyRecord {
+                    fingerprint: Fingerprint(
+                        fingerprint.try_into().map_err(|_| corrupt("fingerprint"))?,
+                    ),
+                    response: StoredResponse {
+                        status: row.get(1)?,
+                        body: row.get(2)?,
+                    },
+                    created_at: Timestamp::from_millis(row.get(3)?),
+                })
+            })
+            .optional()?;
+        Ok(record)
+    }
+
+    fn save_idempotency_record(
+        &mut self,
+        user: UserId,
+        key: &IdempotencyKey,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "INSERT INTO idempotency_records (user_id, key, fingerprint, status, body, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (user_id, key) DO UPDATE SET
+                fingerprint = excluded.fingerprint, status = excluded.status,
+                body = excluded.body, created_at = excluded.created_at",
+        )?;
+        stmt.execute(params![
+            user.get(),
+            key.as_str(),
+            &record.fingerprint.0[..],
+            record.response.status,
+            record.response.body,
+            record.created_at.as_millis(),
+        ])?;
+        Ok(())
+    }
+
+    fn action(&mut self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT id, user_id, external_reference, terminal_id, subtype, content, status, created_at, updated_at
+             FROM terminal_actions WHERE id = ?1 AND user_id = ?2",
+        )?;
+        Ok(stmt
+            .query_row(params![id.to_string(), user.get()], action_from_row)
+            .optional()?)
+    }
+
+    fn terminal_busy(&mut self, user: UserId, terminal_id: &str) -> Result<bool, StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM terminal_actions
+             WHERE user_id = ?1 AND terminal_id = ?2 AND status IN ('created', 'at_terminal'))",
+        )?;
+        Ok(stmt.query_row(params![user.get(), terminal_id], |row| row.get(0))?)
+    }
+
+    fn insert_action(&mut self, action: &TerminalAction) -> Result<(), StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "INSERT INTO terminal_actions
+             (id, user_id, external_reference, terminal_id, subtype, content, status, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        stmt.execute(params![
+            action.id.to_string(),
+            action.user_id.get(),
+            action.external_reference,
+            action.terminal_id,
+            action.subtype.as_str(),
+            action.content,
+            action.status.as_str(),
+            action.created_at.as_millis(),
+            action.updated_at.as_millis(),
+        ])?;
+        Ok(())
+    }
+
+    fn move_action(
+        &mut self,
+        id: ActionId,
+        transition: Transition,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut stmt = self
+            .0
+            .prepare_cached("UPDATE terminal_actions SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status = ?4")?;
+        let moved = stmt.execute(params![
+            transition.to.as_str(),
+            now.as_millis(),
+            id.to_string(),
+            transition.from.as_str(),
+        ])?;
+        Ok(moved == 1)
+    }
+
+    fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "INSERT INTO audit_events (user_id, resource_type, resource_id, from_status, to_status,
+                 deleted_by, comments, request_id, idempotency_key, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        stmt.execute(params![
+            event.user_id.get(),
+            event.resource_type.as_str(),
+            event.resource_id,
+            event.from_status,
+            event.to_status,
+            event.deleted_by,
+            event.comments,
+            event.request_id,
+            event.idempotency_key.as_str(),
+            event.at.as_millis(),
+        ])?;
+        Ok(())
+    }
+}
+
+fn action_from_row(row: &Row<'_>) -> rusqlite::Result<TerminalAction> {
+    let id: String = row.get(0)?;
+    let subtype: String = row.get(4)?;
+    let status: String = row.get(6)?;
+    Ok(TerminalAction {
+        id: ActionId::parse(&id).ok_or_else(|| corrupt("action id"))?,
+        user_id: user_id(row.get(1)?)?,
+        external_reference: row.get(2)?,
+        terminal_id: row.get(3)?,
+        subtype: PrintSubtype::parse(&subtype).ok_or_else(|| corrupt("print subtype"))?,
+        content: row.get(5)?,
+        status: ActionStatus::parse(&status).ok_or_else(|| corrupt("action status"))?,
+        created_at: Timestamp::from_millis(row.get(7)?),
+        updated_at: Timestamp::from_millis(row.get(8)?),
+    })
+}
+
+fn user_id(raw: i64) -> rusqlite::Result<UserId> {
+    UserId::new(raw).ok_or_else(|| corrupt("user id"))
+}
+
+impl Tables<'_> {
+    pub fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT t.user_id, t.site_id, a.live_mode FROM tokens t
+             JOIN accounts a ON a.user_id = t.user_id WHERE t.token_hash = ?1",
+        )?;
+        let principal = stmt
+            .query_row([&token_hash.0[..]], |row| {
+                let site: String = row.get(1)?;
+                Ok(Principal {
+                    user_id: user_id(row.get(0)?)?,
+                    site_id: site.parse::<SiteId>().map_err(|_| corrupt("site id"))?,
+                    live_mode: row.get(2)?,
+                    token_hash,
+                })
+            })
+            .optional()?;
+        Ok(principal)
+    }
+
+    pub fn audit_trail(
+        &self,
+        user: UserId,
+        resource_type: ResourceType,
+        resource_id: &str,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT user_id, resource_type, resource_id, from_status, to_status, deleted_by, comments,
+                    request_id, idempotency_key, created_at
+             FROM audit_events WHERE user_id = ?1 AND resource_type = ?2 AND resource_id = ?3 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(
+            params![user.get(), resource_type.as_str(), resource_id],
+            |row| {
+                let kind: String = row.get(1)?;
+                let key: String = row.get(8)?;
+                Ok(AuditEvent {
+                    user_id: user_id(row.get(0)?)?,
+                    resource_type: ResourceType::parse(&kind)
+                        .ok_or_else(|| corrupt("resource type"))?,
+                    resource_id: row.get(2)?,
+                    from_status: row.get(3)?,
+                    to_status: row.get(4)?,
+                    deleted_by: row.get(5)?,
+                    comments: row.get(6)?,
+                    request_id: row.get(7)?,
+                    idempotency_key: IdempotencyKey::parse(Some(&key))
+                        .map_err(|_| corrupt("idempotency key"))?,
+                    at: Timestamp::from_millis(row.get(9)?),
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn insert_account(
+        &self,
+        user: UserId,
+        live_mode: bool,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let inserted = self.0.execute(
+            "INSERT OR IGNORE INTO accounts (user_id, live_mode, created_at) VALUES (?1, ?2, ?3)",
+            params![user.get(), live_mode, now.as_millis()],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    pub fn live_mode(&self, user: UserId) -> Result<Option<bool>, StoreError> {
+        Ok(self
+            .0
+            .query_row(
+                "SELECT live_mode FROM accounts WHERE user_id = ?1",
+                [user.get()],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn insert_token(
+        &self,
+        user: UserId,
+        site: SiteId,
+        hash: TokenHash,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT INTO tokens (token_hash, user_id, site_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![&hash.0[..], user.get(), site.as_str(), now.as_millis()],
+        )?;
+        Ok(())
+    }
+
+    pub fn has_accounts(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .0
+            .query_row("SELECT EXISTS (SELECT 1 FROM accounts)", [], |row| {
+                row.get(0)
+            })?)
+    }
+
+    pub fn purge_idempotency_records(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let purged = self.0.execute(
+            "DELETE FROM idempotency_records WHERE created_at < ?1",
+            [before.as_millis()],
+        )?;
+        Ok(purged as u64)
+    }
+}
