@@ -198,7 +198,7 @@ mod tests {
         let test = AccessToken::issue(false, 4_242, [0xab; 16], user, now);
         assert_eq!(
             test.expose(),
-            "TEST-4242-112310-abababababababababababababababab-123456789"
+            "TEST-4242-112410-abababababababababababababababab-123456789"
         );
         let live = AccessToken::issue(true, 4_242, [0xab; 16], user, now);
         assert!(live.expose().starts_with("APP_USR-4242-"));

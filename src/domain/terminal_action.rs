@@ -320,7 +320,7 @@ mod tests {
 
     #[test]
     fn ids_are_lowercase_uuid_v4() {
-        let id = ActionId::from_random([7; 16]);
+        let id = ActionId::from_random([0xab; 16]);
         let text = id.to_string();
         assert_eq!(ActionId::parse(&text), Some(id));
         assert_eq!(ActionId::parse(&text.to_uppercase()), None);

@@ -52,7 +52,7 @@ mod tests {
         );
         assert_eq!(
             Timestamp::from_millis(1_795_514_400_123).to_rfc3339(),
-            "2026-11-23T10:00:00.123Z"
+            "2026-11-24T10:00:00.123Z"
         );
     }
 
@@ -60,7 +60,7 @@ mod tests {
     fn token_stamp_is_month_day_hour() {
         assert_eq!(
             Timestamp::from_millis(1_795_514_400_123).token_stamp(),
-            "112310"
+            "112410"
         );
     }
 }

@@ -176,16 +176,24 @@ fn send(stored: StoredResponse, replayed: bool) -> Response {
     response
 }
 
-/// Parse a JSON body; an empty body is read as `{}` where `empty_is_object`.
+/// Parse a JSON object body; an empty body is read as `{}` where `empty_is_object`.
+/// A type mismatch names the field's path (`config.point.subtype: invalid type…`).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Result<T, Failure> {
     let body: &[u8] = if body.is_empty() && empty_is_object {
         b"{}"
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|err| match err.classify() {
-        serde_json::error::Category::Data => Failure::InvalidBody(err.to_string()),
-        _ => Failure::MalformedJson(err.to_string()),
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|err| Failure::MalformedJson(err.to_string()))?;
+    if !value.is_object() {
+        return Err(Failure::InvalidBody(
+            "invalid type: the body must be a JSON object".into(),
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        Failure::InvalidBody(format!("{path}: {}", err.into_inner()))
     })
 }
 

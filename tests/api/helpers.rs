@@ -1,0 +1,246 @@
+//! `TestApp`: a real caja on port 0 over a fresh SQLite file, with one helper per
+//! request so the tests read like the contract.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use caja::domain::{ResourceType, SiteId, Timestamp, UserId};
+use caja::http::HttpConfig;
+use caja::provision;
+use caja::server::Server;
+use caja::store::{self, Store};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+
+pub const TERMINAL: &str = "NEWLAND_N950__N950NCB123456789";
+
+/// An account as the tests use it.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub user_id: i64,
+    pub token: String,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    dir: tempfile::TempDir,
+    server: Option<Server>,
+    store: Arc<dyn Store>,
+    options: Options,
+}
+
+#[derive(Clone, Copy)]
+pub struct Options {
+    pub rate_limit_per_second: u32,
+    pub idempotency_retention_ms: i64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            rate_limit_per_second: 100_000,
+            idempotency_retention_ms: 24 * 3600 * 1000,
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (server, store) = start(&db_path(&dir), options).await;
+        TestApp {
+            base: format!("http://{}", server.addr()),
+            client: Client::new(),
+            dir,
+            server: Some(server),
+            store,
+            options,
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        db_path(&self.dir)
+    }
+
+    /// Stop gracefully and start again on the same file (on a new port).
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("clean stop");
+        }
+        let (server, store) = start(&self.db_path(), self.options).await;
+        self.base = format!("http://{}", server.addr());
+        self.server = Some(server);
+        self.store = store;
+    }
+
+    pub async fn account(&self, live: bool) -> Account {
+        let issued = provision::create_account(self.store.as_ref(), SiteId::Mlb, live, now())
+            .await
+            .expect("account");
+        Account {
+            user_id: issued.user_id,
+            token: issued.access_token,
+        }
+    }
+
+    pub async fn test_account(&self) -> Account {
+        self.account(false).await
+    }
+
+    /// The audit trail of one action, oldest first, as (from, to, idempotency key).
+    pub async fn action_audit(
+        &self,
+        account: &Account,
+        action_id: &str,
+    ) -> Vec<(Option<String>, String, String)> {
+        let user = UserId::new(account.user_id).expect("user id");
+        self.store
+            .audit_trail(user, ResourceType::TerminalAction, action_id)
+            .await
+            .expect("audit trail")
+            .into_iter()
+            .map(|e| {
+                (
+                    e.from_status,
+                    e.to_status,
+                    e.idempotency_key.as_str().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn post(&self, path: &str, token: &str, key: Option<&str>) -> reqwest::RequestBuilder {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(key) = key {
+            request = request.header("X-Idempotency-Key", key);
+        }
+        request
+    }
+
+    pub async fn create_action(&self, account: &Account, key: &str, body: &Value) -> Response {
+        self.post("/terminals/v1/actions", &account.token, Some(key))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Create a print action on `terminal` and return its id.
+    pub async fn new_action(&self, account: &Account, terminal: &str) -> String {
+        let response = self
+            .create_action(account, &unique_key(), &action_body(terminal))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("json");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    pub async fn get_action(&self, account: &Account, id: &str) -> Response {
+        self.client
+            .get(format!("{}/terminals/v1/actions/{id}", self.base))
+            .bearer_auth(&account.token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn action_status(&self, account: &Account, id: &str) -> String {
+        let body: Value = self
+            .get_action(account, id)
+            .await
+            .json()
+            .await
+            .expect("json");
+        body["status"].as_str().expect("status").to_owned()
+    }
+
+    pub async fn cancel_action(&self, account: &Account, id: &str, key: &str) -> Response {
+        self.post(
+            &format!("/terminals/v1/actions/{id}/cancel"),
+            &account.token,
+            Some(key),
+        )
+        .send()
+        .await
+        .expect("request")
+    }
+
+    pub async fn action_event(&self, account: &Account, id: &str, status: &str) -> Response {
+        self.post(
+            &format!("/terminals/v1/actions/{id}/events"),
+            &account.token,
+            Some(&unique_key()),
+        )
+        .json(&json!({ "status": status }))
+        .send()
+        .await
+        .expect("request")
+    }
+}
+
+async fn start(path: &std::path::Path, options: Options) -> (Server, Arc<dyn Store>) {
+    let url = format!("sqlite://{}", path.display());
+    let store = store::open(&url).await.expect("open store");
+    let config = HttpConfig {
+        rate_limit_per_second: NonZeroU32::new(options.rate_limit_per_second).expect("non-zero"),
+        idempotency_retention_ms: options.idempotency_retention_ms,
+        request_timeout: Duration::from_secs(30),
+    };
+    let server = Server::start(store.clone(), "127.0.0.1:0", config)
+        .await
+        .expect("server starts");
+    (server, store)
+}
+
+fn db_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("caja.db")
+}
+
+pub fn unique_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn action_body(terminal: &str) -> Value {
+    json!({
+        "type": "print",
+        "external_reference": "order-1",
+        "config": { "point": { "terminal_id": terminal, "subtype": "custom" } },
+        "content": "Hello",
+    })
+}
+
+/// Assert the contract's error body and return it.
+pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status for {code}");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+        "content type for {code}"
+    );
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(body["error"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["cause"], json!([]), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body
+}
