@@ -22,11 +22,7 @@ const IDEMPOTENCY_RETENTION_SECS_DEFAULT: &str = "86400";
 const REQUEST_TIMEOUT_SECS: u64 = 30;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "caja",
-    version,
-    about = "A self-hosted, Mercado Pago-compatible payments API server"
-)]
+#[command(name = "caja", version, about = "A self-hosted, Mercado Pago-compatible payments API server")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -107,18 +103,12 @@ pub fn main() -> ExitCode {
         Err(err) => {
             let rendered = err.to_string();
             let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!(
-                "caja: {} (see caja --help)",
-                first.trim_start_matches("error: ")
-            );
+            eprintln!("caja: {} (see caja --help)", first.trim_start_matches("error: "));
             return ExitCode::from(2);
         }
     };
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("caja: cannot start the runtime: {err}");
@@ -137,10 +127,7 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("caja=info,tower_http=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 fn now() -> Timestamp {
@@ -150,21 +137,13 @@ fn now() -> Timestamp {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
-        Command::Account(AccountCommand::Create {
-            site,
-            live,
-            database,
-        }) => {
+        Command::Account(AccountCommand::Create { site, live, database }) => {
             let store = store::open(&database.database).await?;
             let issued = provision::create_account(store.as_ref(), site, live, now()).await;
             store.close().await;
             print_issued(&issued?)
         }
-        Command::Token(TokenCommand::Create {
-            user_id,
-            site,
-            database,
-        }) => {
+        Command::Token(TokenCommand::Create { user_id, site, database }) => {
             let store = store::open(&database.database).await?;
             let issued = provision::create_token(store.as_ref(), user_id, site, now()).await;
             store.close().await;
@@ -206,11 +185,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// The first start: the new test account's token and a call to try.
 fn print_welcome(account: &Issued, addr: std::net::SocketAddr) {
-    let host = if addr.ip().is_unspecified() {
-        format!("127.0.0.1:{}", addr.port())
-    } else {
-        addr.to_string()
-    };
+    let host = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
     let body = r#"{"type":"print","external_reference":"quickstart","config":{"point":{"terminal_id":"NEWLAND_N950__N950NCB123456789","subtype":"custom"}},"content":"Hello from caja"}"#;
     println!(
         "\nThe store was empty, so caja created a test account: user_id {}, site {}.\n\

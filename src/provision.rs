@@ -48,13 +48,7 @@ pub async fn create_account(
         let user_id = UserId::new(raw).ok_or(ProvisionError::NoFreeUserId)?;
         let token = issue_token(live_mode, user_id, now);
         let token_hash = store.token_hasher().hash(token.expose());
-        let account = NewAccount {
-            user_id,
-            live_mode,
-            site_id,
-            token_hash,
-            now,
-        };
+        let account = NewAccount { user_id, live_mode, site_id, token_hash, now };
         if store.create_account(account).await? {
             return Ok(issued(user_id, site_id, live_mode, token));
         }
@@ -69,10 +63,7 @@ pub async fn create_token(
     now: Timestamp,
 ) -> Result<Issued, ProvisionError> {
     let user = UserId::new(user_id).ok_or(ProvisionError::UnknownUser(user_id))?;
-    let live_mode = store
-        .account_live_mode(user)
-        .await?
-        .ok_or(ProvisionError::UnknownUser(user_id))?;
+    let live_mode = store.account_live_mode(user).await?.ok_or(ProvisionError::UnknownUser(user_id))?;
     let token = issue_token(live_mode, user, now);
     let hash = store.token_hasher().hash(token.expose());
     if !store.add_token(user, site_id, hash, now).await? {
@@ -82,10 +73,5 @@ pub async fn create_token(
 }
 
 fn issued(user_id: UserId, site_id: SiteId, live_mode: bool, token: AccessToken) -> Issued {
-    Issued {
-        user_id: user_id.get(),
-        site_id: site_id.as_str(),
-        live_mode,
-        access_token: token.expose().to_owned(),
-    }
+    Issued { user_id: user_id.get(), site_id: site_id.as_str(), live_mode, access_token: token.expose().to_owned() }
 }

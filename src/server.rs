@@ -27,11 +27,7 @@ pub struct Server {
 
 impl Server {
     /// Bind `listen` (port 0 picks a free port) and start serving.
-    pub async fn start(
-        store: Arc<dyn Store>,
-        listen: &str,
-        config: HttpConfig,
-    ) -> std::io::Result<Server> {
+    pub async fn start(store: Arc<dyn Store>, listen: &str, config: HttpConfig) -> std::io::Result<Server> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let state = AppState::new(store.clone(), &config);
@@ -45,13 +41,7 @@ impl Server {
                 })
                 .await
         });
-        Ok(Server {
-            addr,
-            shutdown,
-            serving,
-            housekeeping,
-            store,
-        })
+        Ok(Server { addr, shutdown, serving, housekeeping, store })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -67,10 +57,7 @@ impl Server {
     /// Stop accepting, let requests in flight finish, commit queued writes, close.
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(());
-        let served = self
-            .serving
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let served = self.serving.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         self.housekeeping.abort();
         self.store.close().await;
         served

@@ -48,15 +48,8 @@ pub enum SiteId {
 }
 
 impl SiteId {
-    pub const ALL: [SiteId; 7] = [
-        SiteId::Mla,
-        SiteId::Mlb,
-        SiteId::Mlm,
-        SiteId::Mlc,
-        SiteId::Mco,
-        SiteId::Mpe,
-        SiteId::Mlu,
-    ];
+    pub const ALL: [SiteId; 7] =
+        [SiteId::Mla, SiteId::Mlb, SiteId::Mlm, SiteId::Mlc, SiteId::Mco, SiteId::Mpe, SiteId::Mlu];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -98,10 +91,7 @@ impl FromStr for SiteId {
     type Err = UnknownSite;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        SiteId::ALL
-            .into_iter()
-            .find(|site| site.as_str() == s)
-            .ok_or_else(|| UnknownSite(s.to_owned()))
+        SiteId::ALL.into_iter().find(|site| site.as_str() == s).ok_or_else(|| UnknownSite(s.to_owned()))
     }
 }
 
@@ -122,13 +112,7 @@ pub struct AccessToken(String);
 
 impl AccessToken {
     /// `app_id` and `secret` come from the caller's random source.
-    pub fn issue(
-        live_mode: bool,
-        app_id: u64,
-        secret: [u8; 16],
-        user_id: UserId,
-        now: Timestamp,
-    ) -> Self {
+    pub fn issue(live_mode: bool, app_id: u64, secret: [u8; 16], user_id: UserId, now: Timestamp) -> Self {
         let prefix = if live_mode { "APP_USR" } else { "TEST" };
         AccessToken(format!(
             "{prefix}-{app_id}-{stamp}-{secret}-{user_id}",
@@ -171,8 +155,7 @@ impl TokenHasher {
     }
 
     fn mac(&self, token: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .expect("HMAC accepts a key of any length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts a key of any length");
         mac.update(token.as_bytes());
         mac
     }
@@ -196,10 +179,7 @@ mod tests {
         let user = UserId::new(123_456_789).unwrap();
         let now = Timestamp::from_millis(1_795_514_400_123);
         let test = AccessToken::issue(false, 4_242, [0xab; 16], user, now);
-        assert_eq!(
-            test.expose(),
-            "TEST-4242-112410-abababababababababababababababab-123456789"
-        );
+        assert_eq!(test.expose(), "TEST-4242-112410-abababababababababababababababab-123456789");
         let live = AccessToken::issue(true, 4_242, [0xab; 16], user, now);
         assert!(live.expose().starts_with("APP_USR-4242-"));
         assert_eq!(format!("{live:?}"), "AccessToken(…)");

@@ -35,9 +35,7 @@ impl IdempotencyKey {
         if raw.is_empty() {
             return Err(KeyError::Missing);
         }
-        if raw.chars().count() > KEY_CHARS_MAX
-            || !raw.chars().all(|c| c.is_ascii_graphic() || c == ' ')
-        {
+        if raw.chars().count() > KEY_CHARS_MAX || !raw.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
             return Err(KeyError::Invalid);
         }
         Ok(IdempotencyKey(raw.to_owned()))
@@ -102,9 +100,7 @@ pub fn decide(
     match existing {
         None => Decision::Execute,
         Some(record) if is_expired(record, now, retention_ms) => Decision::Execute,
-        Some(record) if record.fingerprint == fingerprint => {
-            Decision::Replay(record.response.clone())
-        }
+        Some(record) if record.fingerprint == fingerprint => Decision::Replay(record.response.clone()),
         Some(_) => Decision::Conflict,
     }
 }
@@ -127,10 +123,7 @@ mod tests {
     fn record(fingerprint: Fingerprint, at: i64) -> IdempotencyRecord {
         IdempotencyRecord {
             fingerprint,
-            response: StoredResponse {
-                status: 201,
-                body: b"{}".to_vec(),
-            },
+            response: StoredResponse { status: 201, body: b"{}".to_vec() },
             created_at: Timestamp::from_millis(at),
         }
     }
@@ -141,14 +134,8 @@ mod tests {
         assert_eq!(IdempotencyKey::parse(Some("")), Err(KeyError::Missing));
         assert_eq!(IdempotencyKey::parse(Some("   ")), Err(KeyError::Missing));
         assert!(IdempotencyKey::parse(Some(&"k".repeat(64))).is_ok());
-        assert_eq!(
-            IdempotencyKey::parse(Some(&"k".repeat(65))),
-            Err(KeyError::Invalid)
-        );
-        assert_eq!(
-            IdempotencyKey::parse(Some("tab\there")),
-            Err(KeyError::Invalid)
-        );
+        assert_eq!(IdempotencyKey::parse(Some(&"k".repeat(65))), Err(KeyError::Invalid));
+        assert_eq!(IdempotencyKey::parse(Some("tab\there")), Err(KeyError::Invalid));
     }
 
     #[test]
@@ -159,10 +146,7 @@ mod tests {
         assert_ne!(base, Fingerprint::of("POST", "/b", b"{}"));
         assert_ne!(base, Fingerprint::of("POST", "/a", b"{ }"));
         // The separator keeps method and path from bleeding into each other.
-        assert_ne!(
-            Fingerprint::of("POS", "T/a", b""),
-            Fingerprint::of("POST", "/a", b"")
-        );
+        assert_ne!(Fingerprint::of("POS", "T/a", b""), Fingerprint::of("POST", "/a", b""));
     }
 
     #[test]
@@ -172,10 +156,7 @@ mod tests {
         let now = Timestamp::from_millis(10_000);
         assert_eq!(decide(None, fp, now, 1_000), Decision::Execute);
         let fresh = record(fp, 9_500);
-        assert!(matches!(
-            decide(Some(&fresh), fp, now, 1_000),
-            Decision::Replay(_)
-        ));
+        assert!(matches!(decide(Some(&fresh), fp, now, 1_000), Decision::Replay(_)));
         assert_eq!(decide(Some(&fresh), other, now, 1_000), Decision::Conflict);
         let old = record(fp, 9_000);
         assert_eq!(decide(Some(&old), other, now, 1_000), Decision::Execute);

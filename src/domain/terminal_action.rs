@@ -101,14 +101,10 @@ pub struct CancelRefused(pub ActionStatus);
 
 pub fn cancel(current: ActionStatus) -> Result<Transition, CancelRefused> {
     match current {
-        ActionStatus::Created => Ok(Transition {
-            from: current,
-            to: ActionStatus::Canceled,
-        }),
-        ActionStatus::AtTerminal
-        | ActionStatus::Processed
-        | ActionStatus::Failed
-        | ActionStatus::Canceled => Err(CancelRefused(current)),
+        ActionStatus::Created => Ok(Transition { from: current, to: ActionStatus::Canceled }),
+        ActionStatus::AtTerminal | ActionStatus::Processed | ActionStatus::Failed | ActionStatus::Canceled => {
+            Err(CancelRefused(current))
+        }
     }
 }
 
@@ -117,10 +113,7 @@ pub fn cancel(current: ActionStatus) -> Result<Transition, CancelRefused> {
 pub struct ForbiddenTransition(pub Transition);
 
 /// The test helper: move along any edge of the machine.
-pub fn simulate(
-    current: ActionStatus,
-    to: ActionStatus,
-) -> Result<Transition, ForbiddenTransition> {
+pub fn simulate(current: ActionStatus, to: ActionStatus) -> Result<Transition, ForbiddenTransition> {
     let transition = Transition { from: current, to };
     if can_move(current, to) {
         Ok(transition)
@@ -190,13 +183,9 @@ impl NewAction {
         };
         if terminal_id.is_empty()
             || terminal_id.chars().count() > TERMINAL_ID_CHARS_MAX
-            || !terminal_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || !terminal_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
-            return invalid(
-                "config.point.terminal_id must be 1 to 64 letters, digits or underscores",
-            );
+            return invalid("config.point.terminal_id must be 1 to 64 letters, digits or underscores");
         }
         let subtype = match draft.subtype.as_deref() {
             None => return invalid("config.point.subtype is required"),
@@ -212,20 +201,11 @@ impl NewAction {
             return invalid("content must be 1 to 65536 characters");
         }
         if let Some(reference) = &draft.external_reference {
-            if reference.chars().count() > EXTERNAL_REFERENCE_CHARS_MAX
-                || reference.chars().any(char::is_control)
-            {
-                return invalid(
-                    "external_reference must be at most 64 characters, without control characters",
-                );
+            if reference.chars().count() > EXTERNAL_REFERENCE_CHARS_MAX || reference.chars().any(char::is_control) {
+                return invalid("external_reference must be at most 64 characters, without control characters");
             }
         }
-        Ok(NewAction {
-            external_reference: draft.external_reference,
-            terminal_id,
-            subtype,
-            content,
-        })
+        Ok(NewAction { external_reference: draft.external_reference, terminal_id, subtype, content })
     }
 }
 
@@ -296,13 +276,7 @@ mod tests {
         for status in ActionStatus::ALL {
             let result = cancel(status);
             if status == Created {
-                assert_eq!(
-                    result,
-                    Ok(Transition {
-                        from: Created,
-                        to: Canceled
-                    })
-                );
+                assert_eq!(result, Ok(Transition { from: Created, to: Canceled }));
             } else {
                 assert_eq!(result, Err(CancelRefused(status)));
             }
@@ -311,10 +285,7 @@ mod tests {
 
     #[test]
     fn only_live_statuses_occupy_the_terminal() {
-        let busy: Vec<_> = ActionStatus::ALL
-            .into_iter()
-            .filter(|s| s.occupies_terminal())
-            .collect();
+        let busy: Vec<_> = ActionStatus::ALL.into_iter().filter(|s| s.occupies_terminal()).collect();
         assert_eq!(busy, vec![Created, AtTerminal]);
     }
 
@@ -325,16 +296,8 @@ mod tests {
         assert_eq!(ActionId::parse(&text), Some(id));
         assert_eq!(ActionId::parse(&text.to_uppercase()), None);
         assert_eq!(ActionId::parse("not-a-uuid"), None);
-        assert_eq!(
-            ActionId::parse("00000000-0000-1000-8000-000000000000"),
-            None,
-            "v1 is refused"
-        );
-        assert_eq!(
-            ActionId::parse(&text.replace('-', "")),
-            None,
-            "simple form is refused"
-        );
+        assert_eq!(ActionId::parse("00000000-0000-1000-8000-000000000000"), None, "v1 is refused");
+        assert_eq!(ActionId::parse(&text.replace('-', "")), None, "simple form is refused");
     }
 
     fn draft() -> ActionDraft {
@@ -351,62 +314,14 @@ mod tests {
     fn validates_each_field() {
         assert!(NewAction::parse(draft()).is_ok());
         let cases: Vec<(ActionDraft, &str)> = vec![
-            (
-                ActionDraft {
-                    kind: None,
-                    ..draft()
-                },
-                "type is required",
-            ),
-            (
-                ActionDraft {
-                    kind: Some("pay".into()),
-                    ..draft()
-                },
-                "type must be",
-            ),
-            (
-                ActionDraft {
-                    terminal_id: None,
-                    ..draft()
-                },
-                "terminal_id is required",
-            ),
-            (
-                ActionDraft {
-                    terminal_id: Some("bad id".into()),
-                    ..draft()
-                },
-                "terminal_id must be",
-            ),
-            (
-                ActionDraft {
-                    subtype: Some("poster".into()),
-                    ..draft()
-                },
-                "subtype must be",
-            ),
-            (
-                ActionDraft {
-                    content: Some(String::new()),
-                    ..draft()
-                },
-                "content must be",
-            ),
-            (
-                ActionDraft {
-                    content: None,
-                    ..draft()
-                },
-                "content is required",
-            ),
-            (
-                ActionDraft {
-                    external_reference: Some("x".repeat(65)),
-                    ..draft()
-                },
-                "external_reference",
-            ),
+            (ActionDraft { kind: None, ..draft() }, "type is required"),
+            (ActionDraft { kind: Some("pay".into()), ..draft() }, "type must be"),
+            (ActionDraft { terminal_id: None, ..draft() }, "terminal_id is required"),
+            (ActionDraft { terminal_id: Some("bad id".into()), ..draft() }, "terminal_id must be"),
+            (ActionDraft { subtype: Some("poster".into()), ..draft() }, "subtype must be"),
+            (ActionDraft { content: Some(String::new()), ..draft() }, "content must be"),
+            (ActionDraft { content: None, ..draft() }, "content is required"),
+            (ActionDraft { external_reference: Some("x".repeat(65)), ..draft() }, "external_reference"),
         ];
         for (input, expected) in cases {
             let err = NewAction::parse(input).unwrap_err();

@@ -46,21 +46,12 @@ mod tests {
 
     #[test]
     fn formats_with_exactly_three_fractional_digits() {
-        assert_eq!(
-            Timestamp::from_millis(0).to_rfc3339(),
-            "1970-01-01T00:00:00.000Z"
-        );
-        assert_eq!(
-            Timestamp::from_millis(1_795_514_400_123).to_rfc3339(),
-            "2026-11-24T10:00:00.123Z"
-        );
+        assert_eq!(Timestamp::from_millis(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp::from_millis(1_795_514_400_123).to_rfc3339(), "2026-11-24T10:00:00.123Z");
     }
 
     #[test]
     fn token_stamp_is_month_day_hour() {
-        assert_eq!(
-            Timestamp::from_millis(1_795_514_400_123).token_stamp(),
-            "112410"
-        );
+        assert_eq!(Timestamp::from_millis(1_795_514_400_123).token_stamp(), "112410");
     }
 }

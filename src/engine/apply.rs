@@ -1,8 +1,6 @@
 //! Applying one command inside one transaction.
 
-use super::{
-    Command, Effect, Executed, Failure, Operation, Outcome, RequestContext, StoreError, UnitOfWork,
-};
+use super::{Command, Effect, Executed, Failure, Operation, Outcome, RequestContext, StoreError, UnitOfWork};
 use crate::domain::idempotency::{self, Decision, IdempotencyRecord};
 use crate::domain::terminal_action::{
     self, ActionId, ActionStatus, CancelRefused, ForbiddenTransition, TerminalAction, Transition,
@@ -15,20 +13,14 @@ pub fn apply(uow: &mut dyn UnitOfWork, command: &Command) -> Result<Executed, St
     let ctx = &command.ctx;
     let user = ctx.principal.user_id;
     let existing = uow.idempotency_record(user, &ctx.key)?;
-    match idempotency::decide(
-        existing.as_ref(),
-        ctx.fingerprint,
-        ctx.now,
-        ctx.retention_ms,
-    ) {
+    match idempotency::decide(existing.as_ref(), ctx.fingerprint, ctx.now, ctx.retention_ms) {
         Decision::Execute => {}
         Decision::Replay(response) => return Ok(Executed::Replayed(response)),
         Decision::Conflict => {
             return Ok(match &command.op {
-                Operation::Refuse {
-                    failure,
-                    before_lookup: true,
-                } => Executed::Fresh((command.render)(&Err(failure.clone()))),
+                Operation::Refuse { failure, before_lookup: true } => {
+                    Executed::Fresh((command.render)(&Err(failure.clone())))
+                }
                 _ => Executed::KeyConflict,
             })
         }
@@ -36,11 +28,8 @@ pub fn apply(uow: &mut dyn UnitOfWork, command: &Command) -> Result<Executed, St
     let outcome = run(uow, ctx, &command.op)?;
     let response = (command.render)(&outcome);
     if idempotency::is_storable(response.status) {
-        let record = IdempotencyRecord {
-            fingerprint: ctx.fingerprint,
-            response: response.clone(),
-            created_at: ctx.now,
-        };
+        let record =
+            IdempotencyRecord { fingerprint: ctx.fingerprint, response: response.clone(), created_at: ctx.now };
         uow.save_idempotency_record(user, &ctx.key, &record)?;
     }
     Ok(Executed::Fresh(response))
@@ -48,11 +37,7 @@ pub fn apply(uow: &mut dyn UnitOfWork, command: &Command) -> Result<Executed, St
 
 /// The work itself. A refusal is an `Ok(Err(failure))`: it is an answer to store,
 /// not a fault.
-fn run(
-    uow: &mut dyn UnitOfWork,
-    ctx: &RequestContext,
-    op: &Operation,
-) -> Result<Outcome, StoreError> {
+fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result<Outcome, StoreError> {
     let user = ctx.principal.user_id;
     match op {
         Operation::Refuse { failure, .. } => Ok(Err(failure.clone())),
@@ -107,12 +92,7 @@ fn move_action(
     uow.append_audit(&action_audit(ctx, id, Some(transition.from), transition.to))
 }
 
-fn action_audit(
-    ctx: &RequestContext,
-    id: ActionId,
-    from: Option<ActionStatus>,
-    to: ActionStatus,
-) -> AuditEvent {
+fn action_audit(ctx: &RequestContext, id: ActionId, from: Option<ActionStatus>, to: ActionStatus) -> AuditEvent {
     AuditEvent {
         user_id: ctx.principal.user_id,
         resource_type: ResourceType::TerminalAction,

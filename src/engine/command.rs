@@ -1,8 +1,6 @@
 //! What a write request asks for, and what can come of it.
 
-use crate::domain::terminal_action::{
-    ActionId, ActionStatus, NewAction, TerminalAction, Transition,
-};
+use crate::domain::terminal_action::{ActionId, ActionStatus, NewAction, TerminalAction, Transition};
 use crate::domain::{Fingerprint, IdempotencyKey, Principal, StoredResponse, Timestamp};
 
 /// Everything about the request that is not the operation itself.

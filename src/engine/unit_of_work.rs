@@ -48,12 +48,7 @@ pub trait UnitOfWork {
 
     /// Conditional update: `SET status = to WHERE id = ? AND status = from`.
     /// Returns whether the row was in `from` (and so was moved).
-    fn move_action(
-        &mut self,
-        id: ActionId,
-        transition: Transition,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
+    fn move_action(&mut self, id: ActionId, transition: Transition, now: Timestamp) -> Result<bool, StoreError>;
 
     fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
 }

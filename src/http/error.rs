@@ -67,10 +67,7 @@ impl ApiError {
     /// The exact bytes of this error, for storing under an idempotency key.
     pub fn to_stored(&self) -> StoredResponse {
         let row = table(self.family, &self.kind);
-        StoredResponse {
-            status: row.status.as_u16(),
-            body: row.body(),
-        }
+        StoredResponse { status: row.status.as_u16(), body: row.body() }
     }
 }
 
@@ -97,12 +94,7 @@ struct Row {
 
 impl Row {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Row {
-            status,
-            code,
-            message: message.into(),
-            retry_after_secs: None,
-        }
+        Row { status, code, message: message.into(), retry_after_secs: None }
     }
 
     fn body(&self) -> Vec<u8> {
@@ -116,16 +108,9 @@ impl Row {
     }
 
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            [(header::CONTENT_TYPE, "application/json")],
-            self.body(),
-        )
-            .into_response();
+        let mut response = (self.status, [(header::CONTENT_TYPE, "application/json")], self.body()).into_response();
         if let Some(secs) = self.retry_after_secs {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -225,38 +210,25 @@ fn payload_too_large() -> Row {
     Row::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        format!(
-            "The request body is larger than {} bytes.",
-            super::BODY_BYTES_MAX
-        ),
+        format!("The request body is larger than {} bytes.", super::BODY_BYTES_MAX),
     )
 }
 
 fn malformed_json(detail: &str) -> Row {
-    Row::new(
-        StatusCode::BAD_REQUEST,
-        "bad_request",
-        format!("The request body is not valid JSON: {detail}."),
-    )
+    Row::new(StatusCode::BAD_REQUEST, "bad_request", format!("The request body is not valid JSON: {detail}."))
 }
 
 fn test_accounts_only() -> Row {
-    Row::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "Test helpers are available to test accounts only.",
-    )
+    Row::new(StatusCode::FORBIDDEN, "forbidden", "Test helpers are available to test accounts only.")
 }
 
 fn generic_row(error: GenericError) -> Row {
     use StatusCode as S;
     match error {
         GenericError::RouteNotFound => Row::new(S::NOT_FOUND, "not_found", "No such route."),
-        GenericError::MethodNotAllowed => Row::new(
-            S::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "This route does not accept that method.",
-        ),
+        GenericError::MethodNotAllowed => {
+            Row::new(S::METHOD_NOT_ALLOWED, "method_not_allowed", "This route does not accept that method.")
+        }
         GenericError::Timeout => Row::new(
             S::SERVICE_UNAVAILABLE,
             "timeout",

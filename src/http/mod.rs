@@ -80,22 +80,14 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             ServiceBuilder::new()
                 .layer(middleware::from_fn(request_id::assign))
                 .layer(TraceLayer::new_for_http())
-                .layer(CatchPanicLayer::custom(|_| {
-                    GenericError::Internal.into_response()
-                }))
-                .layer(middleware::from_fn(move |req, next| {
-                    timeout(request_timeout, req, next)
-                })),
+                .layer(CatchPanicLayer::custom(|_| GenericError::Internal.into_response()))
+                .layer(middleware::from_fn(move |req, next| timeout(request_timeout, req, next))),
         )
 }
 
 /// A request that takes longer than the limit gets a 503 in the error format. Work
 /// already handed to the store still finishes; a retry with the same key replays it.
-async fn timeout(
-    limit: Duration,
-    request: axum::extract::Request,
-    next: middleware::Next,
-) -> axum::response::Response {
+async fn timeout(limit: Duration, request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => GenericError::Timeout.into_response(),

@@ -14,9 +14,7 @@ use super::error::{ApiError, ErrorBody, ErrorKind, Family};
 use super::request::{authenticate, empty_response, json_response, parse_json, Write, WriteParts};
 use super::request_id::RequestId;
 use super::AppState;
-use crate::domain::terminal_action::{
-    ActionDraft, ActionId, ActionStatus, NewAction, TerminalAction,
-};
+use crate::domain::terminal_action::{ActionDraft, ActionId, ActionStatus, NewAction, TerminalAction};
 use crate::domain::StoredResponse;
 use crate::engine::{Effect, Failure, Operation, Outcome};
 
@@ -26,14 +24,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/terminals/v1/actions", post(create_action))
         .route("/terminals/v1/actions/{action_id}", get(get_action))
-        .route(
-            "/terminals/v1/actions/{action_id}/cancel",
-            post(cancel_action),
-        )
-        .route(
-            "/terminals/v1/actions/{action_id}/events",
-            post(action_event),
-        )
+        .route("/terminals/v1/actions/{action_id}/cancel", post(cancel_action))
+        .route("/terminals/v1/actions/{action_id}/events", post(action_event))
 }
 
 /// `POST /terminals/v1/actions` body. Every field is required except
@@ -116,10 +108,7 @@ impl From<&TerminalAction> for ActionView {
             external_reference: action.external_reference.clone(),
             status: action.status.as_str(),
             config: ActionConfigView {
-                point: PointConfigView {
-                    terminal_id: action.terminal_id.clone(),
-                    subtype: action.subtype.as_str(),
-                },
+                point: PointConfigView { terminal_id: action.terminal_id.clone(), subtype: action.subtype.as_str() },
             },
             created_date: action.created_at.to_rfc3339(),
         }
@@ -135,20 +124,15 @@ pub struct ActionEventBody {
 }
 
 /// Render an outcome: `success` for the expected effect, the family's table otherwise.
-fn render(
-    success: fn(&Effect) -> Option<StoredResponse>,
-) -> impl Fn(&Outcome) -> StoredResponse + Send + Sync {
+fn render(success: fn(&Effect) -> Option<StoredResponse>) -> impl Fn(&Outcome) -> StoredResponse + Send + Sync {
     move |outcome| match outcome {
-        Ok(effect) => success(effect)
-            .unwrap_or_else(|| ApiError::new(FAMILY, ErrorKind::Internal).to_stored()),
+        Ok(effect) => success(effect).unwrap_or_else(|| ApiError::new(FAMILY, ErrorKind::Internal).to_stored()),
         Err(failure) => ApiError::refused(FAMILY, failure.clone()).to_stored(),
     }
 }
 
 fn path_id(path: Result<Path<String>, PathRejection>) -> Result<ActionId, Failure> {
-    path.ok()
-        .and_then(|Path(raw)| ActionId::parse(&raw))
-        .ok_or(Failure::InvalidPathParam)
+    path.ok().and_then(|Path(raw)| ActionId::parse(&raw)).ok_or(Failure::InvalidPathParam)
 }
 
 /// Create a print action on a terminal.
@@ -175,35 +159,19 @@ pub async fn create_action(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let parts = WriteParts {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        request_id: &request_id,
-        body: &body,
-    };
+    let parts = WriteParts { method: &method, uri: &uri, headers: &headers, request_id: &request_id, body: &body };
     let write = match Write::begin(&state, FAMILY, parts).await {
         Ok(write) => write,
         Err(err) => return err.into_response(),
     };
-    let parsed = parse_json::<CreateActionBody>(write.body(), false).and_then(|body| {
-        NewAction::parse(body.into_draft()).map_err(|err| Failure::InvalidBody(err.0))
-    });
+    let parsed = parse_json::<CreateActionBody>(write.body(), false)
+        .and_then(|body| NewAction::parse(body.into_draft()).map_err(|err| Failure::InvalidBody(err.0)));
     let op = match parsed {
-        Ok(new) => Operation::CreateAction {
-            id: ActionId::from_random(rand::random()),
-            new,
-        },
-        Err(failure) => Operation::Refuse {
-            failure,
-            before_lookup: false,
-        },
+        Ok(new) => Operation::CreateAction { id: ActionId::from_random(rand::random()), new },
+        Err(failure) => Operation::Refuse { failure, before_lookup: false },
     };
     let success = |effect: &Effect| match effect {
-        Effect::ActionCreated(action) => Some(json_response(
-            StatusCode::CREATED,
-            &ActionView::from(action),
-        )),
+        Effect::ActionCreated(action) => Some(json_response(StatusCode::CREATED, &ActionView::from(action))),
         Effect::ActionCanceled | Effect::ActionMoved => None,
     };
     write.execute(&state, op, render(success)).await
@@ -230,22 +198,13 @@ pub async fn get_action(
 ) -> Result<Response, ApiError> {
     let principal = authenticate(&state, FAMILY, &headers).await?;
     let id = path_id(path).map_err(|failure| ApiError::refused(FAMILY, failure))?;
-    let action = state
-        .store
-        .action(principal.user_id, id)
-        .await
-        .map_err(|err| {
-            tracing::error!(error = %err, "reading an action failed");
-            ApiError::new(FAMILY, ErrorKind::Internal)
-        })?;
+    let action = state.store.action(principal.user_id, id).await.map_err(|err| {
+        tracing::error!(error = %err, "reading an action failed");
+        ApiError::new(FAMILY, ErrorKind::Internal)
+    })?;
     let action = action.ok_or_else(|| ApiError::refused(FAMILY, Failure::NotFound))?;
     let stored = json_response(StatusCode::OK, &ActionView::from(&action));
-    Ok((
-        StatusCode::OK,
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        stored.body,
-    )
-        .into_response())
+    Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], stored.body).into_response())
 }
 
 /// Cancel an action. Only a `created` action can be canceled through the API.
@@ -275,30 +234,15 @@ pub async fn cancel_action(
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let parts = WriteParts {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        request_id: &request_id,
-        body: &body,
-    };
+    let parts = WriteParts { method: &method, uri: &uri, headers: &headers, request_id: &request_id, body: &body };
     let write = match Write::begin(&state, FAMILY, parts).await {
         Ok(write) => write,
         Err(err) => return err.into_response(),
     };
     // The cancel takes no body; one that is sent must still be JSON.
-    let op = match (
-        path_id(path),
-        parse_json::<serde_json::Value>(write.body(), true),
-    ) {
-        (Err(failure), _) => Operation::Refuse {
-            failure,
-            before_lookup: true,
-        },
-        (Ok(_), Err(failure)) => Operation::Refuse {
-            failure,
-            before_lookup: false,
-        },
+    let op = match (path_id(path), parse_json::<serde_json::Value>(write.body(), true)) {
+        (Err(failure), _) => Operation::Refuse { failure, before_lookup: true },
+        (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
         (Ok(id), Ok(_)) => Operation::CancelAction { id },
     };
     let success = |effect: &Effect| match effect {
@@ -335,32 +279,19 @@ pub async fn action_event(
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let parts = WriteParts {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        request_id: &request_id,
-        body: &body,
-    };
+    let parts = WriteParts { method: &method, uri: &uri, headers: &headers, request_id: &request_id, body: &body };
     let write = match Write::begin(&state, FAMILY, parts).await {
         Ok(write) => write,
         Err(err) => return err.into_response(),
     };
     let op = match path_id(path) {
-        Err(failure) => Operation::Refuse {
-            failure,
-            before_lookup: true,
-        },
-        Ok(_) if write.ctx.principal.live_mode => Operation::Refuse {
-            failure: Failure::TestAccountsOnly,
-            before_lookup: true,
-        },
+        Err(failure) => Operation::Refuse { failure, before_lookup: true },
+        Ok(_) if write.ctx.principal.live_mode => {
+            Operation::Refuse { failure: Failure::TestAccountsOnly, before_lookup: true }
+        }
         Ok(id) => match parse_json::<ActionEventBody>(write.body(), false).and_then(event_target) {
             Ok(to) => Operation::MoveAction { id, to },
-            Err(failure) => Operation::Refuse {
-                failure,
-                before_lookup: false,
-            },
+            Err(failure) => Operation::Refuse { failure, before_lookup: false },
         },
     };
     let success = |effect: &Effect| match effect {
@@ -371,12 +302,7 @@ pub async fn action_event(
 }
 
 fn event_target(body: ActionEventBody) -> Result<ActionStatus, Failure> {
-    body.status
-        .as_deref()
-        .and_then(ActionStatus::parse)
-        .ok_or_else(|| {
-            Failure::InvalidBody(
-                "status must be one of created, at_terminal, processed, failed, canceled".into(),
-            )
-        })
+    body.status.as_deref().and_then(ActionStatus::parse).ok_or_else(|| {
+        Failure::InvalidBody("status must be one of created, at_terminal, processed, failed, canceled".into())
+    })
 }

@@ -21,11 +21,7 @@ const TOKEN_CHARS_MAX: usize = 256;
 pub const REPLAYED_HEADER: &str = "x-idempotency-replayed";
 
 /// Authenticate the bearer token and charge its rate limit.
-pub async fn authenticate(
-    state: &AppState,
-    family: Family,
-    headers: &HeaderMap,
-) -> Result<Principal, ApiError> {
+pub async fn authenticate(state: &AppState, family: Family, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let fail = |kind| ApiError::new(family, kind);
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(fail(ErrorKind::MissingToken));
@@ -73,16 +69,9 @@ pub struct WriteParts<'a> {
 }
 
 impl Write {
-    pub async fn begin(
-        state: &AppState,
-        family: Family,
-        parts: WriteParts<'_>,
-    ) -> Result<Write, ApiError> {
+    pub async fn begin(state: &AppState, family: Family, parts: WriteParts<'_>) -> Result<Write, ApiError> {
         let principal = authenticate(state, family, parts.headers).await?;
-        let key_header = parts
-            .headers
-            .get("x-idempotency-key")
-            .map(|v| v.to_str().map_err(|_| ()));
+        let key_header = parts.headers.get("x-idempotency-key").map(|v| v.to_str().map_err(|_| ()));
         let key = match key_header {
             Some(Err(())) => Err(KeyError::Invalid),
             Some(Ok(raw)) => IdempotencyKey::parse(Some(raw)),
@@ -105,10 +94,7 @@ impl Write {
             };
             ApiError::new(family, kind)
         })?;
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or(parts.uri.path(), |pq| pq.as_str());
+        let path = parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str());
         let ctx = RequestContext {
             principal,
             key,
@@ -117,11 +103,7 @@ impl Write {
             now: state.now(),
             retention_ms: state.retention_ms,
         };
-        Ok(Write {
-            family,
-            ctx,
-            body: body.clone(),
-        })
+        Ok(Write { family, ctx, body: body.clone() })
     }
 
     pub fn body(&self) -> &[u8] {
@@ -136,17 +118,11 @@ impl Write {
         render: impl Fn(&Outcome) -> StoredResponse + Send + Sync + 'static,
     ) -> Response {
         let family = self.family;
-        let command = Command {
-            ctx: self.ctx,
-            op,
-            render: Box::new(render),
-        };
+        let command = Command { ctx: self.ctx, op, render: Box::new(render) };
         match state.store.execute(command).await {
             Ok(Executed::Fresh(response)) => send(response, false),
             Ok(Executed::Replayed(response)) => send(response, true),
-            Ok(Executed::KeyConflict) => {
-                ApiError::new(family, ErrorKind::IdempotencyKeyReused).into_response()
-            }
+            Ok(Executed::KeyConflict) => ApiError::new(family, ErrorKind::IdempotencyKeyReused).into_response(),
             Err(err) => {
                 tracing::error!(error = %err, "write command failed; nothing was committed");
                 ApiError::new(family, ErrorKind::IdempotencyStoreFailure).into_response()
@@ -161,17 +137,10 @@ fn send(stored: StoredResponse, replayed: bool) -> Response {
     let mut response = if stored.body.is_empty() {
         status.into_response()
     } else {
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            stored.body,
-        )
-            .into_response()
+        (status, [(header::CONTENT_TYPE, "application/json")], stored.body).into_response()
     };
     if replayed {
-        response
-            .headers_mut()
-            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+        response.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     }
     response
 }
@@ -179,17 +148,11 @@ fn send(stored: StoredResponse, replayed: bool) -> Response {
 /// Parse a JSON object body; an empty body is read as `{}` where `empty_is_object`.
 /// A type mismatch names the field's path (`config.point.subtype: invalid type…`).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Result<T, Failure> {
-    let body: &[u8] = if body.is_empty() && empty_is_object {
-        b"{}"
-    } else {
-        body
-    };
+    let body: &[u8] = if body.is_empty() && empty_is_object { b"{}" } else { body };
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|err| Failure::MalformedJson(err.to_string()))?;
     if !value.is_object() {
-        return Err(Failure::InvalidBody(
-            "invalid type: the body must be a JSON object".into(),
-        ));
+        return Err(Failure::InvalidBody("invalid type: the body must be a JSON object".into()));
     }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
@@ -199,16 +162,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Re
 
 /// A stored response with a JSON body.
 pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> StoredResponse {
-    StoredResponse {
-        status: status.as_u16(),
-        body: serde_json::to_vec(body).unwrap_or_default(),
-    }
+    StoredResponse { status: status.as_u16(), body: serde_json::to_vec(body).unwrap_or_default() }
 }
 
 /// A stored response with no body.
 pub fn empty_response(status: StatusCode) -> StoredResponse {
-    StoredResponse {
-        status: status.as_u16(),
-        body: Vec::new(),
-    }
+    StoredResponse { status: status.as_u16(), body: Vec::new() }
 }

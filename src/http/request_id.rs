@@ -16,9 +16,7 @@ pub struct RequestId(pub String);
 fn acceptable(raw: &str) -> bool {
     !raw.is_empty()
         && raw.len() <= REQUEST_ID_CHARS_MAX
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
 }
 
 pub async fn assign(mut request: Request, next: Next) -> Response {

@@ -12,9 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::terminal_action::{ActionId, TerminalAction};
-use crate::domain::{
-    AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId,
-};
+use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
 pub use crate::engine::StoreError;
 use crate::engine::{Command, Executed};
 
@@ -40,11 +38,7 @@ pub trait Store: Send + Sync {
     /// The account and site behind a token hash.
     async fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError>;
 
-    async fn action(
-        &self,
-        user: UserId,
-        id: ActionId,
-    ) -> Result<Option<TerminalAction>, StoreError>;
+    async fn action(&self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError>;
 
     /// A resource's audit trail, oldest first.
     async fn audit_trail(
@@ -88,7 +82,5 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         return Ok(Arc::new(store));
     }
     let scheme = url.split("://").next().unwrap_or(url);
-    Err(StoreError::BadUrl(format!(
-        "{scheme:?} is not a supported store; use sqlite://FILE (e.g. sqlite://caja.db)"
-    )))
+    Err(StoreError::BadUrl(format!("{scheme:?} is not a supported store; use sqlite://FILE (e.g. sqlite://caja.db)")))
 }

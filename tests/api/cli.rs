@@ -6,11 +6,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 fn caja(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_caja"))
-        .args(args)
-        .env_remove("CAJA_DATABASE_URL")
-        .output()
-        .expect("caja runs")
+    Command::new(env!("CARGO_BIN_EXE_caja")).args(args).env_remove("CAJA_DATABASE_URL").output().expect("caja runs")
 }
 
 fn db_url(dir: &tempfile::TempDir) -> String {
@@ -22,10 +18,7 @@ fn assert_one_line_failure(output: &Output, mentions: &str) {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(
-        stderr.contains(mentions),
-        "{stderr} should mention {mentions}"
-    );
+    assert!(stderr.contains(mentions), "{stderr} should mention {mentions}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -42,42 +35,19 @@ fn account_create_and_token_create_print_one_json_object() {
     assert_eq!(account["live_mode"], false);
     let user_id = account["user_id"].as_i64().unwrap();
     let token = account["access_token"].as_str().unwrap();
-    assert!(
-        token.starts_with("TEST-") && token.ends_with(&format!("-{user_id}")),
-        "{token}"
-    );
+    assert!(token.starts_with("TEST-") && token.ends_with(&format!("-{user_id}")), "{token}");
 
-    let output = caja(&[
-        "token",
-        "create",
-        "--user-id",
-        &user_id.to_string(),
-        "--site",
-        "MLB",
-        "--database",
-        &db,
-    ]);
+    let output = caja(&["token", "create", "--user-id", &user_id.to_string(), "--site", "MLB", "--database", &db]);
     assert!(output.status.success(), "{output:?}");
     let second: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(second["user_id"], user_id);
     assert_eq!(second["site_id"], "MLB");
     assert_ne!(second["access_token"], account["access_token"]);
 
-    let live = caja(&[
-        "account",
-        "create",
-        "--site",
-        "MLM",
-        "--live",
-        "--database",
-        &db,
-    ]);
+    let live = caja(&["account", "create", "--site", "MLM", "--live", "--database", &db]);
     let live: Value = serde_json::from_slice(&live.stdout).unwrap();
     assert_eq!(live["live_mode"], true);
-    assert!(live["access_token"]
-        .as_str()
-        .unwrap()
-        .starts_with("APP_USR-"));
+    assert!(live["access_token"].as_str().unwrap().starts_with("APP_USR-"));
 }
 
 #[test]
@@ -85,62 +55,21 @@ fn bad_input_is_a_one_line_error_and_a_non_zero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_url(&dir);
     assert_one_line_failure(&caja(&["serve", "--bogus"]), "--bogus");
+    assert_one_line_failure(&caja(&["account", "create", "--site", "XXX", "--database", &db]), "XXX");
+    assert_one_line_failure(&caja(&["token", "create", "--user-id", "42", "--site", "MLA", "--database", &db]), "42");
     assert_one_line_failure(
-        &caja(&["account", "create", "--site", "XXX", "--database", &db]),
-        "XXX",
-    );
-    assert_one_line_failure(
-        &caja(&[
-            "token",
-            "create",
-            "--user-id",
-            "42",
-            "--site",
-            "MLA",
-            "--database",
-            &db,
-        ]),
-        "42",
-    );
-    assert_one_line_failure(
-        &caja(&[
-            "account",
-            "create",
-            "--site",
-            "MLA",
-            "--database",
-            "sqlite:///no/such/dir/caja.db",
-        ]),
+        &caja(&["account", "create", "--site", "MLA", "--database", "sqlite:///no/such/dir/caja.db"]),
         "/no/such/dir",
     );
-    assert_one_line_failure(
-        &caja(&[
-            "account",
-            "create",
-            "--site",
-            "MLA",
-            "--database",
-            "mysql://x",
-        ]),
-        "mysql",
-    );
-    assert_one_line_failure(
-        &caja(&["serve", "--rate-limit", "0", "--database", &db]),
-        "rate-limit",
-    );
+    assert_one_line_failure(&caja(&["account", "create", "--site", "MLA", "--database", "mysql://x"]), "mysql");
+    assert_one_line_failure(&caja(&["serve", "--rate-limit", "0", "--database", &db]), "rate-limit");
 }
 
 #[test]
 fn serve_on_an_empty_store_prints_a_working_token_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_caja"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            &db_url(&dir),
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db_url(&dir)])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -154,19 +83,10 @@ fn serve_on_an_empty_store_prints_a_working_token_and_stops_cleanly_on_sigterm()
             break line;
         }
     };
-    let listening = printed
-        .iter()
-        .find(|l| l.starts_with("caja listening on http://"))
-        .expect("address");
+    let listening = printed.iter().find(|l| l.starts_with("caja listening on http://")).expect("address");
     let addr = listening.split_whitespace().nth(3).unwrap();
     assert!(curl.contains(addr), "{curl} targets {addr}");
-    let token = curl
-        .split("Bearer ")
-        .nth(1)
-        .unwrap()
-        .split('\'')
-        .next()
-        .unwrap();
+    let token = curl.split("Bearer ").nth(1).unwrap().split('\'').next().unwrap();
     assert!(token.starts_with("TEST-"));
 
     // The printed call works, twice, with the second a replay: it cancels nothing.
@@ -176,10 +96,7 @@ fn serve_on_an_empty_store_prints_a_working_token_and_stops_cleanly_on_sigterm()
     let second = String::from_utf8(run().stdout).unwrap();
     assert!(second.contains("x-idempotency-replayed: true"), "{second}");
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");

@@ -40,10 +40,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            rate_limit_per_second: 100_000,
-            idempotency_retention_ms: 24 * 3600 * 1000,
-        }
+        Options { rate_limit_per_second: 100_000, idempotency_retention_ms: 24 * 3600 * 1000 }
     }
 }
 
@@ -85,13 +82,8 @@ impl TestApp {
     }
 
     pub async fn account(&self, live: bool) -> Account {
-        let issued = provision::create_account(self.store.as_ref(), SiteId::Mlb, live, now())
-            .await
-            .expect("account");
-        Account {
-            user_id: issued.user_id,
-            token: issued.access_token,
-        }
+        let issued = provision::create_account(self.store.as_ref(), SiteId::Mlb, live, now()).await.expect("account");
+        Account { user_id: issued.user_id, token: issued.access_token }
     }
 
     pub async fn test_account(&self) -> Account {
@@ -99,32 +91,19 @@ impl TestApp {
     }
 
     /// The audit trail of one action, oldest first, as (from, to, idempotency key).
-    pub async fn action_audit(
-        &self,
-        account: &Account,
-        action_id: &str,
-    ) -> Vec<(Option<String>, String, String)> {
+    pub async fn action_audit(&self, account: &Account, action_id: &str) -> Vec<(Option<String>, String, String)> {
         let user = UserId::new(account.user_id).expect("user id");
         self.store
             .audit_trail(user, ResourceType::TerminalAction, action_id)
             .await
             .expect("audit trail")
             .into_iter()
-            .map(|e| {
-                (
-                    e.from_status,
-                    e.to_status,
-                    e.idempotency_key.as_str().to_owned(),
-                )
-            })
+            .map(|e| (e.from_status, e.to_status, e.idempotency_key.as_str().to_owned()))
             .collect()
     }
 
     pub fn post(&self, path: &str, token: &str, key: Option<&str>) -> reqwest::RequestBuilder {
-        let mut request = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token);
+        let mut request = self.client.post(format!("{}{path}", self.base)).bearer_auth(token);
         if let Some(key) = key {
             request = request.header("X-Idempotency-Key", key);
         }
@@ -132,18 +111,12 @@ impl TestApp {
     }
 
     pub async fn create_action(&self, account: &Account, key: &str, body: &Value) -> Response {
-        self.post("/terminals/v1/actions", &account.token, Some(key))
-            .json(body)
-            .send()
-            .await
-            .expect("request")
+        self.post("/terminals/v1/actions", &account.token, Some(key)).json(body).send().await.expect("request")
     }
 
     /// Create a print action on `terminal` and return its id.
     pub async fn new_action(&self, account: &Account, terminal: &str) -> String {
-        let response = self
-            .create_action(account, &unique_key(), &action_body(terminal))
-            .await;
+        let response = self.create_action(account, &unique_key(), &action_body(terminal)).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let body: Value = response.json().await.expect("json");
         body["id"].as_str().expect("id").to_owned()
@@ -159,36 +132,23 @@ impl TestApp {
     }
 
     pub async fn action_status(&self, account: &Account, id: &str) -> String {
-        let body: Value = self
-            .get_action(account, id)
-            .await
-            .json()
-            .await
-            .expect("json");
+        let body: Value = self.get_action(account, id).await.json().await.expect("json");
         body["status"].as_str().expect("status").to_owned()
     }
 
     pub async fn cancel_action(&self, account: &Account, id: &str, key: &str) -> Response {
-        self.post(
-            &format!("/terminals/v1/actions/{id}/cancel"),
-            &account.token,
-            Some(key),
-        )
-        .send()
-        .await
-        .expect("request")
+        self.post(&format!("/terminals/v1/actions/{id}/cancel"), &account.token, Some(key))
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn action_event(&self, account: &Account, id: &str, status: &str) -> Response {
-        self.post(
-            &format!("/terminals/v1/actions/{id}/events"),
-            &account.token,
-            Some(&unique_key()),
-        )
-        .json(&json!({ "status": status }))
-        .send()
-        .await
-        .expect("request")
+        self.post(&format!("/terminals/v1/actions/{id}/events"), &account.token, Some(&unique_key()))
+            .json(&json!({ "status": status }))
+            .send()
+            .await
+            .expect("request")
     }
 }
 
@@ -200,9 +160,7 @@ async fn start(path: &std::path::Path, options: Options) -> (Server, Arc<dyn Sto
         idempotency_retention_ms: options.idempotency_retention_ms,
         request_timeout: Duration::from_secs(30),
     };
-    let server = Server::start(store.clone(), "127.0.0.1:0", config)
-        .await
-        .expect("server starts");
+    let server = Server::start(store.clone(), "127.0.0.1:0", config).await.expect("server starts");
     (server, store)
 }
 
@@ -227,10 +185,7 @@ pub fn action_body(terminal: &str) -> Value {
 pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status().as_u16(), status, "status for {code}");
     assert_eq!(
-        response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
         Some("application/json"),
         "content type for {code}"
     );
@@ -238,9 +193,6 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
     assert_eq!(body["error"], code, "{body}");
     assert_eq!(body["status"], status, "{body}");
     assert_eq!(body["cause"], json!([]), "{body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body
 }

@@ -6,12 +6,7 @@ use crate::helpers::TestApp;
 #[tokio::test]
 async fn the_served_document_is_openapi_3_1_and_matches_the_snapshot() {
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let served = response.text().await.unwrap();
     assert_eq!(served, caja::http::openapi_document());

@@ -11,75 +11,35 @@ async fn every_response_carries_a_request_id_and_echoes_the_clients() {
     let app = TestApp::spawn().await;
     let account = app.test_account().await;
     let url = format!("{}/terminals/v1/actions/{}", app.base, uuid::Uuid::new_v4());
-    let generated = app
-        .client
-        .get(&url)
-        .bearer_auth(&account.token)
-        .send()
-        .await
-        .unwrap();
+    let generated = app.client.get(&url).bearer_auth(&account.token).send().await.unwrap();
     let id = generated.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::try_parse(id).is_ok(), "{id}");
-    let echoed = app
-        .client
-        .get(&url)
-        .header("X-Request-Id", "req-123")
-        .send()
-        .await
-        .unwrap();
+    let echoed = app.client.get(&url).header("X-Request-Id", "req-123").send().await.unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "req-123", "even on a 401");
     let garbage = "x".repeat(500);
-    let replaced = app
-        .client
-        .get(&url)
-        .header("X-Request-Id", &garbage)
-        .send()
-        .await
-        .unwrap();
+    let replaced = app.client.get(&url).header("X-Request-Id", &garbage).send().await.unwrap();
     assert_ne!(replaced.headers()["x-request-id"], garbage.as_str());
-    let missing = app
-        .client
-        .get(format!("{}/nowhere", app.base))
-        .send()
-        .await
-        .unwrap();
+    let missing = app.client.get(format!("{}/nowhere", app.base)).send().await.unwrap();
     assert!(missing.headers().contains_key("x-request-id"));
 }
 
 #[tokio::test]
 async fn over_the_rate_limit_is_429_too_many_requests_with_retry_after_then_recovers() {
-    let app = TestApp::spawn_with(Options {
-        rate_limit_per_second: 2,
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Options { rate_limit_per_second: 2, ..Options::default() }).await;
     let account = app.test_account().await;
     let other_token = app.test_account().await;
     let id = uuid::Uuid::new_v4().to_string();
     for _ in 0..2 {
-        assert_eq!(
-            app.get_action(&account, &id).await.status(),
-            StatusCode::NOT_FOUND
-        );
+        assert_eq!(app.get_action(&account, &id).await.status(), StatusCode::NOT_FOUND);
     }
     let limited = app.get_action(&account, &id).await;
-    let retry_after: u64 = limited.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry_after), "{retry_after}");
     assert_error(limited, 429, "too_many_requests").await;
     // Per token: another token is not limited.
-    assert_eq!(
-        app.get_action(&other_token, &id).await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.get_action(&other_token, &id).await.status(), StatusCode::NOT_FOUND);
     tokio::time::sleep(Duration::from_secs(retry_after)).await;
-    assert_eq!(
-        app.get_action(&account, &id).await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.get_action(&account, &id).await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -91,43 +51,23 @@ async fn a_body_over_the_limit_is_413_in_the_error_format() {
     let response = app.create_action(&account, "big", &body).await;
     assert_error(response, 413, "payload_too_large").await;
     // Nothing was stored under the key: it still works for a normal request.
-    let ok = app
-        .create_action(&account, "big", &action_body(TERMINAL))
-        .await;
+    let ok = app.create_action(&account, "big", &action_body(TERMINAL)).await;
     assert_eq!(ok.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
     let app = TestApp::spawn().await;
-    let missing = app
-        .client
-        .get(format!("{}/v9/nothing", app.base))
-        .send()
-        .await
-        .unwrap();
+    let missing = app.client.get(format!("{}/v9/nothing", app.base)).send().await.unwrap();
     assert_error(missing, 404, "not_found").await;
-    let wrong_method = app
-        .client
-        .delete(format!("{}/terminals/v1/actions", app.base))
-        .send()
-        .await
-        .unwrap();
+    let wrong_method = app.client.delete(format!("{}/terminals/v1/actions", app.base)).send().await.unwrap();
     assert_error(wrong_method, 405, "method_not_allowed").await;
 }
 
 #[tokio::test]
 async fn health_answers() {
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .get(format!("{}/health", app.base))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(format!("{}/health", app.base)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.json::<serde_json::Value>().await.unwrap()["status"],
-        "ok"
-    );
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["status"], "ok");
 }

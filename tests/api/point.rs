@@ -9,9 +9,7 @@ use crate::helpers::{action_body, assert_error, unique_key, TestApp, TERMINAL};
 async fn create_returns_the_action_and_get_reads_it_back() {
     let app = TestApp::spawn().await;
     let account = app.test_account().await;
-    let response = app
-        .create_action(&account, "k1", &action_body(TERMINAL))
-        .await;
+    let response = app.create_action(&account, "k1", &action_body(TERMINAL)).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let created: Value = response.json().await.unwrap();
     let id = created["id"].as_str().unwrap();
@@ -20,15 +18,9 @@ async fn create_returns_the_action_and_get_reads_it_back() {
     assert_eq!(created["type"], "print");
     assert_eq!(created["status"], "created");
     assert_eq!(created["external_reference"], "order-1");
-    assert_eq!(
-        created["config"],
-        json!({ "point": { "terminal_id": TERMINAL, "subtype": "custom" } })
-    );
+    assert_eq!(created["config"], json!({ "point": { "terminal_id": TERMINAL, "subtype": "custom" } }));
     let date = created["created_date"].as_str().unwrap();
-    assert!(
-        date.ends_with('Z') && date.len() == 24,
-        "RFC 3339 with milliseconds: {date}"
-    );
+    assert!(date.ends_with('Z') && date.len() == 24, "RFC 3339 with milliseconds: {date}");
 
     let read = app.get_action(&account, id).await;
     assert_eq!(read.status(), StatusCode::OK);
@@ -49,10 +41,7 @@ async fn cancel_of_a_created_action_is_200_with_an_empty_body_and_audited() {
     assert_eq!(audit.len(), 2, "{audit:?}");
     assert_eq!(audit[0].0, None);
     assert_eq!(audit[0].1, "created");
-    assert_eq!(
-        audit[1],
-        (Some("created".into()), "canceled".into(), "cancel-1".into())
-    );
+    assert_eq!(audit[1], (Some("created".into()), "canceled".into(), "cancel-1".into()));
 }
 
 #[tokio::test]
@@ -60,24 +49,11 @@ async fn full_lifecycle_through_the_terminal() {
     let app = TestApp::spawn().await;
     let account = app.test_account().await;
     let id = app.new_action(&account, TERMINAL).await;
-    assert_eq!(
-        app.action_event(&account, &id, "at_terminal")
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.action_event(&account, &id, "at_terminal").await.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.action_status(&account, &id).await, "at_terminal");
-    assert_eq!(
-        app.action_event(&account, &id, "processed").await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.action_event(&account, &id, "processed").await.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.action_status(&account, &id).await, "processed");
-    let trail: Vec<_> = app
-        .action_audit(&account, &id)
-        .await
-        .into_iter()
-        .map(|(_, to, _)| to)
-        .collect();
+    let trail: Vec<_> = app.action_audit(&account, &id).await.into_iter().map(|(_, to, _)| to).collect();
     assert_eq!(trail, ["created", "at_terminal", "processed"]);
     // The terminal is free again.
     app.new_action(&account, TERMINAL).await;
@@ -89,10 +65,7 @@ async fn the_terminal_may_cancel_an_action_it_holds() {
     let account = app.test_account().await;
     let id = app.new_action(&account, TERMINAL).await;
     app.action_event(&account, &id, "at_terminal").await;
-    assert_eq!(
-        app.action_event(&account, &id, "canceled").await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.action_event(&account, &id, "canceled").await.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.action_status(&account, &id).await, "canceled");
 }
 
@@ -102,46 +75,14 @@ async fn no_token_or_an_unknown_one_is_401_unauthorized() {
     let account = app.test_account().await;
     let id = app.new_action(&account, TERMINAL).await;
     let url = format!("{}/terminals/v1/actions/{id}", app.base);
-    assert_error(
-        app.client.get(&url).send().await.unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
+    assert_error(app.client.get(&url).send().await.unwrap(), 401, "unauthorized").await;
     let unknown = account.token.replace("TEST-", "TEST-9");
-    assert_error(
-        app.client
-            .get(&url)
-            .bearer_auth(unknown)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
-    let basic = app
-        .client
-        .get(&url)
-        .header("Authorization", "Basic abc")
-        .send()
-        .await
-        .unwrap();
+    assert_error(app.client.get(&url).bearer_auth(unknown).send().await.unwrap(), 401, "unauthorized").await;
+    let basic = app.client.get(&url).header("Authorization", "Basic abc").send().await.unwrap();
     assert_error(basic, 401, "unauthorized").await;
-    let cancel = app
-        .client
-        .post(format!("{url}/cancel"))
-        .header("X-Idempotency-Key", "k")
-        .send()
-        .await
-        .unwrap();
+    let cancel = app.client.post(format!("{url}/cancel")).header("X-Idempotency-Key", "k").send().await.unwrap();
     assert_error(cancel, 401, "unauthorized").await;
-    let create = app
-        .client
-        .post(format!("{}/terminals/v1/actions", app.base))
-        .send()
-        .await
-        .unwrap();
+    let create = app.client.post(format!("{}/terminals/v1/actions", app.base)).send().await.unwrap();
     assert_error(create, 401, "unauthorized").await;
     assert_eq!(app.action_status(&account, &id).await, "created");
 }
@@ -157,19 +98,9 @@ async fn a_missing_or_empty_idempotency_key_is_400_empty_required_header() {
         format!("/terminals/v1/actions/{id}/events"),
     ];
     for path in &paths {
-        let absent = app
-            .post(path, &account.token, None)
-            .json(&action_body(TERMINAL))
-            .send()
-            .await
-            .unwrap();
+        let absent = app.post(path, &account.token, None).json(&action_body(TERMINAL)).send().await.unwrap();
         assert_error(absent, 400, "empty_required_header").await;
-        let empty = app
-            .post(path, &account.token, Some(""))
-            .json(&action_body(TERMINAL))
-            .send()
-            .await
-            .unwrap();
+        let empty = app.post(path, &account.token, Some("")).json(&action_body(TERMINAL)).send().await.unwrap();
         assert_error(empty, 400, "empty_required_header").await;
     }
     assert_eq!(app.action_status(&account, &id).await, "created");
@@ -181,26 +112,10 @@ async fn a_key_over_64_characters_is_400_invalid_idempotency_key() {
     let account = app.test_account().await;
     let id = app.new_action(&account, TERMINAL).await;
     let long = "k".repeat(65);
-    assert_error(
-        app.cancel_action(&account, &id, &long).await,
-        400,
-        "invalid_idempotency_key",
-    )
-    .await;
-    assert_error(
-        app.create_action(&account, &long, &action_body("OTHER"))
-            .await,
-        400,
-        "invalid_idempotency_key",
-    )
-    .await;
+    assert_error(app.cancel_action(&account, &id, &long).await, 400, "invalid_idempotency_key").await;
+    assert_error(app.create_action(&account, &long, &action_body("OTHER")).await, 400, "invalid_idempotency_key").await;
     // 64 is fine.
-    assert_eq!(
-        app.cancel_action(&account, &id, &"k".repeat(64))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.cancel_action(&account, &id, &"k".repeat(64)).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -208,30 +123,10 @@ async fn a_malformed_action_id_is_400_invalid_path_param() {
     let app = TestApp::spawn().await;
     let account = app.test_account().await;
     let id = app.new_action(&account, TERMINAL).await;
-    for bad in [
-        "not-a-uuid",
-        "123",
-        &id.to_uppercase(),
-        "00000000-0000-1000-8000-000000000000",
-    ] {
-        assert_error(
-            app.get_action(&account, bad).await,
-            400,
-            "invalid_path_param",
-        )
-        .await;
-        assert_error(
-            app.cancel_action(&account, bad, &unique_key()).await,
-            400,
-            "invalid_path_param",
-        )
-        .await;
-        assert_error(
-            app.action_event(&account, bad, "at_terminal").await,
-            400,
-            "invalid_path_param",
-        )
-        .await;
+    for bad in ["not-a-uuid", "123", &id.to_uppercase(), "00000000-0000-1000-8000-000000000000"] {
+        assert_error(app.get_action(&account, bad).await, 400, "invalid_path_param").await;
+        assert_error(app.cancel_action(&account, bad, &unique_key()).await, 400, "invalid_path_param").await;
+        assert_error(app.action_event(&account, bad, "at_terminal").await, 400, "invalid_path_param").await;
     }
 }
 
@@ -244,24 +139,10 @@ async fn an_unknown_action_or_another_accounts_is_404_order_not_found() {
     let unknown = uuid::Uuid::new_v4().to_string();
     for (account, id) in [(&owner, unknown.as_str()), (&stranger, id.as_str())] {
         assert_error(app.get_action(account, id).await, 404, "order_not_found").await;
-        assert_error(
-            app.cancel_action(account, id, &unique_key()).await,
-            404,
-            "order_not_found",
-        )
-        .await;
-        assert_error(
-            app.action_event(account, id, "at_terminal").await,
-            404,
-            "order_not_found",
-        )
-        .await;
+        assert_error(app.cancel_action(account, id, &unique_key()).await, 404, "order_not_found").await;
+        assert_error(app.action_event(account, id, "at_terminal").await, 404, "order_not_found").await;
     }
-    assert_eq!(
-        app.action_status(&owner, &id).await,
-        "created",
-        "the stranger changed nothing"
-    );
+    assert_eq!(app.action_status(&owner, &id).await, "created", "the stranger changed nothing");
     // The stranger may use the same terminal id: terminals are per account.
     app.new_action(&stranger, TERMINAL).await;
 }
@@ -270,32 +151,18 @@ async fn an_unknown_action_or_another_accounts_is_404_order_not_found() {
 async fn cancel_is_409_cannot_cancel_order_in_every_other_status() {
     let app = TestApp::spawn().await;
     let account = app.test_account().await;
-    let paths: [&[&str]; 4] = [
-        &["at_terminal"],
-        &["at_terminal", "processed"],
-        &["at_terminal", "failed"],
-        &["canceled"],
-    ];
+    let paths: [&[&str]; 4] =
+        [&["at_terminal"], &["at_terminal", "processed"], &["at_terminal", "failed"], &["canceled"]];
     for (n, events) in paths.into_iter().enumerate() {
         let terminal = format!("TERMINAL_{n}");
         let id = app.new_action(&account, &terminal).await;
         for status in events {
-            assert_eq!(
-                app.action_event(&account, &id, status).await.status(),
-                StatusCode::NO_CONTENT
-            );
+            assert_eq!(app.action_event(&account, &id, status).await.status(), StatusCode::NO_CONTENT);
         }
         let before = app.action_status(&account, &id).await;
-        let body = assert_error(
-            app.cancel_action(&account, &id, &unique_key()).await,
-            409,
-            "cannot_cancel_order",
-        )
-        .await;
-        assert!(
-            body["message"].as_str().unwrap().contains(&before),
-            "{body}"
-        );
+        let body =
+            assert_error(app.cancel_action(&account, &id, &unique_key()).await, 409, "cannot_cancel_order").await;
+        assert!(body["message"].as_str().unwrap().contains(&before), "{body}");
         assert_eq!(app.action_status(&account, &id).await, before, "unchanged");
     }
 }
@@ -305,21 +172,9 @@ async fn a_second_cancel_with_a_new_key_is_409_cannot_cancel_order() {
     let app = TestApp::spawn().await;
     let account = app.test_account().await;
     let id = app.new_action(&account, TERMINAL).await;
-    assert_eq!(
-        app.cancel_action(&account, &id, "first").await.status(),
-        StatusCode::OK
-    );
-    assert_error(
-        app.cancel_action(&account, &id, "second").await,
-        409,
-        "cannot_cancel_order",
-    )
-    .await;
-    assert_eq!(
-        app.action_audit(&account, &id).await.len(),
-        2,
-        "no second audit record"
-    );
+    assert_eq!(app.cancel_action(&account, &id, "first").await.status(), StatusCode::OK);
+    assert_error(app.cancel_action(&account, &id, "second").await, 409, "cannot_cancel_order").await;
+    assert_eq!(app.action_audit(&account, &id).await.len(), 2, "no second audit record");
 }
 
 #[tokio::test]
@@ -327,14 +182,10 @@ async fn a_busy_terminal_is_409_already_queued_order_for_terminal() {
     let app = TestApp::spawn().await;
     let account = app.test_account().await;
     let first = app.new_action(&account, TERMINAL).await;
-    let again = app
-        .create_action(&account, &unique_key(), &action_body(TERMINAL))
-        .await;
+    let again = app.create_action(&account, &unique_key(), &action_body(TERMINAL)).await;
     assert_error(again, 409, "already_queued_order_for_terminal").await;
     app.action_event(&account, &first, "at_terminal").await;
-    let still = app
-        .create_action(&account, &unique_key(), &action_body(TERMINAL))
-        .await;
+    let still = app.create_action(&account, &unique_key(), &action_body(TERMINAL)).await;
     assert_error(still, 409, "already_queued_order_for_terminal").await;
     app.action_event(&account, &first, "failed").await;
     app.new_action(&account, TERMINAL).await;
@@ -351,36 +202,10 @@ async fn malformed_json_is_400_bad_request() {
             .body(body)
             .send()
     };
-    assert_error(
-        send("/terminals/v1/actions".into(), "{\"type\":")
-            .await
-            .unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
-    assert_error(
-        send("/terminals/v1/actions".into(), "").await.unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
-    assert_error(
-        send(format!("/terminals/v1/actions/{id}/cancel"), "{oops")
-            .await
-            .unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
-    assert_error(
-        send(format!("/terminals/v1/actions/{id}/events"), "[1,")
-            .await
-            .unwrap(),
-        400,
-        "bad_request",
-    )
-    .await;
+    assert_error(send("/terminals/v1/actions".into(), "{\"type\":").await.unwrap(), 400, "bad_request").await;
+    assert_error(send("/terminals/v1/actions".into(), "").await.unwrap(), 400, "bad_request").await;
+    assert_error(send(format!("/terminals/v1/actions/{id}/cancel"), "{oops").await.unwrap(), 400, "bad_request").await;
+    assert_error(send(format!("/terminals/v1/actions/{id}/events"), "[1,").await.unwrap(), 400, "bad_request").await;
     assert_eq!(app.action_status(&account, &id).await, "created");
 }
 
@@ -404,23 +229,12 @@ async fn invalid_fields_are_400_bad_request_naming_the_field() {
             json!({ "type": "print", "content": 5, "config": { "point": { "terminal_id": "T1", "subtype": "custom" } } }),
             "invalid type",
         ),
-        (
-            json!({ "type": "print", "config": { "point": { "terminal_id": "T1", "subtype": "custom" } } }),
-            "content",
-        ),
+        (json!({ "type": "print", "config": { "point": { "terminal_id": "T1", "subtype": "custom" } } }), "content"),
         (json!(["an", "array"]), "invalid type"),
     ];
     for (body, field) in cases {
-        let error = assert_error(
-            app.create_action(&account, &unique_key(), &body).await,
-            400,
-            "bad_request",
-        )
-        .await;
-        assert!(
-            error["message"].as_str().unwrap().contains(field),
-            "{error} should name {field}"
-        );
+        let error = assert_error(app.create_action(&account, &unique_key(), &body).await, 400, "bad_request").await;
+        assert!(error["message"].as_str().unwrap().contains(field), "{error} should name {field}");
     }
 }
 
@@ -430,28 +244,13 @@ async fn the_events_helper_refuses_forbidden_transitions_with_400() {
     let account = app.test_account().await;
     let id = app.new_action(&account, TERMINAL).await;
     for status in ["created", "processed", "failed"] {
-        assert_error(
-            app.action_event(&account, &id, status).await,
-            400,
-            "bad_request",
-        )
-        .await;
+        assert_error(app.action_event(&account, &id, status).await, 400, "bad_request").await;
     }
-    assert_error(
-        app.action_event(&account, &id, "exploded").await,
-        400,
-        "bad_request",
-    )
-    .await;
+    assert_error(app.action_event(&account, &id, "exploded").await, 400, "bad_request").await;
     app.action_event(&account, &id, "at_terminal").await;
     app.action_event(&account, &id, "processed").await;
     for status in ["created", "at_terminal", "failed", "canceled", "processed"] {
-        assert_error(
-            app.action_event(&account, &id, status).await,
-            400,
-            "bad_request",
-        )
-        .await;
+        assert_error(app.action_event(&account, &id, status).await, 400, "bad_request").await;
     }
     assert_eq!(app.action_status(&account, &id).await, "processed");
 }
@@ -462,18 +261,10 @@ async fn the_events_helper_is_403_for_live_accounts() {
     let live = app.account(true).await;
     assert!(live.token.starts_with("APP_USR-"));
     let id = app.new_action(&live, TERMINAL).await;
-    assert_error(
-        app.action_event(&live, &id, "at_terminal").await,
-        403,
-        "forbidden",
-    )
-    .await;
+    assert_error(app.action_event(&live, &id, "at_terminal").await, 403, "forbidden").await;
     assert_eq!(app.action_status(&live, &id).await, "created");
     // A live account cancels like any other.
-    assert_eq!(
-        app.cancel_action(&live, &id, &unique_key()).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.cancel_action(&live, &id, &unique_key()).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -484,21 +275,10 @@ async fn a_store_failure_is_500_idempotency_validation_failed_and_nothing_is_hal
     // Break the audit table under the running server: the cancel's status update
     // succeeds, its audit insert fails, and the whole command must roll back.
     let db = rusqlite::Connection::open(app.db_path()).unwrap();
-    db.execute_batch("ALTER TABLE audit_events RENAME TO audit_events_away")
-        .unwrap();
-    assert_error(
-        app.cancel_action(&account, &id, "retry-me").await,
-        500,
-        "idempotency_validation_failed",
-    )
-    .await;
-    assert_eq!(
-        app.action_status(&account, &id).await,
-        "created",
-        "the status change rolled back"
-    );
-    db.execute_batch("ALTER TABLE audit_events_away RENAME TO audit_events")
-        .unwrap();
+    db.execute_batch("ALTER TABLE audit_events RENAME TO audit_events_away").unwrap();
+    assert_error(app.cancel_action(&account, &id, "retry-me").await, 500, "idempotency_validation_failed").await;
+    assert_eq!(app.action_status(&account, &id).await, "created", "the status change rolled back");
+    db.execute_batch("ALTER TABLE audit_events_away RENAME TO audit_events").unwrap();
     // The 500 was not stored: the same key now runs the cancel for real.
     let retry = app.cancel_action(&account, &id, "retry-me").await;
     assert_eq!(retry.status(), StatusCode::OK);

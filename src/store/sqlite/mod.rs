@@ -15,9 +15,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{NewAccount, Store};
 use crate::domain::terminal_action::{ActionId, TerminalAction};
-use crate::domain::{
-    AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId,
-};
+use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
 use crate::engine::{self, Command, Executed, StoreError};
 use readers::Readers;
 use tables::Tables;
@@ -34,15 +32,11 @@ pub struct SqliteStore {
 
 /// Open a connection with caja's settings.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
     conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-    )?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     Ok(conn)
 }
 
@@ -58,11 +52,7 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Database(e.to_string()))??;
         let writer = Writer::spawn(conn).map_err(|e| StoreError::Database(e.to_string()))?;
-        Ok(SqliteStore {
-            writer,
-            readers: Readers::new(path),
-            hasher: TokenHasher::new(key),
-        })
+        Ok(SqliteStore { writer, readers: Readers::new(path), hasher: TokenHasher::new(key) })
     }
 }
 
@@ -73,26 +63,16 @@ impl Store for SqliteStore {
     }
 
     async fn execute(&self, command: Command) -> Result<Executed, StoreError> {
-        self.writer
-            .write(move |conn| engine::apply(&mut Tables(conn), &command))
-            .await
+        self.writer.write(move |conn| engine::apply(&mut Tables(conn), &command)).await
     }
 
     async fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError> {
-        self.readers
-            .read(move |conn| Tables(conn).principal(token_hash))
-            .await
+        self.readers.read(move |conn| Tables(conn).principal(token_hash)).await
     }
 
-    async fn action(
-        &self,
-        user: UserId,
-        id: ActionId,
-    ) -> Result<Option<TerminalAction>, StoreError> {
+    async fn action(&self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError> {
         use engine::UnitOfWork;
-        self.readers
-            .read(move |conn| Tables(conn).action(user, id))
-            .await
+        self.readers.read(move |conn| Tables(conn).action(user, id)).await
     }
 
     async fn audit_trail(
@@ -102,9 +82,7 @@ impl Store for SqliteStore {
         resource_id: &str,
     ) -> Result<Vec<AuditEvent>, StoreError> {
         let resource_id = resource_id.to_owned();
-        self.readers
-            .read(move |conn| Tables(conn).audit_trail(user, resource_type, &resource_id))
-            .await
+        self.readers.read(move |conn| Tables(conn).audit_trail(user, resource_type, &resource_id)).await
     }
 
     async fn create_account(&self, account: NewAccount) -> Result<bool, StoreError> {
@@ -114,21 +92,14 @@ impl Store for SqliteStore {
                 if !tables.insert_account(account.user_id, account.live_mode, account.now)? {
                     return Ok(false);
                 }
-                tables.insert_token(
-                    account.user_id,
-                    account.site_id,
-                    account.token_hash,
-                    account.now,
-                )?;
+                tables.insert_token(account.user_id, account.site_id, account.token_hash, account.now)?;
                 Ok(true)
             })
             .await
     }
 
     async fn account_live_mode(&self, user: UserId) -> Result<Option<bool>, StoreError> {
-        self.readers
-            .read(move |conn| Tables(conn).live_mode(user))
-            .await
+        self.readers.read(move |conn| Tables(conn).live_mode(user)).await
     }
 
     async fn add_token(
@@ -155,9 +126,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_idempotency_records(&self, before: Timestamp) -> Result<u64, StoreError> {
-        self.writer
-            .write(move |conn| Tables(conn).purge_idempotency_records(before))
-            .await
+        self.writer.write(move |conn| Tables(conn).purge_idempotency_records(before)).await
     }
 
     async fn close(&self) {

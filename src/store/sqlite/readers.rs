@@ -20,10 +20,7 @@ pub struct Readers {
 
 impl Readers {
     pub fn new(path: PathBuf) -> Self {
-        Readers {
-            path: Arc::new(path),
-            idle: Arc::new(Mutex::new(Vec::new())),
-        }
+        Readers { path: Arc::new(path), idle: Arc::new(Mutex::new(Vec::new())) }
     }
 
     pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>

@@ -27,13 +27,6 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// The secret key of the token hasher, made once per store.
 pub fn token_hash_key(conn: &Connection, fresh_key: [u8; 32]) -> Result<Vec<u8>, StoreError> {
-    conn.execute(
-        "INSERT OR IGNORE INTO settings (name, value) VALUES ('token_hash_key', ?1)",
-        [&fresh_key[..]],
-    )?;
-    Ok(conn.query_row(
-        "SELECT value FROM settings WHERE name = 'token_hash_key'",
-        [],
-        |row| row.get(0),
-    )?)
+    conn.execute("INSERT OR IGNORE INTO settings (name, value) VALUES ('token_hash_key', ?1)", [&fresh_key[..]])?;
+    Ok(conn.query_row("SELECT value FROM settings WHERE name = 'token_hash_key'", [], |row| row.get(0))?)
 }

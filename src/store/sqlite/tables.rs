@@ -3,12 +3,10 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::domain::idempotency::IdempotencyRecord;
-use crate::domain::terminal_action::{
-    ActionId, ActionStatus, PrintSubtype, TerminalAction, Transition,
-};
+use crate::domain::terminal_action::{ActionId, ActionStatus, PrintSubtype, TerminalAction, Transition};
 use crate::domain::{
-    AuditEvent, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse,
-    Timestamp, TokenHash, UserId,
+    AuditEvent, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse, Timestamp, TokenHash,
+    UserId,
 };
 use crate::engine::{StoreError, UnitOfWork};
 
@@ -39,13 +37,8 @@ impl UnitOfWork for Tables<'_> {
             .query_row(params![user.get(), key.as_str()], |row| {
                 let fingerprint: Vec<u8> = row.get(0)?;
                 Ok(IdempotencyRecord {
-                    fingerprint: Fingerprint(
-                        fingerprint.try_into().map_err(|_| corrupt("fingerprint"))?,
-                    ),
-                    response: StoredResponse {
-                        status: row.get(1)?,
-                        body: row.get(2)?,
-                    },
+                    fingerprint: Fingerprint(fingerprint.try_into().map_err(|_| corrupt("fingerprint"))?),
+                    response: StoredResponse { status: row.get(1)?, body: row.get(2)? },
                     created_at: Timestamp::from_millis(row.get(3)?),
                 })
             })
@@ -82,9 +75,7 @@ impl UnitOfWork for Tables<'_> {
             "SELECT id, user_id, external_reference, terminal_id, subtype, content, status, created_at, updated_at
              FROM terminal_actions WHERE id = ?1 AND user_id = ?2",
         )?;
-        Ok(stmt
-            .query_row(params![id.to_string(), user.get()], action_from_row)
-            .optional()?)
+        Ok(stmt.query_row(params![id.to_string(), user.get()], action_from_row).optional()?)
     }
 
     fn terminal_busy(&mut self, user: UserId, terminal_id: &str) -> Result<bool, StoreError> {
@@ -115,21 +106,12 @@ impl UnitOfWork for Tables<'_> {
         Ok(())
     }
 
-    fn move_action(
-        &mut self,
-        id: ActionId,
-        transition: Transition,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    fn move_action(&mut self, id: ActionId, transition: Transition, now: Timestamp) -> Result<bool, StoreError> {
         let mut stmt = self
             .0
             .prepare_cached("UPDATE terminal_actions SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status = ?4")?;
-        let moved = stmt.execute(params![
-            transition.to.as_str(),
-            now.as_millis(),
-            id.to_string(),
-            transition.from.as_str(),
-        ])?;
+        let moved =
+            stmt.execute(params![transition.to.as_str(), now.as_millis(), id.to_string(), transition.from.as_str(),])?;
         Ok(moved == 1)
     }
 
@@ -207,36 +189,26 @@ impl Tables<'_> {
                     request_id, idempotency_key, created_at
              FROM audit_events WHERE user_id = ?1 AND resource_type = ?2 AND resource_id = ?3 ORDER BY id",
         )?;
-        let rows = stmt.query_map(
-            params![user.get(), resource_type.as_str(), resource_id],
-            |row| {
-                let kind: String = row.get(1)?;
-                let key: String = row.get(8)?;
-                Ok(AuditEvent {
-                    user_id: user_id(row.get(0)?)?,
-                    resource_type: ResourceType::parse(&kind)
-                        .ok_or_else(|| corrupt("resource type"))?,
-                    resource_id: row.get(2)?,
-                    from_status: row.get(3)?,
-                    to_status: row.get(4)?,
-                    deleted_by: row.get(5)?,
-                    comments: row.get(6)?,
-                    request_id: row.get(7)?,
-                    idempotency_key: IdempotencyKey::parse(Some(&key))
-                        .map_err(|_| corrupt("idempotency key"))?,
-                    at: Timestamp::from_millis(row.get(9)?),
-                })
-            },
-        )?;
+        let rows = stmt.query_map(params![user.get(), resource_type.as_str(), resource_id], |row| {
+            let kind: String = row.get(1)?;
+            let key: String = row.get(8)?;
+            Ok(AuditEvent {
+                user_id: user_id(row.get(0)?)?,
+                resource_type: ResourceType::parse(&kind).ok_or_else(|| corrupt("resource type"))?,
+                resource_id: row.get(2)?,
+                from_status: row.get(3)?,
+                to_status: row.get(4)?,
+                deleted_by: row.get(5)?,
+                comments: row.get(6)?,
+                request_id: row.get(7)?,
+                idempotency_key: IdempotencyKey::parse(Some(&key)).map_err(|_| corrupt("idempotency key"))?,
+                at: Timestamp::from_millis(row.get(9)?),
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn insert_account(
-        &self,
-        user: UserId,
-        live_mode: bool,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    pub fn insert_account(&self, user: UserId, live_mode: bool, now: Timestamp) -> Result<bool, StoreError> {
         let inserted = self.0.execute(
             "INSERT OR IGNORE INTO accounts (user_id, live_mode, created_at) VALUES (?1, ?2, ?3)",
             params![user.get(), live_mode, now.as_millis()],
@@ -247,21 +219,11 @@ impl Tables<'_> {
     pub fn live_mode(&self, user: UserId) -> Result<Option<bool>, StoreError> {
         Ok(self
             .0
-            .query_row(
-                "SELECT live_mode FROM accounts WHERE user_id = ?1",
-                [user.get()],
-                |row| row.get(0),
-            )
+            .query_row("SELECT live_mode FROM accounts WHERE user_id = ?1", [user.get()], |row| row.get(0))
             .optional()?)
     }
 
-    pub fn insert_token(
-        &self,
-        user: UserId,
-        site: SiteId,
-        hash: TokenHash,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
+    pub fn insert_token(&self, user: UserId, site: SiteId, hash: TokenHash, now: Timestamp) -> Result<(), StoreError> {
         self.0.execute(
             "INSERT INTO tokens (token_hash, user_id, site_id, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![&hash.0[..], user.get(), site.as_str(), now.as_millis()],
@@ -270,18 +232,11 @@ impl Tables<'_> {
     }
 
     pub fn has_accounts(&self) -> Result<bool, StoreError> {
-        Ok(self
-            .0
-            .query_row("SELECT EXISTS (SELECT 1 FROM accounts)", [], |row| {
-                row.get(0)
-            })?)
+        Ok(self.0.query_row("SELECT EXISTS (SELECT 1 FROM accounts)", [], |row| row.get(0))?)
     }
 
     pub fn purge_idempotency_records(&self, before: Timestamp) -> Result<u64, StoreError> {
-        let purged = self.0.execute(
-            "DELETE FROM idempotency_records WHERE created_at < ?1",
-            [before.as_millis()],
-        )?;
+        let purged = self.0.execute("DELETE FROM idempotency_records WHERE created_at < ?1", [before.as_millis()])?;
         Ok(purged as u64)
     }
 }

@@ -38,13 +38,8 @@ pub struct Writer {
 impl Writer {
     pub fn spawn(conn: Connection) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE_JOBS_MAX);
-        let thread = std::thread::Builder::new()
-            .name("caja-sqlite-writer".into())
-            .spawn(move || run(conn, rx))?;
-        Ok(Writer {
-            jobs: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
-        })
+        let thread = std::thread::Builder::new().name("caja-sqlite-writer".into()).spawn(move || run(conn, rx))?;
+        Ok(Writer { jobs: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
     }
 
     /// Run `work` in the next batch and wait until that batch committed.
@@ -68,9 +63,7 @@ impl Writer {
         sender.send(job).await.map_err(|_| StoreError::Closed)?;
         // A dropped reply means the job never ran to the end (its batch could not
         // begin, or it panicked): nothing of it was committed.
-        reply_rx
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Database("the write was not committed".into())))
+        reply_rx.await.unwrap_or_else(|_| Err(StoreError::Database("the write was not committed".into())))
     }
 
     /// Stop taking work, finish what is queued, and wait for the thread.
@@ -111,11 +104,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
         }
         let finish = catch_unwind(AssertUnwindSafe(|| job(conn))).ok();
         let keep = finish.as_ref().is_some_and(|f| f.ok);
-        let end = if keep {
-            "RELEASE job"
-        } else {
-            "ROLLBACK TO job; RELEASE job"
-        };
+        let end = if keep { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
         if let Err(err) = conn.execute_batch(end) {
             batch_error = Some(err.to_string());
         }

@@ -1,0 +1,115 @@
+//! Throughput and latency of creates and cancels over real HTTP, on a fresh SQLite
+//! store in a temporary directory: `cargo run --release --example bench [REQUESTS]`.
+//!
+//! 64 concurrent clients first create REQUESTS print actions (each on its own
+//! terminal), then cancel every one of them; each request is a durable, audited,
+//! idempotent write. Prints requests per second and latency percentiles.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use caja::domain::{SiteId, Timestamp};
+use caja::http::HttpConfig;
+use caja::server::Server;
+use caja::{provision, store};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+const CLIENTS: usize = 64;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let requests: usize = std::env::args().nth(1).map_or(Ok(5_000), |n| n.parse())?;
+    let dir = tempfile::tempdir()?;
+    let store = store::open(&format!("sqlite://{}", dir.path().join("bench.db").display())).await?;
+    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let account = provision::create_account(store.as_ref(), SiteId::Mlb, false, now).await?;
+    let config = HttpConfig {
+        rate_limit_per_second: NonZeroU32::MAX,
+        idempotency_retention_ms: 86_400_000,
+        request_timeout: Duration::from_secs(30),
+    };
+    let server = Server::start(store, "127.0.0.1:0", config).await?;
+    let base = Arc::new(format!("http://{}", server.addr()));
+    let token = Arc::new(account.access_token);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build()?;
+
+    println!("caja bench: {requests} creates, then {requests} cancels, {CLIENTS} concurrent clients, SQLite");
+    let ids = run("create", requests, |i| {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        async move {
+            let body = json!({
+                "type": "print", "external_reference": format!("bench-{i}"), "content": "receipt",
+                "config": { "point": { "terminal_id": format!("BENCH__{i}"), "subtype": "custom" } },
+            });
+            let response = client
+                .post(format!("{base}/terminals/v1/actions"))
+                .bearer_auth(token.as_str())
+                .header("X-Idempotency-Key", format!("create-{i}"))
+                .json(&body)
+                .send()
+                .await?;
+            anyhow::ensure!(response.status() == 201, "create answered {}", response.status());
+            let created: serde_json::Value = response.json().await?;
+            Ok(created["id"].as_str().unwrap_or_default().to_owned())
+        }
+    })
+    .await?;
+    let ids = Arc::new(ids);
+    run("cancel", requests, |i| {
+        let (client, base, token, ids) = (client.clone(), base.clone(), token.clone(), ids.clone());
+        async move {
+            let response = client
+                .post(format!("{base}/terminals/v1/actions/{}/cancel", ids[i]))
+                .bearer_auth(token.as_str())
+                .header("X-Idempotency-Key", format!("cancel-{i}"))
+                .send()
+                .await?;
+            anyhow::ensure!(response.status() == 200, "cancel answered {}", response.status());
+            Ok(String::new())
+        }
+    })
+    .await?;
+    server.stop().await?;
+    Ok(())
+}
+
+/// Run `requests` calls of `call` with at most CLIENTS in flight; print the figures.
+async fn run<F, Fut>(name: &str, requests: usize, call: F) -> anyhow::Result<Vec<String>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<String>> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(CLIENTS));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(requests);
+    for i in 0..requests {
+        let permit = permits.clone().acquire_owned().await?;
+        let future = call(i);
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let result = future.await;
+            drop(permit);
+            result.map(|out| (out, sent.elapsed()))
+        }));
+    }
+    let mut outputs = Vec::with_capacity(requests);
+    let mut latencies = Vec::with_capacity(requests);
+    for task in tasks {
+        let (out, latency) = task.await??;
+        outputs.push(out);
+        latencies.push(latency);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "{name:>6}: {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({requests} in {:.2} s)",
+        requests as f64 / elapsed.as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        elapsed.as_secs_f64(),
+    );
+    Ok(outputs)
+}
