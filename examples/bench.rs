@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use caja::domain::{SiteId, Timestamp};
 use caja::http::HttpConfig;
-use caja::server::Server;
+use caja::provision::AccountSpec;
+use caja::server::{Server, ServerConfig};
 use caja::{provision, store};
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -24,11 +25,15 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = store::open(&format!("sqlite://{}", dir.path().join("bench.db").display())).await?;
     let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    let account = provision::create_account(store.as_ref(), SiteId::Mlb, false, now).await?;
-    let config = HttpConfig {
-        rate_limit_per_second: NonZeroU32::MAX,
-        idempotency_retention_ms: 86_400_000,
-        request_timeout: Duration::from_secs(30),
+    let account = provision::create_account(store.as_ref(), AccountSpec::test(SiteId::Mlb), now).await?;
+    let config = ServerConfig {
+        http: HttpConfig {
+            rate_limit_per_second: NonZeroU32::MAX,
+            idempotency_retention_ms: 86_400_000,
+            request_timeout: Duration::from_secs(30),
+        },
+        payout_processing_delay: Duration::from_secs(5),
+        worker_tick: Duration::from_millis(250),
     };
     let server = Server::start(store, "127.0.0.1:0", config).await?;
     let base = Arc::new(format!("http://{}", server.addr()));

@@ -11,8 +11,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::domain::{SiteId, Timestamp};
 use crate::http::HttpConfig;
-use crate::provision::{self, Issued};
-use crate::server::{self, Server};
+use crate::provision::{self, AccountSpec, Issued};
+use crate::server::{self, Server, ServerConfig};
 use crate::store;
 
 const DATABASE_DEFAULT: &str = "sqlite://caja.db";
@@ -20,6 +20,7 @@ const DATABASE_DEFAULT: &str = "sqlite://caja.db";
 const RATE_LIMIT_PER_SECOND_DEFAULT: &str = "1000";
 const IDEMPOTENCY_RETENTION_SECS_DEFAULT: &str = "86400";
 const REQUEST_TIMEOUT_SECS: u64 = 30;
+const PAYOUT_PROCESSING_DELAY_SECS_DEFAULT: &str = "5";
 
 #[derive(Debug, Parser)]
 #[command(name = "caja", version, about = "A self-hosted, Mercado Pago-compatible payments API server")]
@@ -38,6 +39,9 @@ enum Command {
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the Ed25519 keys that sign payout requests.
+    #[command(subcommand, name = "signing-key")]
+    SigningKey(SigningKeyCommand),
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +65,9 @@ struct ServeArgs {
     #[arg(long, env = "CAJA_IDEMPOTENCY_RETENTION", default_value = IDEMPOTENCY_RETENTION_SECS_DEFAULT,
           value_parser = clap::value_parser!(u32).range(1..))]
     idempotency_retention: u32,
+    /// Seconds a payout transaction stays in_process before it is processed.
+    #[arg(long, env = "CAJA_PAYOUT_PROCESSING_DELAY", default_value = PAYOUT_PROCESSING_DELAY_SECS_DEFAULT)]
+    payout_processing_delay: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +80,36 @@ enum AccountCommand {
         /// A production account (APP_USR- tokens); test otherwise.
         #[arg(long)]
         live: bool,
+        /// Create the account with payouts disabled (payout calls get 403 forbidden).
+        #[arg(long)]
+        no_payouts: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Change an account's settings.
+    Set {
+        #[arg(long)]
+        user_id: i64,
+        /// Allow the payouts family.
+        #[arg(long, conflicts_with = "disable_payouts")]
+        enable_payouts: bool,
+        /// Forbid the payouts family (403 forbidden).
+        #[arg(long)]
+        disable_payouts: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SigningKeyCommand {
+    /// Register an Ed25519 public key (PEM, SubjectPublicKeyInfo) for an account.
+    Add {
+        #[arg(long)]
+        user_id: i64,
+        /// The PEM file, as `openssl pkey -pubout` writes it.
+        #[arg(long)]
+        public_key: std::path::PathBuf,
         #[command(flatten)]
         database: DatabaseArg,
     },
@@ -137,11 +174,34 @@ fn now() -> Timestamp {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
-        Command::Account(AccountCommand::Create { site, live, database }) => {
+        Command::Account(AccountCommand::Create { site, live, no_payouts, database }) => {
             let store = store::open(&database.database).await?;
-            let issued = provision::create_account(store.as_ref(), site, live, now()).await;
+            let spec = AccountSpec { site_id: site, live_mode: live, payouts_enabled: !no_payouts };
+            let issued = provision::create_account(store.as_ref(), spec, now()).await;
             store.close().await;
             print_issued(&issued?)
+        }
+        Command::Account(AccountCommand::Set { user_id, enable_payouts, disable_payouts, database }) => {
+            anyhow::ensure!(
+                enable_payouts || disable_payouts,
+                "nothing to set: pass --enable-payouts or --disable-payouts"
+            );
+            let store = store::open(&database.database).await?;
+            let result = provision::set_payouts_enabled(store.as_ref(), user_id, enable_payouts).await;
+            store.close().await;
+            result?;
+            println!("{}", serde_json::json!({ "user_id": user_id, "payouts_enabled": enable_payouts }));
+            Ok(())
+        }
+        Command::SigningKey(SigningKeyCommand::Add { user_id, public_key, database }) => {
+            let pem = std::fs::read_to_string(&public_key)
+                .with_context(|| format!("cannot read {}", public_key.display()))?;
+            let store = store::open(&database.database).await?;
+            let result = provision::add_signing_key(store.as_ref(), user_id, &pem, now()).await;
+            store.close().await;
+            result?;
+            println!("{}", serde_json::json!({ "user_id": user_id, "public_key": public_key.display().to_string() }));
+            Ok(())
         }
         Command::Token(TokenCommand::Create { user_id, site, database }) => {
             let store = store::open(&database.database).await?;
@@ -163,12 +223,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let first_account = if store.has_accounts().await? {
         None
     } else {
-        Some(provision::create_account(store.as_ref(), SiteId::Mlb, false, now()).await?)
+        Some(provision::create_account(store.as_ref(), AccountSpec::test(SiteId::Mlb), now()).await?)
     };
-    let config = HttpConfig {
-        rate_limit_per_second: args.rate_limit,
-        idempotency_retention_ms: i64::from(args.idempotency_retention) * 1000,
-        request_timeout: Duration::from_secs(REQUEST_TIMEOUT_SECS),
+    let delay = args.payout_processing_delay;
+    anyhow::ensure!(
+        delay.is_finite() && (0.0..=86_400.0).contains(&delay),
+        "--payout-processing-delay must be 0 to 86400 seconds"
+    );
+    let config = ServerConfig {
+        http: HttpConfig {
+            rate_limit_per_second: args.rate_limit,
+            idempotency_retention_ms: i64::from(args.idempotency_retention) * 1000,
+            request_timeout: Duration::from_secs(REQUEST_TIMEOUT_SECS),
+        },
+        payout_processing_delay: Duration::from_secs_f64(delay),
+        worker_tick: Duration::from_millis(server::WORKER_TICK_MS_DEFAULT),
     };
     let server = Server::start(store, &args.listen, config)
         .await

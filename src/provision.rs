@@ -25,6 +25,8 @@ pub struct Issued {
 pub enum ProvisionError {
     #[error("no account with user id {0}")]
     UnknownUser(i64),
+    #[error("not an Ed25519 public key in PEM (SubjectPublicKeyInfo): {0}")]
+    InvalidKey(String),
     #[error("could not draw a free user id")]
     NoFreeUserId,
     #[error(transparent)]
@@ -37,18 +39,29 @@ fn issue_token(live_mode: bool, user_id: UserId, now: Timestamp) -> AccessToken 
     AccessToken::issue(live_mode, app_id, rng.random(), user_id, now)
 }
 
-pub async fn create_account(
-    store: &dyn Store,
-    site_id: SiteId,
-    live_mode: bool,
-    now: Timestamp,
-) -> Result<Issued, ProvisionError> {
+/// What an account is made with.
+#[derive(Clone, Copy, Debug)]
+pub struct AccountSpec {
+    pub site_id: SiteId,
+    pub live_mode: bool,
+    pub payouts_enabled: bool,
+}
+
+impl AccountSpec {
+    /// A test account on a site, with payouts enabled.
+    pub fn test(site_id: SiteId) -> Self {
+        AccountSpec { site_id, live_mode: false, payouts_enabled: true }
+    }
+}
+
+pub async fn create_account(store: &dyn Store, spec: AccountSpec, now: Timestamp) -> Result<Issued, ProvisionError> {
+    let AccountSpec { site_id, live_mode, payouts_enabled } = spec;
     for _ in 0..USER_ID_DRAWS_MAX {
         let raw = rand::rng().random_range(UserId::ISSUED_MIN..UserId::ISSUED_MAX);
         let user_id = UserId::new(raw).ok_or(ProvisionError::NoFreeUserId)?;
         let token = issue_token(live_mode, user_id, now);
         let token_hash = store.token_hasher().hash(token.expose());
-        let account = NewAccount { user_id, live_mode, site_id, token_hash, now };
+        let account = NewAccount { user_id, live_mode, payouts_enabled, site_id, token_hash, now };
         if store.create_account(account).await? {
             return Ok(issued(user_id, site_id, live_mode, token));
         }
@@ -74,4 +87,27 @@ pub async fn create_token(
 
 fn issued(user_id: UserId, site_id: SiteId, live_mode: bool, token: AccessToken) -> Issued {
     Issued { user_id: user_id.get(), site_id: site_id.as_str(), live_mode, access_token: token.expose().to_owned() }
+}
+
+/// Register an Ed25519 public key (PEM, SubjectPublicKeyInfo) for payout signatures.
+pub async fn add_signing_key(store: &dyn Store, user_id: i64, pem: &str, now: Timestamp) -> Result<(), ProvisionError> {
+    use ed25519_dalek::pkcs8::DecodePublicKey;
+    let key = ed25519_dalek::VerifyingKey::from_public_key_pem(pem.trim())
+        .map_err(|e| ProvisionError::InvalidKey(e.to_string()))?;
+    let user = UserId::new(user_id).ok_or(ProvisionError::UnknownUser(user_id))?;
+    if store.add_signing_key(user, key.to_bytes(), now).await? {
+        Ok(())
+    } else {
+        Err(ProvisionError::UnknownUser(user_id))
+    }
+}
+
+/// Turn the payouts permission on or off.
+pub async fn set_payouts_enabled(store: &dyn Store, user_id: i64, enabled: bool) -> Result<(), ProvisionError> {
+    let user = UserId::new(user_id).ok_or(ProvisionError::UnknownUser(user_id))?;
+    if store.set_payouts_enabled(user, enabled).await? {
+        Ok(())
+    } else {
+        Err(ProvisionError::UnknownUser(user_id))
+    }
 }

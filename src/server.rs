@@ -16,23 +16,37 @@ use crate::store::Store;
 
 /// How often expired idempotency records and idle rate-limit buckets are dropped.
 const HOUSEKEEPING_INTERVAL_SECS: u64 = 600;
+/// How often the payout worker looks for due transactions, by default.
+pub const WORKER_TICK_MS_DEFAULT: u64 = 250;
+
+/// Everything a server is started with.
+pub struct ServerConfig {
+    pub http: HttpConfig,
+    /// How long a payout transaction stays `in_process` before it is `processed`.
+    pub payout_processing_delay: Duration,
+    /// How often the payout worker runs.
+    pub worker_tick: Duration,
+}
 
 pub struct Server {
     addr: SocketAddr,
     shutdown: oneshot::Sender<()>,
     serving: JoinHandle<std::io::Result<()>>,
     housekeeping: JoinHandle<()>,
+    worker: JoinHandle<()>,
     store: Arc<dyn Store>,
 }
 
 impl Server {
     /// Bind `listen` (port 0 picks a free port) and start serving.
-    pub async fn start(store: Arc<dyn Store>, listen: &str, config: HttpConfig) -> std::io::Result<Server> {
+    pub async fn start(store: Arc<dyn Store>, listen: &str, config: ServerConfig) -> std::io::Result<Server> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let state = AppState::new(store.clone(), &config);
-        let housekeeping = tokio::spawn(housekeep(state.clone(), config.idempotency_retention_ms));
-        let app = http::router(state, config.request_timeout);
+        let state = AppState::new(store.clone(), &config.http);
+        let housekeeping = tokio::spawn(housekeep(state.clone(), config.http.idempotency_retention_ms));
+        let delay_ms = i64::try_from(config.payout_processing_delay.as_millis()).unwrap_or(i64::MAX);
+        let worker = tokio::spawn(process_payouts(store.clone(), delay_ms, config.worker_tick));
+        let app = http::router(state, config.http.request_timeout);
         let (shutdown, signal) = oneshot::channel::<()>();
         let serving = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -41,7 +55,7 @@ impl Server {
                 })
                 .await
         });
-        Ok(Server { addr, shutdown, serving, housekeeping, store })
+        Ok(Server { addr, shutdown, serving, housekeeping, worker, store })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -59,8 +73,26 @@ impl Server {
         let _ = self.shutdown.send(());
         let served = self.serving.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         self.housekeeping.abort();
+        // A step in progress is a queued write; the store's close still commits it.
+        self.worker.abort();
         self.store.close().await;
         served
+    }
+}
+
+/// The payout worker: one processing step per tick, forever.
+async fn process_payouts(store: Arc<dyn Store>, delay_ms: i64, tick: Duration) {
+    // The first step comes one tick after start, not at once.
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+        match store.advance_payouts(now, delay_ms).await {
+            Ok(0) => {}
+            Ok(moved) => tracing::debug!(moved, "payout transactions advanced"),
+            Err(err) => tracing::warn!(error = %err, "payout processing step failed; retrying next tick"),
+        }
     }
 }
 

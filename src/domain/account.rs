@@ -63,6 +63,11 @@ impl SiteId {
         }
     }
 
+    /// The site whose currency this is.
+    pub fn currency_code(currency: &str) -> Option<&'static str> {
+        SiteId::ALL.into_iter().map(SiteId::currency).find(|c| *c == currency)
+    }
+
     /// The currency amounts must be in on this site.
     pub fn currency(self) -> &'static str {
         match self {
@@ -101,6 +106,8 @@ pub struct Principal {
     pub user_id: UserId,
     pub site_id: SiteId,
     pub live_mode: bool,
+    /// May this account use the payouts family?
+    pub payouts_enabled: bool,
     /// The hash of the token used, so per-token limits need not keep the token.
     pub token_hash: TokenHash,
 }

@@ -6,18 +6,21 @@ use super::{IdempotencyKey, Timestamp, UserId};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceType {
     TerminalAction,
+    PayoutTransaction,
 }
 
 impl ResourceType {
     pub fn as_str(self) -> &'static str {
         match self {
             ResourceType::TerminalAction => "terminal_action",
+            ResourceType::PayoutTransaction => "payout_transaction",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "terminal_action" => Some(ResourceType::TerminalAction),
+            "payout_transaction" => Some(ResourceType::PayoutTransaction),
             _ => None,
         }
     }
@@ -34,7 +37,9 @@ pub struct AuditEvent {
     pub to_status: String,
     pub deleted_by: Option<String>,
     pub comments: Option<String>,
+    /// The request's id; `caja-worker` for changes made by background processing.
     pub request_id: String,
-    pub idempotency_key: IdempotencyKey,
+    /// `None` for changes made by background processing.
+    pub idempotency_key: Option<IdempotencyKey>,
     pub at: Timestamp,
 }

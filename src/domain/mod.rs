@@ -7,6 +7,8 @@
 pub mod account;
 pub mod audit;
 pub mod idempotency;
+pub mod payout;
+pub mod signature;
 pub mod terminal_action;
 pub mod time;
 

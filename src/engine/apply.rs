@@ -2,9 +2,8 @@
 
 use super::{Command, Effect, Executed, Failure, Operation, Outcome, RequestContext, StoreError, UnitOfWork};
 use crate::domain::idempotency::{self, Decision, IdempotencyRecord};
-use crate::domain::terminal_action::{
-    self, ActionId, ActionStatus, CancelRefused, ForbiddenTransition, TerminalAction, Transition,
-};
+use crate::domain::payout::{self, CancelNote, PayoutId, Transaction, TransactionId, TransactionStatus};
+use crate::domain::terminal_action::{self, ActionId, TerminalAction};
 use crate::domain::{AuditEvent, ResourceType};
 
 /// Check the key, do the work, store the response: the caller commits what this
@@ -47,7 +46,7 @@ fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result
             }
             let action = TerminalAction::create(*id, user, new.clone(), ctx.now);
             uow.insert_action(&action)?;
-            uow.append_audit(&action_audit(ctx, *id, None, ActionStatus::Created))?;
+            uow.append_audit(&audit(ctx, ResourceType::TerminalAction, id.to_string(), None, "created", None))?;
             Ok(Ok(Effect::ActionCreated(action)))
         }
         Operation::CancelAction { id } => {
@@ -55,11 +54,8 @@ fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result
                 return Ok(Err(Failure::NotFound));
             };
             match terminal_action::cancel(action.status) {
-                Ok(transition) => {
-                    move_action(uow, ctx, *id, transition)?;
-                    Ok(Ok(Effect::ActionCanceled))
-                }
-                Err(CancelRefused(status)) => Ok(Err(Failure::CannotCancelAction(status))),
+                Ok(t) => move_action(uow, ctx, *id, t),
+                Err(refused) => Ok(Err(Failure::CannotCancel { status: refused.0.as_str() })),
             }
         }
         Operation::MoveAction { id, to } => {
@@ -70,39 +66,112 @@ fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result
                 return Ok(Err(Failure::NotFound));
             };
             match terminal_action::simulate(action.status, *to) {
-                Ok(transition) => {
-                    move_action(uow, ctx, *id, transition)?;
-                    Ok(Ok(Effect::ActionMoved))
-                }
-                Err(ForbiddenTransition(t)) => Ok(Err(Failure::ForbiddenActionTransition(t))),
+                Ok(t) => move_action(uow, ctx, *id, t),
+                Err(refused) => Ok(Err(forbidden(refused.0.from.as_str(), refused.0.to.as_str()))),
+            }
+        }
+        Operation::CreatePayout { id, transaction_ids, new } => {
+            let (payout, transactions) = payout::create(*id, transaction_ids, user, new.clone(), ctx.now);
+            uow.insert_payout(&payout, &transactions)?;
+            for t in &transactions {
+                let pending = TransactionStatus::Pending.as_str();
+                uow.append_audit(&audit(ctx, ResourceType::PayoutTransaction, t.id.to_string(), None, pending, None))?;
+            }
+            Ok(Ok(Effect::PayoutCreated(payout, transactions)))
+        }
+        Operation::CancelTransaction { payout, transaction, note } => {
+            let t = match find_transaction(uow, ctx, *payout, *transaction)? {
+                Ok(t) => t,
+                Err(failure) => return Ok(Err(failure)),
+            };
+            match payout::cancel(t.status) {
+                Ok(transition) => move_transaction(uow, ctx, &t, transition, note),
+                Err(refused) => Ok(Err(Failure::CannotCancel { status: refused.0.as_str() })),
+            }
+        }
+        Operation::MoveTransaction { payout, transaction, to } => {
+            if ctx.principal.live_mode {
+                return Ok(Err(Failure::TestAccountsOnly));
+            }
+            let t = match find_transaction(uow, ctx, *payout, *transaction)? {
+                Ok(t) => t,
+                Err(failure) => return Ok(Err(failure)),
+            };
+            match payout::simulate(t.status, *to) {
+                Ok(transition) => move_transaction(uow, ctx, &t, transition, &CancelNote::default()),
+                Err(refused) => Ok(Err(forbidden(refused.0.from.as_str(), refused.0.to.as_str()))),
             }
         }
     }
+}
+
+fn forbidden(from: &'static str, to: &'static str) -> Failure {
+    Failure::ForbiddenTransition { from, to }
+}
+
+/// The payout must be the caller's (else 404); the transaction must be in it.
+fn find_transaction(
+    uow: &mut dyn UnitOfWork,
+    ctx: &RequestContext,
+    payout: PayoutId,
+    transaction: TransactionId,
+) -> Result<Result<Transaction, Failure>, StoreError> {
+    if uow.payout(ctx.principal.user_id, payout)?.is_none() {
+        return Ok(Err(Failure::NotFound));
+    }
+    Ok(match uow.transaction(transaction)? {
+        Some(t) if t.payout_id == payout => Ok(t),
+        Some(_) | None => Err(Failure::TransactionNotInPayout),
+    })
 }
 
 fn move_action(
     uow: &mut dyn UnitOfWork,
     ctx: &RequestContext,
     id: ActionId,
-    transition: Transition,
-) -> Result<(), StoreError> {
+    transition: terminal_action::Transition,
+) -> Result<Outcome, StoreError> {
     if !uow.move_action(id, transition, ctx.now)? {
         return Err(StoreError::Contention(format!("terminal action {id}")));
     }
-    uow.append_audit(&action_audit(ctx, id, Some(transition.from), transition.to))
+    let (from, to) = (Some(transition.from.as_str()), transition.to.as_str());
+    uow.append_audit(&audit(ctx, ResourceType::TerminalAction, id.to_string(), from, to, None))?;
+    Ok(Ok(Effect::Moved))
 }
 
-fn action_audit(ctx: &RequestContext, id: ActionId, from: Option<ActionStatus>, to: ActionStatus) -> AuditEvent {
+fn move_transaction(
+    uow: &mut dyn UnitOfWork,
+    ctx: &RequestContext,
+    t: &Transaction,
+    transition: payout::Transition,
+    note: &CancelNote,
+) -> Result<Outcome, StoreError> {
+    if !uow.move_transaction(t.id, transition, ctx.now)? {
+        return Err(StoreError::Contention(format!("payout transaction {}", t.id)));
+    }
+    let (from, to) = (Some(transition.from.as_str()), transition.to.as_str());
+    uow.append_audit(&audit(ctx, ResourceType::PayoutTransaction, t.id.to_string(), from, to, Some(note)))?;
+    Ok(Ok(Effect::Moved))
+}
+
+fn audit(
+    ctx: &RequestContext,
+    resource_type: ResourceType,
+    resource_id: String,
+    from: Option<&str>,
+    to: &str,
+    note: Option<&CancelNote>,
+) -> AuditEvent {
     AuditEvent {
         user_id: ctx.principal.user_id,
-        resource_type: ResourceType::TerminalAction,
-        resource_id: id.to_string(),
-        from_status: from.map(|s| s.as_str().to_owned()),
-        to_status: to.as_str().to_owned(),
-        deleted_by: None,
-        comments: None,
+        resource_type,
+        resource_id,
+        from_status: from.map(str::to_owned),
+        to_status: to.to_owned(),
+        deleted_by: note.and_then(|n| n.deleted_by.clone()),
+        comments: note.and_then(|n| n.comments.clone()),
         request_id: ctx.request_id.clone(),
-        idempotency_key: ctx.key.clone(),
+        idempotency_key: Some(ctx.key.clone()),
         at: ctx.now,
     }
 }

@@ -1,6 +1,7 @@
 //! What a write request asks for, and what can come of it.
 
-use crate::domain::terminal_action::{ActionId, ActionStatus, NewAction, TerminalAction, Transition};
+use crate::domain::payout::{CancelNote, NewPayout, Payout, PayoutId, Transaction, TransactionId, TransactionStatus};
+use crate::domain::terminal_action::{ActionId, ActionStatus, NewAction, TerminalAction};
 use crate::domain::{Fingerprint, IdempotencyKey, Principal, StoredResponse, Timestamp};
 
 /// Everything about the request that is not the operation itself.
@@ -30,6 +31,23 @@ pub enum Operation {
         id: ActionId,
         to: ActionStatus,
     },
+    /// `transaction_ids` holds one fresh id per transaction, in order.
+    CreatePayout {
+        id: PayoutId,
+        transaction_ids: Vec<TransactionId>,
+        new: NewPayout,
+    },
+    CancelTransaction {
+        payout: PayoutId,
+        transaction: TransactionId,
+        note: CancelNote,
+    },
+    /// The test helper: move a payout transaction along its machine.
+    MoveTransaction {
+        payout: PayoutId,
+        transaction: TransactionId,
+        to: TransactionStatus,
+    },
     /// The request was refused at the edge (a bad path id, a bad body). The refusal is
     /// still remembered under the key, like any 4xx. `before_lookup` refusals come
     /// before the idempotency lookup in the contract's order of checks, so they win
@@ -44,8 +62,17 @@ pub enum Operation {
 #[derive(Clone, Debug)]
 pub enum Effect {
     ActionCreated(TerminalAction),
-    ActionCanceled,
-    ActionMoved,
+    PayoutCreated(Payout, Vec<Transaction>),
+    /// A cancel or a test-helper move.
+    Moved,
+}
+
+/// Which id in a path was malformed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathParam {
+    ActionId,
+    PayoutId,
+    TransactionId,
 }
 
 /// Why an operation was refused. Each family maps these to its documented codes.
@@ -54,16 +81,25 @@ pub enum Failure {
     /// No such resource for this account (another account's counts as none).
     NotFound,
     /// The path's id is not in the family's format.
-    InvalidPathParam,
+    InvalidPathParam(PathParam),
+    /// The transaction exists nowhere, or in another payout.
+    TransactionNotInPayout,
     /// The body is not JSON.
     MalformedJson(String),
     /// The body is JSON but not a valid request; the message names the field.
     InvalidBody(String),
     /// Test helpers are for test accounts only.
     TestAccountsOnly,
-    CannotCancelAction(ActionStatus),
+    /// The resource's status does not allow a cancel.
+    CannotCancel {
+        status: &'static str,
+    },
     TerminalBusy,
-    ForbiddenActionTransition(Transition),
+    /// The test helper asked for a move the machine forbids.
+    ForbiddenTransition {
+        from: &'static str,
+        to: &'static str,
+    },
 }
 
 pub type Outcome = Result<Effect, Failure>;

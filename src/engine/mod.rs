@@ -9,8 +9,10 @@
 
 mod apply;
 mod command;
+mod processing;
 mod unit_of_work;
 
 pub use apply::apply;
-pub use command::{Command, Effect, Executed, Failure, Operation, Outcome, Render, RequestContext};
+pub use command::{Command, Effect, Executed, Failure, Operation, Outcome, PathParam, Render, RequestContext};
+pub use processing::{advance_payouts, WORKER_REQUEST_ID};
 pub use unit_of_work::{StoreError, UnitOfWork};

@@ -2,6 +2,7 @@
 //! operations, all inside one open transaction.
 
 use crate::domain::idempotency::IdempotencyRecord;
+use crate::domain::payout::{self, Payout, PayoutId, Transaction, TransactionId};
 use crate::domain::terminal_action::{ActionId, TerminalAction, Transition};
 use crate::domain::{AuditEvent, IdempotencyKey, Timestamp, UserId};
 
@@ -51,4 +52,27 @@ pub trait UnitOfWork {
     fn move_action(&mut self, id: ActionId, transition: Transition, now: Timestamp) -> Result<bool, StoreError>;
 
     fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Insert a payout and all its transactions.
+    fn insert_payout(&mut self, payout: &Payout, transactions: &[Transaction]) -> Result<(), StoreError>;
+
+    /// A payout of this user.
+    fn payout(&mut self, user: UserId, id: PayoutId) -> Result<Option<Payout>, StoreError>;
+
+    /// A transaction by id, whoever owns it (callers check the payout first). Locked
+    /// for the rest of the transaction where the backend has row locks.
+    fn transaction(&mut self, id: TransactionId) -> Result<Option<Transaction>, StoreError>;
+
+    /// Conditional update; entering `in_process` also records when.
+    fn move_transaction(
+        &mut self,
+        id: TransactionId,
+        transition: payout::Transition,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Transactions the worker may move now: `pending` and due, or `in_process` for
+    /// at least `delay_ms`. Backends with row locks skip rows locked by others.
+    fn due_transactions(&mut self, now: Timestamp, delay_ms: i64, limit: usize)
+        -> Result<Vec<Transaction>, StoreError>;
 }

@@ -10,12 +10,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::StoredResponse;
-use crate::engine::Failure;
+use crate::engine::{Failure, PathParam};
 
 /// A resource family: each has its own error codes, spelled as its page spells them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
     Point,
+    Payouts,
 }
 
 /// Everything that can go wrong with a request, before the family names it.
@@ -31,6 +32,10 @@ pub enum ErrorKind {
     IdempotencyKeyMissing,
     IdempotencyKeyInvalid,
     IdempotencyKeyReused,
+    /// A payout request whose `X-signature` is required and absent or wrong.
+    InvalidSignature,
+    /// The account may not use the payouts family.
+    PayoutsDisabled,
     PayloadTooLarge,
     /// A refusal decided by the engine or at the edge.
     Refused(Failure),
@@ -119,6 +124,7 @@ impl Row {
 fn table(family: Family, kind: &ErrorKind) -> Row {
     match family {
         Family::Point => point_table(kind),
+        Family::Payouts => payouts_table(kind),
     }
 }
 
@@ -131,30 +137,19 @@ fn point_table(kind: &ErrorKind) -> Row {
             "unauthorized",
             "The value provided as the Access Token is incorrect. Please check and resubmit the request with the correct value.",
         ),
-        ErrorKind::RateLimited { retry_after_secs } => Row {
-            retry_after_secs: Some(*retry_after_secs),
-            ..Row::new(
-                S::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                format!("Too many requests for this access token. Try again in {retry_after_secs} s."),
-            )
-        },
+        ErrorKind::RateLimited { retry_after_secs } => rate_limited("too_many_requests", *retry_after_secs),
         ErrorKind::IdempotencyKeyMissing => Row::new(
             S::BAD_REQUEST,
             "empty_required_header",
             "The 'X-Idempotency-Key' header is required and was not sent. Make the requisition again including it.",
         ),
-        ErrorKind::IdempotencyKeyInvalid => Row::new(
-            S::BAD_REQUEST,
-            "invalid_idempotency_key",
-            "The 'X-Idempotency-Key' header must be 1 to 64 visible ASCII characters.",
-        ),
-        ErrorKind::IdempotencyKeyReused => Row::new(
-            S::CONFLICT,
-            "idempotency_key_already_used",
-            "The value sent as the idempotency header has already been used. Please try the request again sending a new value.",
-        ),
+        ErrorKind::IdempotencyKeyInvalid => idempotency_key_invalid(),
+        ErrorKind::IdempotencyKeyReused => idempotency_key_reused(),
         ErrorKind::PayloadTooLarge => payload_too_large(),
+        // Not Point concerns; listed so that every kind has a row in every table.
+        ErrorKind::InvalidSignature | ErrorKind::PayoutsDisabled => {
+            Row::new(S::FORBIDDEN, "forbidden", "No permission to access the resource.")
+        }
         ErrorKind::IdempotencyStoreFailure => Row::new(
             S::INTERNAL_SERVER_ERROR,
             "idempotency_validation_failed",
@@ -172,25 +167,24 @@ fn point_table(kind: &ErrorKind) -> Row {
 fn point_refusal(failure: &Failure) -> Row {
     use StatusCode as S;
     match failure {
-        Failure::NotFound => Row::new(
+        Failure::NotFound | Failure::TransactionNotInPayout => Row::new(
             S::NOT_FOUND,
             "order_not_found",
             "Order not found. Please check if you provided the correct order ID.",
         ),
-        Failure::InvalidPathParam => Row::new(
+        Failure::InvalidPathParam(_) => Row::new(
             S::BAD_REQUEST,
             "invalid_path_param",
             "The action_id provided in the request path is not correct. Please confirm it and provide a valid ID to try again.",
         ),
         Failure::MalformedJson(detail) => malformed_json(detail),
-        Failure::InvalidBody(detail) => Row::new(S::BAD_REQUEST, "bad_request", format!("Invalid request body: {detail}.")),
+        Failure::InvalidBody(detail) => invalid_body(detail),
         Failure::TestAccountsOnly => test_accounts_only(),
-        Failure::CannotCancelAction(status) => Row::new(
+        Failure::CannotCancel { status } => Row::new(
             S::CONFLICT,
             "cannot_cancel_order",
             format!(
-                "There is a conflict trying to cancel the order due to its current status (\"{}\"). Orders can only be canceled via API when \"status=created\"; an order with \"status=at_terminal\" must be canceled from the terminal.",
-                status.as_str()
+                "There is a conflict trying to cancel the order due to its current status (\"{status}\"). Orders can only be canceled via API when \"status=created\"; an order with \"status=at_terminal\" must be canceled from the terminal."
             ),
         ),
         Failure::TerminalBusy => Row::new(
@@ -198,12 +192,112 @@ fn point_refusal(failure: &Failure) -> Row {
             "already_queued_order_for_terminal",
             "The terminal already has a queued action (status \"created\" or \"at_terminal\"). Cancel it or wait until it finishes.",
         ),
-        Failure::ForbiddenActionTransition(t) => Row::new(
-            S::BAD_REQUEST,
-            "bad_request",
-            format!("An action cannot move from \"{}\" to \"{}\".", t.from.as_str(), t.to.as_str()),
-        ),
+        Failure::ForbiddenTransition { from, to } => forbidden_transition("An action", from, to),
     }
+}
+
+/// The payouts family (002_029bf44d4a55be55.txt and CONTRACT.md).
+fn payouts_table(kind: &ErrorKind) -> Row {
+    use StatusCode as S;
+    match kind {
+        ErrorKind::MissingToken | ErrorKind::InvalidToken => Row::new(
+            S::UNAUTHORIZED,
+            "invalid_token",
+            "The value sent as Access Token is incorrect. Please check and try again with the correct value.",
+        ),
+        ErrorKind::RateLimited { retry_after_secs } => rate_limited("too_many_requests", *retry_after_secs),
+        ErrorKind::IdempotencyKeyMissing => Row::new(
+            S::BAD_REQUEST,
+            "idempotency_key_required",
+            "The idempotency key (\"X-Idempotency-Key\") is missing. Try sending the request again, validating all fields.",
+        ),
+        ErrorKind::IdempotencyKeyInvalid => idempotency_key_invalid(),
+        ErrorKind::IdempotencyKeyReused => idempotency_key_reused(),
+        ErrorKind::InvalidSignature => Row::new(
+            S::BAD_REQUEST,
+            "invalid_signature",
+            "The X-signature header is missing or does not sign this body. Sign the exact body bytes with the Ed25519 key registered for this account, base64-encoded.",
+        ),
+        ErrorKind::PayoutsDisabled => Row::new(S::FORBIDDEN, "forbidden", "No permission to access the resource."),
+        ErrorKind::PayloadTooLarge => payload_too_large(),
+        ErrorKind::IdempotencyStoreFailure | ErrorKind::Internal => Row::new(
+            S::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            "An unexpected error occurred on the server. Try the request again.",
+        ),
+        ErrorKind::Refused(failure) => payouts_refusal(failure),
+    }
+}
+
+fn payouts_refusal(failure: &Failure) -> Row {
+    use StatusCode as S;
+    let invalid_transaction = || {
+        Row::new(
+            S::BAD_REQUEST,
+            "invalid_transaction_id",
+            "The transaction was not found in this payout. Check the transaction ID and try again.",
+        )
+    };
+    match failure {
+        Failure::NotFound => Row::new(
+            S::NOT_FOUND,
+            "not_found",
+            "Payout not found. Please check if you provided the correct payout ID.",
+        ),
+        Failure::InvalidPathParam(PathParam::TransactionId) | Failure::TransactionNotInPayout => invalid_transaction(),
+        Failure::InvalidPathParam(PathParam::PayoutId | PathParam::ActionId) => Row::new(
+            S::BAD_REQUEST,
+            "invalid_payout_id",
+            "The payout ID is not valid: it must be the decimal id returned when the payout was created.",
+        ),
+        Failure::MalformedJson(detail) => malformed_json(detail),
+        Failure::InvalidBody(detail) => invalid_body(detail),
+        Failure::TestAccountsOnly => test_accounts_only(),
+        Failure::CannotCancel { status } => Row::new(
+            S::PRECONDITION_FAILED,
+            "precondition_failed",
+            format!(
+                "The status of the transaction (\"{status}\") does not allow its cancelation. Only transactions with \"status=pending\" or \"status=in_process\" can be canceled."
+            ),
+        ),
+        Failure::TerminalBusy => invalid_body("unexpected terminal conflict"),
+        Failure::ForbiddenTransition { from, to } => forbidden_transition("A transaction", from, to),
+    }
+}
+
+fn rate_limited(code: &'static str, retry_after_secs: u64) -> Row {
+    Row {
+        retry_after_secs: Some(retry_after_secs),
+        ..Row::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            code,
+            format!("Too many requests for this access token. Try again in {retry_after_secs} s."),
+        )
+    }
+}
+
+fn idempotency_key_invalid() -> Row {
+    Row::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_idempotency_key",
+        "The 'X-Idempotency-Key' header must be 1 to 64 visible ASCII characters.",
+    )
+}
+
+fn idempotency_key_reused() -> Row {
+    Row::new(
+        StatusCode::CONFLICT,
+        "idempotency_key_already_used",
+        "The value sent as the idempotency header has already been used. Please try the request again sending a new value.",
+    )
+}
+
+fn invalid_body(detail: &str) -> Row {
+    Row::new(StatusCode::BAD_REQUEST, "bad_request", format!("Invalid request body: {detail}."))
+}
+
+fn forbidden_transition(what: &str, from: &str, to: &str) -> Row {
+    Row::new(StatusCode::BAD_REQUEST, "bad_request", format!("{what} cannot move from \"{from}\" to \"{to}\"."))
 }
 
 fn payload_too_large() -> Row {

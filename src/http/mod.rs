@@ -3,6 +3,7 @@
 
 mod error;
 mod openapi;
+mod payouts;
 mod point;
 mod rate_limit;
 mod request;
@@ -70,6 +71,7 @@ impl AppState {
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     Router::new()
         .merge(point::routes())
+        .merge(payouts::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { GenericError::RouteNotFound })

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
-use super::point;
+use super::{payouts, point};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,11 @@ use super::point;
         point::get_action,
         point::cancel_action,
         point::action_event,
+        payouts::create_payout,
+        payouts::list_transactions,
+        payouts::get_transaction,
+        payouts::cancel_transaction,
+        payouts::transaction_event,
         super::health,
     ),
     components(schemas(ErrorBody)),

@@ -1,22 +1,19 @@
 //! The Point terminal actions family: `/terminals/v1/actions…`.
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, ErrorKind, Family};
-use super::request::{authenticate, empty_response, json_response, parse_json, Write, WriteParts};
-use super::request_id::RequestId;
+use super::request::{authenticate, json_response, moved, parse_json, render, Write, WriteRequest};
 use super::AppState;
 use crate::domain::terminal_action::{ActionDraft, ActionId, ActionStatus, NewAction, TerminalAction};
-use crate::domain::StoredResponse;
-use crate::engine::{Effect, Failure, Operation, Outcome};
+use crate::engine::{Effect, Failure, Operation, PathParam};
 
 const FAMILY: Family = Family::Point;
 
@@ -123,16 +120,8 @@ pub struct ActionEventBody {
     pub status: Option<String>,
 }
 
-/// Render an outcome: `success` for the expected effect, the family's table otherwise.
-fn render(success: fn(&Effect) -> Option<StoredResponse>) -> impl Fn(&Outcome) -> StoredResponse + Send + Sync {
-    move |outcome| match outcome {
-        Ok(effect) => success(effect).unwrap_or_else(|| ApiError::new(FAMILY, ErrorKind::Internal).to_stored()),
-        Err(failure) => ApiError::refused(FAMILY, failure.clone()).to_stored(),
-    }
-}
-
 fn path_id(path: Result<Path<String>, PathRejection>) -> Result<ActionId, Failure> {
-    path.ok().and_then(|Path(raw)| ActionId::parse(&raw)).ok_or(Failure::InvalidPathParam)
+    path.ok().and_then(|Path(raw)| ActionId::parse(&raw)).ok_or(Failure::InvalidPathParam(PathParam::ActionId))
 }
 
 /// Create a print action on a terminal.
@@ -151,16 +140,8 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<ActionId, Failur
     ),
     security(("bearer" = []))
 )]
-pub async fn create_action(
-    State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let parts = WriteParts { method: &method, uri: &uri, headers: &headers, request_id: &request_id, body: &body };
-    let write = match Write::begin(&state, FAMILY, parts).await {
+pub async fn create_action(State(state): State<AppState>, request: WriteRequest) -> Response {
+    let write = match Write::begin(&state, FAMILY, &request).await {
         Ok(write) => write,
         Err(err) => return err.into_response(),
     };
@@ -172,9 +153,9 @@ pub async fn create_action(
     };
     let success = |effect: &Effect| match effect {
         Effect::ActionCreated(action) => Some(json_response(StatusCode::CREATED, &ActionView::from(action))),
-        Effect::ActionCanceled | Effect::ActionMoved => None,
+        Effect::PayoutCreated(..) | Effect::Moved => None,
     };
-    write.execute(&state, op, render(success)).await
+    write.execute(&state, op, render(FAMILY, success)).await
 }
 
 /// Read an action of the caller's.
@@ -227,15 +208,10 @@ pub async fn get_action(
 )]
 pub async fn cancel_action(
     State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: WriteRequest,
 ) -> Response {
-    let parts = WriteParts { method: &method, uri: &uri, headers: &headers, request_id: &request_id, body: &body };
-    let write = match Write::begin(&state, FAMILY, parts).await {
+    let write = match Write::begin(&state, FAMILY, &request).await {
         Ok(write) => write,
         Err(err) => return err.into_response(),
     };
@@ -245,11 +221,7 @@ pub async fn cancel_action(
         (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
         (Ok(id), Ok(_)) => Operation::CancelAction { id },
     };
-    let success = |effect: &Effect| match effect {
-        Effect::ActionCanceled => Some(empty_response(StatusCode::OK)),
-        Effect::ActionCreated(_) | Effect::ActionMoved => None,
-    };
-    write.execute(&state, op, render(success)).await
+    write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::OK))).await
 }
 
 /// Test helper: move an action as its terminal would (test accounts only).
@@ -272,15 +244,10 @@ pub async fn cancel_action(
 )]
 pub async fn action_event(
     State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: WriteRequest,
 ) -> Response {
-    let parts = WriteParts { method: &method, uri: &uri, headers: &headers, request_id: &request_id, body: &body };
-    let write = match Write::begin(&state, FAMILY, parts).await {
+    let write = match Write::begin(&state, FAMILY, &request).await {
         Ok(write) => write,
         Err(err) => return err.into_response(),
     };
@@ -294,11 +261,7 @@ pub async fn action_event(
             Err(failure) => Operation::Refuse { failure, before_lookup: false },
         },
     };
-    let success = |effect: &Effect| match effect {
-        Effect::ActionMoved => Some(empty_response(StatusCode::NO_CONTENT)),
-        Effect::ActionCreated(_) | Effect::ActionCanceled => None,
-    };
-    write.execute(&state, op, render(success)).await
+    write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await
 }
 
 fn event_target(body: ActionEventBody) -> Result<ActionStatus, Failure> {

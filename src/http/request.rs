@@ -5,6 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -13,8 +14,8 @@ use super::error::{ApiError, ErrorKind, Family};
 use super::request_id::RequestId;
 use super::AppState;
 use crate::domain::idempotency::KeyError;
-use crate::domain::{Fingerprint, IdempotencyKey, Principal, StoredResponse};
-use crate::engine::{Command, Executed, Failure, Operation, Outcome, RequestContext};
+use crate::domain::{signature, Fingerprint, IdempotencyKey, Principal, StoredResponse};
+use crate::engine::{Command, Effect, Executed, Failure, Operation, Outcome, RequestContext};
 
 /// Longer bearer tokens are refused without hashing them.
 const TOKEN_CHARS_MAX: usize = 256;
@@ -59,18 +60,32 @@ pub struct Write {
     body: Bytes,
 }
 
-/// The parts of a write request that the fingerprint and the checks need.
-pub struct WriteParts<'a> {
-    pub method: &'a Method,
-    pub uri: &'a Uri,
-    pub headers: &'a HeaderMap,
-    pub request_id: &'a RequestId,
-    pub body: &'a Result<Bytes, BytesRejection>,
+/// A write request as the pipeline needs it: what the fingerprint and the checks read.
+/// An extractor, so handlers take it in one argument (it reads the body: put it last).
+pub struct WriteRequest {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    request_id: RequestId,
+    body: Result<Bytes, BytesRejection>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for WriteRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let request_id = parts.extensions.get::<RequestId>().cloned().unwrap_or(RequestId(String::new()));
+        let (method, uri, headers) = (parts.method.clone(), parts.uri.clone(), parts.headers.clone());
+        let body = Bytes::from_request(Request::from_parts(parts, body), state).await;
+        Ok(WriteRequest { method, uri, headers, request_id, body })
+    }
 }
 
 impl Write {
-    pub async fn begin(state: &AppState, family: Family, parts: WriteParts<'_>) -> Result<Write, ApiError> {
-        let principal = authenticate(state, family, parts.headers).await?;
+    /// Authenticate, charge the rate limit, check the idempotency key and read the body.
+    pub async fn begin(state: &AppState, family: Family, parts: &WriteRequest) -> Result<Write, ApiError> {
+        let principal = authenticate(state, family, &parts.headers).await?;
         let key_header = parts.headers.get("x-idempotency-key").map(|v| v.to_str().map_err(|_| ()));
         let key = match key_header {
             Some(Err(())) => Err(KeyError::Invalid),
@@ -110,6 +125,31 @@ impl Write {
         &self.body
     }
 
+    /// Payouts: the signature check, after the required headers. Its failure is not
+    /// stored under the key, so a client that fixes its signature can retry with it.
+    pub async fn verify_signature(&self, state: &AppState, request: &WriteRequest) -> Result<(), ApiError> {
+        let headers = &request.headers;
+        let flag = |name: &str| {
+            headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        };
+        let principal = &self.ctx.principal;
+        if !signature::required(principal.live_mode, flag("x-enforce-signature"), flag("x-test-token")) {
+            return Ok(());
+        }
+        let invalid = || ApiError::new(self.family, ErrorKind::InvalidSignature);
+        let sent = headers.get("x-signature").and_then(|v| v.to_str().ok()).ok_or_else(invalid)?;
+        let keys = state.store.signing_keys(principal.user_id).await.map_err(|err| {
+            tracing::error!(error = %err, "reading signing keys failed");
+            ApiError::new(self.family, ErrorKind::Internal)
+        })?;
+        let keys: Vec<_> = keys.iter().filter_map(|k| ed25519_dalek::VerifyingKey::from_bytes(k).ok()).collect();
+        if signature::verify(&self.body, sent, &keys) {
+            Ok(())
+        } else {
+            Err(invalid())
+        }
+    }
+
     /// Hand the operation to the store and turn what came of it into a response.
     pub async fn execute(
         self,
@@ -128,6 +168,26 @@ impl Write {
                 ApiError::new(family, ErrorKind::IdempotencyStoreFailure).into_response()
             }
         }
+    }
+}
+
+/// Render an outcome: `success` for the effect the handler expects, the family's
+/// error table for a refusal.
+pub fn render(
+    family: Family,
+    success: fn(&Effect) -> Option<StoredResponse>,
+) -> impl Fn(&Outcome) -> StoredResponse + Send + Sync {
+    move |outcome| match outcome {
+        Ok(effect) => success(effect).unwrap_or_else(|| ApiError::new(family, ErrorKind::Internal).to_stored()),
+        Err(failure) => ApiError::refused(family, failure.clone()).to_stored(),
+    }
+}
+
+/// For operations whose success is a move with no body.
+pub fn moved(effect: &Effect, status: StatusCode) -> Option<StoredResponse> {
+    match effect {
+        Effect::Moved => Some(empty_response(status)),
+        Effect::ActionCreated(_) | Effect::PayoutCreated(..) => None,
     }
 }
 

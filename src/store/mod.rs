@@ -11,19 +11,28 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionStatus};
 use crate::domain::terminal_action::{ActionId, TerminalAction};
 use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
 pub use crate::engine::StoreError;
-use crate::engine::{Command, Executed};
+use crate::engine::{Command, Executed, Failure};
 
 /// A new account with its first token.
 #[derive(Clone, Debug)]
 pub struct NewAccount {
     pub user_id: UserId,
     pub live_mode: bool,
+    pub payouts_enabled: bool,
     pub site_id: SiteId,
     pub token_hash: TokenHash,
     pub now: Timestamp,
+}
+
+/// One page of a payout's transactions, and how many match in all.
+#[derive(Clone, Debug)]
+pub struct TransactionPage {
+    pub total: u64,
+    pub transactions: Vec<Transaction>,
 }
 
 /// The domain-level operations every backend provides.
@@ -62,6 +71,38 @@ pub trait Store: Send + Sync {
         token_hash: TokenHash,
         now: Timestamp,
     ) -> Result<bool, StoreError>;
+
+    /// `Ok(false)` when there is no such account.
+    async fn set_payouts_enabled(&self, user: UserId, enabled: bool) -> Result<bool, StoreError>;
+
+    /// Register an Ed25519 public key for payout signatures; `Ok(false)` when there is
+    /// no such account.
+    async fn add_signing_key(&self, user: UserId, key: [u8; 32], now: Timestamp) -> Result<bool, StoreError>;
+
+    async fn signing_keys(&self, user: UserId) -> Result<Vec<[u8; 32]>, StoreError>;
+
+    /// `None` when the payout is not this user's.
+    async fn transaction_page(
+        &self,
+        user: UserId,
+        payout: PayoutId,
+        status: Option<TransactionStatus>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Option<TransactionPage>, StoreError>;
+
+    /// A transaction of a payout of this user's, or why not (`NotFound` for the
+    /// payout, `TransactionNotInPayout` for the transaction).
+    async fn payout_transaction(
+        &self,
+        user: UserId,
+        payout: PayoutId,
+        transaction: TransactionId,
+    ) -> Result<Result<Transaction, Failure>, StoreError>;
+
+    /// Run one step of payout processing (see [`crate::engine::advance_payouts`]);
+    /// returns how many transactions moved. Public so tests can drain the queue.
+    async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError>;
 
     async fn has_accounts(&self) -> Result<bool, StoreError>;
 

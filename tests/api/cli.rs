@@ -103,3 +103,37 @@ fn serve_on_an_empty_store_prints_a_working_token_and_stops_cleanly_on_sigterm()
     let rest: Vec<_> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l == "caja stopped"), "{rest:?}");
 }
+
+#[test]
+fn signing_keys_and_the_payouts_permission_are_managed_from_the_cli() {
+    use ed25519_dalek::pkcs8::EncodePublicKey;
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(&dir);
+    let output = caja(&["account", "create", "--site", "MLB", "--live", "--no-payouts", "--database", &db]);
+    let account: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let user = account["user_id"].to_string();
+
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let pem_path = dir.path().join("public.pem");
+    let pem = key.verifying_key().to_public_key_pem(Default::default()).unwrap();
+    std::fs::write(&pem_path, pem).unwrap();
+    let pem_arg = pem_path.to_str().unwrap();
+    let added = caja(&["signing-key", "add", "--user-id", &user, "--public-key", pem_arg, "--database", &db]);
+    assert!(added.status.success(), "{added:?}");
+
+    let not_pem = dir.path().join("junk.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let junk =
+        caja(&["signing-key", "add", "--user-id", &user, "--public-key", not_pem.to_str().unwrap(), "--database", &db]);
+    assert_one_line_failure(&junk, "PEM");
+    let missing = caja(&["signing-key", "add", "--user-id", &user, "--public-key", "/no/such.pem", "--database", &db]);
+    assert_one_line_failure(&missing, "/no/such.pem");
+    let stranger = caja(&["signing-key", "add", "--user-id", "7", "--public-key", pem_arg, "--database", &db]);
+    assert_one_line_failure(&stranger, "7");
+
+    let set = caja(&["account", "set", "--user-id", &user, "--enable-payouts", "--database", &db]);
+    assert!(set.status.success(), "{set:?}");
+    let shown: Value = serde_json::from_slice(&set.stdout).unwrap();
+    assert_eq!(shown["payouts_enabled"], true);
+    assert_one_line_failure(&caja(&["account", "set", "--user-id", &user, "--database", &db]), "nothing to set");
+}

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use caja::domain::{ResourceType, SiteId, Timestamp, UserId};
 use caja::http::HttpConfig;
-use caja::provision;
-use caja::server::Server;
+use caja::provision::{self, AccountSpec};
+use caja::server::{Server, ServerConfig};
 use caja::store::{self, Store};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -36,11 +36,19 @@ pub struct TestApp {
 pub struct Options {
     pub rate_limit_per_second: u32,
     pub idempotency_retention_ms: i64,
+    pub payout_processing_delay_ms: u64,
+    pub worker_tick_ms: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { rate_limit_per_second: 100_000, idempotency_retention_ms: 24 * 3600 * 1000 }
+        Options {
+            rate_limit_per_second: 100_000,
+            idempotency_retention_ms: 24 * 3600 * 1000,
+            // Long enough that tests see `pending` and `in_process` before the worker moves on.
+            payout_processing_delay_ms: 60_000,
+            worker_tick_ms: 3_600_000,
+        }
     }
 }
 
@@ -72,9 +80,15 @@ impl TestApp {
 
     /// Stop gracefully and start again on the same file (on a new port).
     pub async fn restart(&mut self) {
+        self.restart_after(Duration::ZERO).await;
+    }
+
+    /// Stop, stay down for `downtime`, start again.
+    pub async fn restart_after(&mut self, downtime: Duration) {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("clean stop");
         }
+        tokio::time::sleep(downtime).await;
         let (server, store) = start(&self.db_path(), self.options).await;
         self.base = format!("http://{}", server.addr());
         self.server = Some(server);
@@ -82,8 +96,22 @@ impl TestApp {
     }
 
     pub async fn account(&self, live: bool) -> Account {
-        let issued = provision::create_account(self.store.as_ref(), SiteId::Mlb, live, now()).await.expect("account");
+        self.account_with(AccountSpec { site_id: SiteId::Mlb, live_mode: live, payouts_enabled: true }).await
+    }
+
+    pub async fn account_with(&self, spec: AccountSpec) -> Account {
+        let issued = provision::create_account(self.store.as_ref(), spec, now()).await.expect("account");
         Account { user_id: issued.user_id, token: issued.access_token }
+    }
+
+    /// Another token of the same account, for another site.
+    pub async fn token_for(&self, account: &Account, site: SiteId) -> Account {
+        let issued = provision::create_token(self.store.as_ref(), account.user_id, site, now()).await.expect("token");
+        Account { user_id: issued.user_id, token: issued.access_token }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     pub async fn test_account(&self) -> Account {
@@ -92,14 +120,16 @@ impl TestApp {
 
     /// The audit trail of one action, oldest first, as (from, to, idempotency key).
     pub async fn action_audit(&self, account: &Account, action_id: &str) -> Vec<(Option<String>, String, String)> {
-        let user = UserId::new(account.user_id).expect("user id");
-        self.store
-            .audit_trail(user, ResourceType::TerminalAction, action_id)
+        self.audit(account, ResourceType::TerminalAction, action_id)
             .await
-            .expect("audit trail")
             .into_iter()
-            .map(|e| (e.from_status, e.to_status, e.idempotency_key.as_str().to_owned()))
+            .map(|e| (e.from_status, e.to_status, e.idempotency_key.map(|k| k.as_str().to_owned()).unwrap_or_default()))
             .collect()
+    }
+
+    pub async fn audit(&self, account: &Account, kind: ResourceType, id: &str) -> Vec<caja::domain::AuditEvent> {
+        let user = UserId::new(account.user_id).expect("user id");
+        self.store.audit_trail(user, kind, id).await.expect("audit trail")
     }
 
     pub fn post(&self, path: &str, token: &str, key: Option<&str>) -> reqwest::RequestBuilder {
@@ -155,10 +185,14 @@ impl TestApp {
 async fn start(path: &std::path::Path, options: Options) -> (Server, Arc<dyn Store>) {
     let url = format!("sqlite://{}", path.display());
     let store = store::open(&url).await.expect("open store");
-    let config = HttpConfig {
-        rate_limit_per_second: NonZeroU32::new(options.rate_limit_per_second).expect("non-zero"),
-        idempotency_retention_ms: options.idempotency_retention_ms,
-        request_timeout: Duration::from_secs(30),
+    let config = ServerConfig {
+        http: HttpConfig {
+            rate_limit_per_second: NonZeroU32::new(options.rate_limit_per_second).expect("non-zero"),
+            idempotency_retention_ms: options.idempotency_retention_ms,
+            request_timeout: Duration::from_secs(30),
+        },
+        payout_processing_delay: Duration::from_millis(options.payout_processing_delay_ms),
+        worker_tick: Duration::from_millis(options.worker_tick_ms),
     };
     let server = Server::start(store.clone(), "127.0.0.1:0", config).await.expect("server starts");
     (server, store)

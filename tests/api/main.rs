@@ -6,5 +6,6 @@ mod cli;
 mod helpers;
 mod idempotency;
 mod openapi;
+mod payouts;
 mod pipeline;
 mod point;

@@ -71,3 +71,22 @@ async fn health_answers() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.json::<serde_json::Value>().await.unwrap()["status"], "ok");
 }
+
+#[tokio::test]
+async fn the_audit_record_keeps_the_request_id_and_the_idempotency_key() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let id = app.new_action(&account, TERMINAL).await;
+    let response = app
+        .post(&format!("/terminals/v1/actions/{id}/cancel"), &account.token, Some("cancel-key"))
+        .header("X-Request-Id", "trace-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let trail = app.audit(&account, caja::domain::ResourceType::TerminalAction, &id).await;
+    let cancel = trail.last().unwrap();
+    assert_eq!(cancel.request_id, "trace-abc-123");
+    assert_eq!(cancel.idempotency_key.as_ref().map(|k| k.as_str()), Some("cancel-key"));
+    assert_eq!(cancel.user_id.get(), account.user_id);
+}

@@ -2,6 +2,7 @@
 //! is on disk before it is acknowledged), a single group-committing writer thread
 //! and a small pool of read connections.
 
+mod payout_tables;
 mod readers;
 mod schema;
 mod tables;
@@ -13,10 +14,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{NewAccount, Store};
+use super::{NewAccount, Store, TransactionPage};
+use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionStatus};
 use crate::domain::terminal_action::{ActionId, TerminalAction};
 use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
-use crate::engine::{self, Command, Executed, StoreError};
+use crate::engine::{self, Command, Executed, Failure, StoreError};
 use readers::Readers;
 use tables::Tables;
 use writer::Writer;
@@ -89,7 +91,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let tables = Tables(conn);
-                if !tables.insert_account(account.user_id, account.live_mode, account.now)? {
+                if !tables.insert_account(account.user_id, account.live_mode, account.payouts_enabled, account.now)? {
                     return Ok(false);
                 }
                 tables.insert_token(account.user_id, account.site_id, account.token_hash, account.now)?;
@@ -119,6 +121,62 @@ impl Store for SqliteStore {
                 Ok(true)
             })
             .await
+    }
+
+    async fn set_payouts_enabled(&self, user: UserId, enabled: bool) -> Result<bool, StoreError> {
+        self.writer.write(move |conn| Tables(conn).set_payouts_enabled(user, enabled)).await
+    }
+
+    async fn add_signing_key(&self, user: UserId, key: [u8; 32], now: Timestamp) -> Result<bool, StoreError> {
+        self.writer
+            .write(move |conn| {
+                let tables = Tables(conn);
+                if tables.live_mode(user)?.is_none() {
+                    return Ok(false);
+                }
+                tables.insert_signing_key(user, key, now)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn signing_keys(&self, user: UserId) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).signing_keys(user)).await
+    }
+
+    async fn transaction_page(
+        &self,
+        user: UserId,
+        payout: PayoutId,
+        status: Option<TransactionStatus>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Option<TransactionPage>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).transaction_page(user, payout, status, limit, offset)).await
+    }
+
+    async fn payout_transaction(
+        &self,
+        user: UserId,
+        payout: PayoutId,
+        transaction: TransactionId,
+    ) -> Result<Result<Transaction, Failure>, StoreError> {
+        self.readers
+            .read(move |conn| {
+                let tables = Tables(conn);
+                if tables.payout_row(user, payout)?.is_none() {
+                    return Ok(Err(Failure::NotFound));
+                }
+                Ok(match tables.transaction_row(transaction)? {
+                    Some(t) if t.payout_id == payout => Ok(t),
+                    Some(_) | None => Err(Failure::TransactionNotInPayout),
+                })
+            })
+            .await
+    }
+
+    async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError> {
+        self.writer.write(move |conn| engine::advance_payouts(&mut Tables(conn), now, delay_ms)).await
     }
 
     async fn has_accounts(&self) -> Result<bool, StoreError> {

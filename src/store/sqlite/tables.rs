@@ -3,6 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::domain::idempotency::IdempotencyRecord;
+use crate::domain::payout::{self, Payout, PayoutId, Transaction, TransactionId};
 use crate::domain::terminal_action::{ActionId, ActionStatus, PrintSubtype, TerminalAction, Transition};
 use crate::domain::{
     AuditEvent, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse, Timestamp, TokenHash,
@@ -16,7 +17,7 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-fn corrupt(what: &str) -> rusqlite::Error {
+pub(super) fn corrupt(what: &str) -> rusqlite::Error {
     rusqlite::Error::InvalidColumnType(0, format!("unreadable {what}"), rusqlite::types::Type::Text)
 }
 
@@ -115,6 +116,36 @@ impl UnitOfWork for Tables<'_> {
         Ok(moved == 1)
     }
 
+    fn insert_payout(&mut self, payout: &Payout, transactions: &[Transaction]) -> Result<(), StoreError> {
+        self.insert_payout_rows(payout, transactions)
+    }
+
+    fn payout(&mut self, user: UserId, id: PayoutId) -> Result<Option<Payout>, StoreError> {
+        self.payout_row(user, id)
+    }
+
+    fn transaction(&mut self, id: TransactionId) -> Result<Option<Transaction>, StoreError> {
+        self.transaction_row(id)
+    }
+
+    fn move_transaction(
+        &mut self,
+        id: TransactionId,
+        transition: payout::Transition,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.update_transaction_status(id, transition, now)
+    }
+
+    fn due_transactions(
+        &mut self,
+        now: Timestamp,
+        delay_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        self.due_transaction_rows(now, delay_ms, limit)
+    }
+
     fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
         let mut stmt = self.0.prepare_cached(
             "INSERT INTO audit_events (user_id, resource_type, resource_id, from_status, to_status,
@@ -130,7 +161,7 @@ impl UnitOfWork for Tables<'_> {
             event.deleted_by,
             event.comments,
             event.request_id,
-            event.idempotency_key.as_str(),
+            event.idempotency_key.as_ref().map(IdempotencyKey::as_str),
             event.at.as_millis(),
         ])?;
         Ok(())
@@ -154,14 +185,14 @@ fn action_from_row(row: &Row<'_>) -> rusqlite::Result<TerminalAction> {
     })
 }
 
-fn user_id(raw: i64) -> rusqlite::Result<UserId> {
+pub(super) fn user_id(raw: i64) -> rusqlite::Result<UserId> {
     UserId::new(raw).ok_or_else(|| corrupt("user id"))
 }
 
 impl Tables<'_> {
     pub fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError> {
         let mut stmt = self.0.prepare_cached(
-            "SELECT t.user_id, t.site_id, a.live_mode FROM tokens t
+            "SELECT t.user_id, t.site_id, a.live_mode, a.payouts_enabled FROM tokens t
              JOIN accounts a ON a.user_id = t.user_id WHERE t.token_hash = ?1",
         )?;
         let principal = stmt
@@ -171,6 +202,7 @@ impl Tables<'_> {
                     user_id: user_id(row.get(0)?)?,
                     site_id: site.parse::<SiteId>().map_err(|_| corrupt("site id"))?,
                     live_mode: row.get(2)?,
+                    payouts_enabled: row.get(3)?,
                     token_hash,
                 })
             })
@@ -191,7 +223,7 @@ impl Tables<'_> {
         )?;
         let rows = stmt.query_map(params![user.get(), resource_type.as_str(), resource_id], |row| {
             let kind: String = row.get(1)?;
-            let key: String = row.get(8)?;
+            let key: Option<String> = row.get(8)?;
             Ok(AuditEvent {
                 user_id: user_id(row.get(0)?)?,
                 resource_type: ResourceType::parse(&kind).ok_or_else(|| corrupt("resource type"))?,
@@ -201,17 +233,26 @@ impl Tables<'_> {
                 deleted_by: row.get(5)?,
                 comments: row.get(6)?,
                 request_id: row.get(7)?,
-                idempotency_key: IdempotencyKey::parse(Some(&key)).map_err(|_| corrupt("idempotency key"))?,
+                idempotency_key: match key {
+                    Some(key) => Some(IdempotencyKey::parse(Some(&key)).map_err(|_| corrupt("idempotency key"))?),
+                    None => None,
+                },
                 at: Timestamp::from_millis(row.get(9)?),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn insert_account(&self, user: UserId, live_mode: bool, now: Timestamp) -> Result<bool, StoreError> {
+    pub fn insert_account(
+        &self,
+        user: UserId,
+        live_mode: bool,
+        payouts_enabled: bool,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let inserted = self.0.execute(
-            "INSERT OR IGNORE INTO accounts (user_id, live_mode, created_at) VALUES (?1, ?2, ?3)",
-            params![user.get(), live_mode, now.as_millis()],
+            "INSERT OR IGNORE INTO accounts (user_id, live_mode, payouts_enabled, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![user.get(), live_mode, payouts_enabled, now.as_millis()],
         )?;
         Ok(inserted == 1)
     }

@@ -56,7 +56,7 @@ CREATE TABLE audit_events (
     deleted_by      TEXT,
     comments        TEXT,
     request_id      TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL,
+    idempotency_key TEXT,
     created_at      INTEGER NOT NULL
 );
 CREATE INDEX audit_events_resource ON audit_events (user_id, resource_type, resource_id);

@@ -1,0 +1,490 @@
+//! Payouts and their transactions: ids, amounts, schedule dates, validation and the
+//! transaction state machine.
+//!
+//! `pending → in_process → processed | failed | rejected`; `pending | in_process →
+//! canceled` (API). `processed`, `failed`, `rejected` and `canceled` are final.
+
+use std::fmt;
+
+use super::{SiteId, Timestamp, UserId};
+
+pub const TRANSACTIONS_MAX: usize = 1000;
+pub const DESCRIPTION_CHARS_MAX: usize = 255;
+pub const EXTERNAL_REFERENCE_CHARS_MAX: usize = 64;
+pub const NOTIFICATION_URL_CHARS_MAX: usize = 2048;
+pub const COMMENTS_CHARS_MAX: usize = 1000;
+pub const DELETED_BY_CHARS_MAX: usize = 255;
+/// The largest amount accepted, in cents (a hundred billion units).
+pub const AMOUNT_CENTS_MAX: i64 = 10_000_000_000_000;
+/// Ids caja hands out stay below 2^53, so JavaScript clients read them exactly.
+pub const ISSUED_ID_MIN: i64 = 10_000_000_000;
+pub const ISSUED_ID_MAX: i64 = 9_007_199_254_740_991;
+
+/// Parse the decimal string of a positive 64-bit integer (no sign, no leading zero).
+fn parse_positive(raw: &str) -> Option<i64> {
+    let digits_only = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0');
+    digits_only.then(|| raw.parse::<i64>().ok()).flatten()
+}
+
+macro_rules! numeric_id {
+    ($name:ident) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(i64);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Option<Self> {
+                parse_positive(raw).map($name)
+            }
+
+            /// From a stored or freshly drawn value; `None` unless positive.
+            pub fn new(raw: i64) -> Option<Self> {
+                (raw > 0).then_some($name(raw))
+            }
+
+            pub fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+numeric_id!(PayoutId);
+numeric_id!(TransactionId);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransactionStatus {
+    Pending,
+    InProcess,
+    Processed,
+    Failed,
+    Rejected,
+    Canceled,
+}
+
+impl TransactionStatus {
+    pub const ALL: [TransactionStatus; 6] = [
+        TransactionStatus::Pending,
+        TransactionStatus::InProcess,
+        TransactionStatus::Processed,
+        TransactionStatus::Failed,
+        TransactionStatus::Rejected,
+        TransactionStatus::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionStatus::Pending => "pending",
+            TransactionStatus::InProcess => "in_process",
+            TransactionStatus::Processed => "processed",
+            TransactionStatus::Failed => "failed",
+            TransactionStatus::Rejected => "rejected",
+            TransactionStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        TransactionStatus::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// The whole machine: may a transaction move from `from` to `to`?
+pub fn can_move(from: TransactionStatus, to: TransactionStatus) -> bool {
+    use TransactionStatus::*;
+    match from {
+        Pending => matches!(to, InProcess | Canceled),
+        InProcess => matches!(to, Processed | Failed | Rejected | Canceled),
+        Processed | Failed | Rejected | Canceled => false,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub from: TransactionStatus,
+    pub to: TransactionStatus,
+}
+
+/// Only transactions not yet processed can be canceled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CancelRefused(pub TransactionStatus);
+
+pub fn cancel(current: TransactionStatus) -> Result<Transition, CancelRefused> {
+    use TransactionStatus::*;
+    match current {
+        Pending | InProcess => Ok(Transition { from: current, to: Canceled }),
+        Processed | Failed | Rejected | Canceled => Err(CancelRefused(current)),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForbiddenTransition(pub Transition);
+
+/// The test helper moves along processing edges only; cancel is the API's.
+pub fn simulate(current: TransactionStatus, to: TransactionStatus) -> Result<Transition, ForbiddenTransition> {
+    let transition = Transition { from: current, to };
+    if to != TransactionStatus::Canceled && can_move(current, to) {
+        Ok(transition)
+    } else {
+        Err(ForbiddenTransition(transition))
+    }
+}
+
+/// What the processing worker should do to a transaction now, if anything.
+pub fn processing_step(
+    status: TransactionStatus,
+    due_at: Timestamp,
+    processing_since: Option<Timestamp>,
+    now: Timestamp,
+    delay_ms: i64,
+) -> Option<Transition> {
+    use TransactionStatus::*;
+    match status {
+        Pending if due_at <= now => Some(Transition { from: Pending, to: InProcess }),
+        InProcess if processing_since.is_some_and(|since| since.plus_millis(delay_ms) <= now) => {
+            Some(Transition { from: InProcess, to: Processed })
+        }
+        Pending | InProcess | Processed | Failed | Rejected | Canceled => None,
+    }
+}
+
+/// Money: a currency and a positive number of cents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Amount {
+    pub currency: &'static str,
+    pub cents: i64,
+}
+
+impl Amount {
+    /// `decimal` is the JSON number as written, e.g. `10.5`; at most 2 decimals.
+    pub fn parse(currency: &str, decimal: &str, site: SiteId) -> Result<Amount, InvalidPayout> {
+        let invalid = |msg: String| Err(InvalidPayout(msg));
+        if currency != site.currency() {
+            return invalid(format!("amount.currency must be {} on site {site}", site.currency()));
+        }
+        let (units, fraction) = decimal.split_once('.').unwrap_or((decimal, ""));
+        let fraction = fraction.trim_end_matches('0');
+        let well_formed = !units.is_empty()
+            && units.bytes().all(|b| b.is_ascii_digit())
+            && fraction.bytes().all(|b| b.is_ascii_digit());
+        if !well_formed || fraction.len() > 2 {
+            return invalid("amount.value must be a positive number with at most 2 decimals".into());
+        }
+        let cents = units
+            .parse::<i64>()
+            .ok()
+            .and_then(|u| u.checked_mul(100))
+            .and_then(|c| c.checked_add(format!("{fraction:0<2}").parse::<i64>().unwrap_or(0)))
+            .filter(|c| (1..=AMOUNT_CENTS_MAX).contains(c));
+        match cents {
+            Some(cents) => Ok(Amount { currency: site.currency(), cents }),
+            None => invalid("amount.value must be positive and at most 100000000000".into()),
+        }
+    }
+}
+
+/// `2026-12-01T10:00:00` (UTC), optionally with fractional seconds and `Z` or `+00:00`.
+pub fn parse_schedule_date(raw: &str) -> Option<Timestamp> {
+    let utc = raw.strip_suffix('Z').or_else(|| raw.strip_suffix("+00:00")).unwrap_or(raw);
+    let parsed = chrono::NaiveDateTime::parse_from_str(utc, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+    Some(Timestamp::from_millis(parsed.and_utc().timestamp_millis()))
+}
+
+/// A create request as it arrived.
+#[derive(Clone, Debug, Default)]
+pub struct PayoutDraft {
+    pub external_reference: Option<String>,
+    pub description: Option<String>,
+    pub schedule_date: Option<String>,
+    pub notification_url: Option<String>,
+    pub transactions: Option<Vec<TransactionDraft>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TransactionDraft {
+    pub kind: Option<String>,
+    /// The `account` object, already serialized; `None` when absent or not an object.
+    pub account_json: Option<String>,
+    pub currency: Option<String>,
+    /// The amount's value as written in JSON; `None` when absent or not a number.
+    pub value: Option<String>,
+    pub description: Option<String>,
+    pub external_reference: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidPayout(pub String);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPayout {
+    pub external_reference: Option<String>,
+    pub description: Option<String>,
+    pub schedule_date: Option<Timestamp>,
+    pub notification_url: Option<String>,
+    pub transactions: Vec<NewTransaction>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTransaction {
+    pub account_json: String,
+    pub amount: Amount,
+    pub description: Option<String>,
+    pub external_reference: Option<String>,
+}
+
+fn check_text(field: &str, value: &Option<String>, max: usize) -> Result<(), InvalidPayout> {
+    match value {
+        Some(text) if text.chars().count() > max || text.chars().any(char::is_control) => {
+            Err(InvalidPayout(format!("{field} must be at most {max} characters, without control characters")))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl NewPayout {
+    pub fn parse(draft: PayoutDraft, site: SiteId, now: Timestamp) -> Result<NewPayout, InvalidPayout> {
+        check_text("external_reference", &draft.external_reference, EXTERNAL_REFERENCE_CHARS_MAX)?;
+        check_text("description", &draft.description, DESCRIPTION_CHARS_MAX)?;
+        let schedule_date = match draft.schedule_date.as_deref() {
+            None => None,
+            Some(raw) => match parse_schedule_date(raw) {
+                Some(at) if at > now => Some(at),
+                Some(_) => return Err(InvalidPayout("schedule_date must be in the future".into())),
+                None => {
+                    return Err(InvalidPayout("schedule_date must look like 2026-12-01T10:00:00 (UTC)".into()));
+                }
+            },
+        };
+        if let Some(url) = &draft.notification_url {
+            let http = url.starts_with("http://") || url.starts_with("https://");
+            if !http || url.len() > NOTIFICATION_URL_CHARS_MAX || url.chars().any(|c| c.is_whitespace()) {
+                return Err(InvalidPayout("config.notification_url must be an http(s) URL".into()));
+            }
+        }
+        let drafts = draft.transactions.unwrap_or_default();
+        if drafts.is_empty() || drafts.len() > TRANSACTIONS_MAX {
+            return Err(InvalidPayout(format!("transactions must hold 1 to {TRANSACTIONS_MAX} transactions")));
+        }
+        let transactions = drafts
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                NewTransaction::parse(t, site).map_err(|e| InvalidPayout(format!("transactions[{i}].{}", e.0)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(NewPayout {
+            external_reference: draft.external_reference,
+            description: draft.description,
+            schedule_date,
+            notification_url: draft.notification_url,
+            transactions,
+        })
+    }
+}
+
+impl NewTransaction {
+    fn parse(draft: TransactionDraft, site: SiteId) -> Result<NewTransaction, InvalidPayout> {
+        match draft.kind.as_deref() {
+            Some("account") => {}
+            _ => return Err(InvalidPayout("type must be \"account\"".into())),
+        }
+        let Some(account_json) = draft.account_json else {
+            return Err(InvalidPayout("account must be an object".into()));
+        };
+        let (Some(currency), Some(value)) = (draft.currency, draft.value) else {
+            return Err(InvalidPayout("amount must have a currency and a numeric value".into()));
+        };
+        check_text("description", &draft.description, DESCRIPTION_CHARS_MAX)?;
+        check_text("external_reference", &draft.external_reference, EXTERNAL_REFERENCE_CHARS_MAX)?;
+        Ok(NewTransaction {
+            account_json,
+            amount: Amount::parse(&currency, &value, site)?,
+            description: draft.description,
+            external_reference: draft.external_reference,
+        })
+    }
+}
+
+/// The optional body of a cancel, kept in the audit record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CancelNote {
+    pub comments: Option<String>,
+    pub deleted_by: Option<String>,
+}
+
+impl CancelNote {
+    pub fn parse(comments: Option<String>, deleted_by: Option<String>) -> Result<CancelNote, InvalidPayout> {
+        check_text("comments", &comments, COMMENTS_CHARS_MAX)?;
+        check_text("deleted_by", &deleted_by, DELETED_BY_CHARS_MAX)?;
+        Ok(CancelNote { comments, deleted_by })
+    }
+}
+
+/// A stored payout (its transactions are stored apart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payout {
+    pub id: PayoutId,
+    pub user_id: UserId,
+    pub external_reference: Option<String>,
+    pub description: Option<String>,
+    pub schedule_date: Option<Timestamp>,
+    pub notification_url: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    pub id: TransactionId,
+    pub payout_id: PayoutId,
+    pub user_id: UserId,
+    /// Order within the payout, from 0.
+    pub position: u32,
+    pub account_json: String,
+    pub amount: Amount,
+    pub description: Option<String>,
+    pub external_reference: Option<String>,
+    pub status: TransactionStatus,
+    /// When it is due to start processing: the schedule date, or creation.
+    pub due_at: Timestamp,
+    /// When it entered `in_process`.
+    pub processing_since: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Build a payout and its transactions from a validated request and fresh ids.
+pub fn create(
+    id: PayoutId,
+    transaction_ids: &[TransactionId],
+    user_id: UserId,
+    new: NewPayout,
+    now: Timestamp,
+) -> (Payout, Vec<Transaction>) {
+    let due_at = new.schedule_date.unwrap_or(now);
+    let transactions = new
+        .transactions
+        .into_iter()
+        .zip(transaction_ids)
+        .enumerate()
+        .map(|(position, (t, tid))| Transaction {
+            id: *tid,
+            payout_id: id,
+            user_id,
+            position: position as u32,
+            account_json: t.account_json,
+            amount: t.amount,
+            description: t.description,
+            external_reference: t.external_reference,
+            status: TransactionStatus::Pending,
+            due_at,
+            processing_since: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    let payout = Payout {
+        id,
+        user_id,
+        external_reference: new.external_reference,
+        description: new.description,
+        schedule_date: new.schedule_date,
+        notification_url: new.notification_url,
+        created_at: now,
+    };
+    (payout, transactions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use TransactionStatus::*;
+
+    #[test]
+    fn the_machine_in_full() {
+        let allowed = [
+            (Pending, InProcess),
+            (Pending, Canceled),
+            (InProcess, Processed),
+            (InProcess, Failed),
+            (InProcess, Rejected),
+            (InProcess, Canceled),
+        ];
+        for from in TransactionStatus::ALL {
+            for to in TransactionStatus::ALL {
+                assert_eq!(can_move(from, to), allowed.contains(&(from, to)), "{from:?} -> {to:?}");
+                let simulated = allowed.contains(&(from, to)) && to != Canceled;
+                assert_eq!(simulate(from, to).is_ok(), simulated, "{from:?} -> {to:?}");
+            }
+            assert_eq!(cancel(from).is_ok(), matches!(from, Pending | InProcess), "cancel from {from:?}");
+        }
+    }
+
+    #[test]
+    fn processing_steps() {
+        let t = Timestamp::from_millis;
+        assert_eq!(processing_step(Pending, t(10), None, t(9), 5), None, "not yet due");
+        assert_eq!(processing_step(Pending, t(10), None, t(10), 5), Some(Transition { from: Pending, to: InProcess }));
+        assert_eq!(processing_step(InProcess, t(0), Some(t(10)), t(14), 5), None, "delay not over");
+        assert_eq!(
+            processing_step(InProcess, t(0), Some(t(10)), t(15), 5),
+            Some(Transition { from: InProcess, to: Processed })
+        );
+        for status in [Processed, Failed, Rejected, Canceled] {
+            assert_eq!(processing_step(status, t(0), Some(t(0)), t(100), 0), None);
+        }
+    }
+
+    #[test]
+    fn ids_are_positive_decimal_strings() {
+        assert_eq!(PayoutId::parse("123").map(PayoutId::get), Some(123));
+        for bad in ["", "0", "-1", "01", "1.0", "abc", "99999999999999999999", " 1"] {
+            assert_eq!(PayoutId::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn amounts() {
+        let ok = |v: &str| Amount::parse("ARS", v, SiteId::Mla).map(|a| a.cents);
+        assert_eq!(ok("10"), Ok(1000));
+        assert_eq!(ok("10.5"), Ok(1050));
+        assert_eq!(ok("10.05"), Ok(1005));
+        assert_eq!(ok("0.01"), Ok(1));
+        for bad in ["0", "0.0", "-1", "10.123", "1e5", "abc", "100000000000.01"] {
+            assert!(ok(bad).is_err(), "{bad}");
+        }
+        assert!(Amount::parse("BRL", "10", SiteId::Mla).is_err(), "currency of the site");
+    }
+
+    #[test]
+    fn schedule_dates_are_utc() {
+        let at = parse_schedule_date("2026-12-01T10:00:00").unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-12-01T10:00:00.000Z");
+        assert_eq!(parse_schedule_date("2026-12-01T10:00:00.000Z"), Some(at));
+        assert_eq!(parse_schedule_date("2026-12-01T10:00:00+00:00"), Some(at));
+        assert_eq!(parse_schedule_date("2026-12-01T10:00:00-03:00"), None);
+        assert_eq!(parse_schedule_date("tomorrow"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn random_walks_never_leave_a_final_status(events in proptest::collection::vec(0usize..6, 0..40)) {
+            let mut status = Pending;
+            for event in events {
+                let to = TransactionStatus::ALL[event];
+                let before = status;
+                if let Ok(t) = simulate(status, to) { status = t.to; }
+                if event % 2 == 0 { if let Ok(t) = cancel(status) { status = t.to; } }
+                if matches!(before, Processed | Failed | Rejected | Canceled) {
+                    prop_assert_eq!(status, before);
+                }
+                prop_assert!(status != Pending || before == Pending);
+            }
+        }
+    }
+}
