@@ -7,6 +7,7 @@ use super::{IdempotencyKey, Timestamp, UserId};
 pub enum ResourceType {
     TerminalAction,
     PayoutTransaction,
+    PaymentProfile,
 }
 
 impl ResourceType {
@@ -14,6 +15,7 @@ impl ResourceType {
         match self {
             ResourceType::TerminalAction => "terminal_action",
             ResourceType::PayoutTransaction => "payout_transaction",
+            ResourceType::PaymentProfile => "payment_profile",
         }
     }
 
@@ -21,6 +23,7 @@ impl ResourceType {
         match raw {
             "terminal_action" => Some(ResourceType::TerminalAction),
             "payout_transaction" => Some(ResourceType::PayoutTransaction),
+            "payment_profile" => Some(ResourceType::PaymentProfile),
             _ => None,
         }
     }

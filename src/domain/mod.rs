@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod customer;
 pub mod idempotency;
 pub mod payout;
 pub mod signature;

@@ -1,8 +1,9 @@
 //! Applying one command inside one transaction.
 
-use super::{Command, Effect, Executed, Failure, Operation, Outcome, RequestContext, StoreError, UnitOfWork};
+use super::{access, Command, Effect, Executed, Failure, Operation, Outcome, RequestContext, StoreError, UnitOfWork};
+use crate::domain::customer::{self, AddMethodRefused, CancelDecision, Customer, Owner, Profile, ProfileId};
 use crate::domain::idempotency::{self, Decision, IdempotencyRecord};
-use crate::domain::payout::{self, CancelNote, PayoutId, Transaction, TransactionId, TransactionStatus};
+use crate::domain::payout::{self, CancelNote, Transaction, TransactionStatus};
 use crate::domain::terminal_action::{self, ActionId, TerminalAction};
 use crate::domain::{AuditEvent, ResourceType};
 
@@ -80,7 +81,7 @@ fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result
             Ok(Ok(Effect::PayoutCreated(payout, transactions)))
         }
         Operation::CancelTransaction { payout, transaction, note } => {
-            let t = match find_transaction(uow, ctx, *payout, *transaction)? {
+            let t = match access::transaction(uow, user, *payout, *transaction)? {
                 Ok(t) => t,
                 Err(failure) => return Ok(Err(failure)),
             };
@@ -93,7 +94,7 @@ fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result
             if ctx.principal.live_mode {
                 return Ok(Err(Failure::TestAccountsOnly));
             }
-            let t = match find_transaction(uow, ctx, *payout, *transaction)? {
+            let t = match access::transaction(uow, user, *payout, *transaction)? {
                 Ok(t) => t,
                 Err(failure) => return Ok(Err(failure)),
             };
@@ -102,27 +103,99 @@ fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result
                 Err(refused) => Ok(Err(forbidden(refused.0.from.as_str(), refused.0.to.as_str()))),
             }
         }
+        Operation::CreateCustomer { id, new } => {
+            if let Some(existing) = uow.customer_by_email(user, &customer::email_key(&new.email))? {
+                return Ok(Err(Failure::DuplicateEmail(existing)));
+            }
+            let created = Customer {
+                id: id.clone(),
+                owner: owner(ctx),
+                email: new.email.clone(),
+                first_name: new.first_name.clone(),
+                last_name: new.last_name.clone(),
+                description: new.description.clone(),
+                created_at: ctx.now,
+                updated_at: ctx.now,
+            };
+            uow.insert_customer(&created)?;
+            Ok(Ok(Effect::CustomerCreated(created)))
+        }
+        Operation::CreateProfile { customer, id, new } => {
+            if let Err(failure) = access::customer(uow, user, ctx.principal.site_id, customer)? {
+                return Ok(Err(failure));
+            }
+            let profile = Profile {
+                id: id.clone(),
+                owner: owner(ctx),
+                customer_id: customer.clone(),
+                status: customer::ProfileStatus::Pending,
+                description: new.description.clone(),
+                max_day_overdue: new.max_day_overdue,
+                statement_descriptor: new.statement_descriptor.clone(),
+                sequence_control: new.sequence_control,
+                payment_methods: Vec::new(),
+                created_at: ctx.now,
+                updated_at: ctx.now,
+            };
+            uow.insert_profile(&profile)?;
+            let created = profile.status.as_str();
+            uow.append_audit(&audit(ctx, ResourceType::PaymentProfile, id.to_string(), None, created, None))?;
+            Ok(Ok(Effect::ProfileCreated(profile)))
+        }
+        Operation::AddPaymentMethod { customer, profile, method } => {
+            let mut found = match access::profile(uow, user, ctx.principal.site_id, customer, profile)? {
+                Ok(found) => found,
+                Err(failure) => return Ok(Err(failure)),
+            };
+            let transition = match customer::add_method(found.status, found.payment_methods.len()) {
+                Ok(transition) => transition,
+                Err(AddMethodRefused::Full) => return Ok(Err(Failure::PaymentMethodsFull)),
+                Err(AddMethodRefused::Cancelled) => return Ok(Err(Failure::ProfileCancelled)),
+            };
+            uow.add_payment_method(profile, found.payment_methods.len(), method)?;
+            if let Some(t) = transition {
+                move_profile(uow, ctx, profile, t)?;
+                found.status = t.to;
+            }
+            found.payment_methods.push(method.clone());
+            found.updated_at = ctx.now;
+            Ok(Ok(Effect::ProfileUpdated(found)))
+        }
+        Operation::CancelProfile { customer, profile } => {
+            let found = match access::profile(uow, user, ctx.principal.site_id, customer, profile)? {
+                Ok(found) => found,
+                Err(failure) => return Ok(Err(failure)),
+            };
+            match customer::cancel(found.status) {
+                CancelDecision::Move(t) => {
+                    move_profile(uow, ctx, profile, t)?;
+                    Ok(Ok(Effect::Moved))
+                }
+                CancelDecision::AlreadyCancelled => Ok(Ok(Effect::Unchanged)),
+            }
+        }
     }
+}
+
+fn owner(ctx: &RequestContext) -> Owner {
+    Owner { user_id: ctx.principal.user_id, site_id: ctx.principal.site_id }
+}
+
+fn move_profile(
+    uow: &mut dyn UnitOfWork,
+    ctx: &RequestContext,
+    id: &ProfileId,
+    transition: customer::Transition,
+) -> Result<(), StoreError> {
+    if !uow.move_profile(id, transition, ctx.now)? {
+        return Err(StoreError::Contention(format!("payment profile {id}")));
+    }
+    let (from, to) = (Some(transition.from.as_str()), transition.to.as_str());
+    uow.append_audit(&audit(ctx, ResourceType::PaymentProfile, id.to_string(), from, to, None))
 }
 
 fn forbidden(from: &'static str, to: &'static str) -> Failure {
     Failure::ForbiddenTransition { from, to }
-}
-
-/// The payout must be the caller's (else 404); the transaction must be in it.
-fn find_transaction(
-    uow: &mut dyn UnitOfWork,
-    ctx: &RequestContext,
-    payout: PayoutId,
-    transaction: TransactionId,
-) -> Result<Result<Transaction, Failure>, StoreError> {
-    if uow.payout(ctx.principal.user_id, payout)?.is_none() {
-        return Ok(Err(Failure::NotFound));
-    }
-    Ok(match uow.transaction(transaction)? {
-        Some(t) if t.payout_id == payout => Ok(t),
-        Some(_) | None => Err(Failure::TransactionNotInPayout),
-    })
 }
 
 fn move_action(

@@ -1,5 +1,8 @@
 //! What a write request asks for, and what can come of it.
 
+use crate::domain::customer::{
+    Customer, CustomerId, Mismatch, NewCustomer, NewProfile, PaymentMethod, Profile, ProfileId,
+};
 use crate::domain::payout::{CancelNote, NewPayout, Payout, PayoutId, Transaction, TransactionId, TransactionStatus};
 use crate::domain::terminal_action::{ActionId, ActionStatus, NewAction, TerminalAction};
 use crate::domain::{Fingerprint, IdempotencyKey, Principal, StoredResponse, Timestamp};
@@ -48,6 +51,24 @@ pub enum Operation {
         transaction: TransactionId,
         to: TransactionStatus,
     },
+    CreateCustomer {
+        id: CustomerId,
+        new: NewCustomer,
+    },
+    CreateProfile {
+        customer: CustomerId,
+        id: ProfileId,
+        new: NewProfile,
+    },
+    AddPaymentMethod {
+        customer: CustomerId,
+        profile: ProfileId,
+        method: PaymentMethod,
+    },
+    CancelProfile {
+        customer: CustomerId,
+        profile: ProfileId,
+    },
     /// The request was refused at the edge (a bad path id, a bad body). The refusal is
     /// still remembered under the key, like any 4xx. `before_lookup` refusals come
     /// before the idempotency lookup in the contract's order of checks, so they win
@@ -63,8 +84,14 @@ pub enum Operation {
 pub enum Effect {
     ActionCreated(TerminalAction),
     PayoutCreated(Payout, Vec<Transaction>),
+    CustomerCreated(Customer),
+    ProfileCreated(Profile),
+    /// A payment method was added; the profile as it is now.
+    ProfileUpdated(Profile),
     /// A cancel or a test-helper move.
     Moved,
+    /// A cancel of what was already cancelled: nothing changed, nothing audited.
+    Unchanged,
 }
 
 /// Which id in a path was malformed.
@@ -73,6 +100,8 @@ pub enum PathParam {
     ActionId,
     PayoutId,
     TransactionId,
+    CustomerId,
+    ProfileId,
 }
 
 /// Why an operation was refused. Each family maps these to its documented codes.
@@ -95,6 +124,14 @@ pub enum Failure {
         status: &'static str,
     },
     TerminalBusy,
+    /// The resource is another caller's, another site's, or another customer's.
+    Mismatch(Mismatch),
+    /// The account already has a customer with this email (its id).
+    DuplicateEmail(CustomerId),
+    /// The profile already holds the most payment methods it may.
+    PaymentMethodsFull,
+    /// A cancelled profile takes no payment methods.
+    ProfileCancelled,
     /// The test helper asked for a move the machine forbids.
     ForbiddenTransition {
         from: &'static str,

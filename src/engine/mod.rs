@@ -7,6 +7,7 @@
 //! audit record and stored response commit together or not at all. Like the domain,
 //! this module is synchronous and knows neither HTTP nor SQL.
 
+pub mod access;
 mod apply;
 mod command;
 mod processing;

@@ -1,6 +1,7 @@
 //! The port a storage backend implements for [`super::apply`]: a handful of row-level
 //! operations, all inside one open transaction.
 
+use crate::domain::customer::{self, Customer, CustomerId, PaymentMethod, Profile, ProfileId};
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::payout::{self, Payout, PayoutId, Transaction, TransactionId};
 use crate::domain::terminal_action::{ActionId, TerminalAction, Transition};
@@ -75,4 +76,30 @@ pub trait UnitOfWork {
     /// at least `delay_ms`. Backends with row locks skip rows locked by others.
     fn due_transactions(&mut self, now: Timestamp, delay_ms: i64, limit: usize)
         -> Result<Vec<Transaction>, StoreError>;
+
+    /// A customer by id, whoever owns it (the engine checks access).
+    fn customer(&mut self, id: &CustomerId) -> Result<Option<Customer>, StoreError>;
+
+    /// This account's customer with this email (compared by [`customer::email_key`]).
+    fn customer_by_email(&mut self, user: UserId, email_key: &str) -> Result<Option<CustomerId>, StoreError>;
+
+    fn insert_customer(&mut self, customer: &Customer) -> Result<(), StoreError>;
+
+    /// A profile with its payment methods, whoever owns it; locked where the backend
+    /// has row locks.
+    fn profile(&mut self, id: &ProfileId) -> Result<Option<Profile>, StoreError>;
+
+    fn insert_profile(&mut self, profile: &Profile) -> Result<(), StoreError>;
+
+    /// Conditional update of the status (`WHERE status = from`).
+    fn move_profile(
+        &mut self,
+        id: &ProfileId,
+        transition: customer::Transition,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Append a payment method at `position` and touch the profile's update time.
+    fn add_payment_method(&mut self, id: &ProfileId, position: usize, method: &PaymentMethod)
+        -> Result<(), StoreError>;
 }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::customer::Mismatch;
 use crate::domain::StoredResponse;
 use crate::engine::{Failure, PathParam};
 
@@ -17,6 +18,24 @@ use crate::engine::{Failure, PathParam};
 pub enum Family {
     Point,
     Payouts,
+    /// Customers and their payment profiles.
+    Customers,
+}
+
+impl Family {
+    /// The family a path belongs to; `None` outside the API (health, OpenAPI).
+    pub fn of_path(path: &str) -> Option<Family> {
+        let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+        if under("/terminals") {
+            Some(Family::Point)
+        } else if under("/v1/payouts") {
+            Some(Family::Payouts)
+        } else if under("/v1/customers") {
+            Some(Family::Customers)
+        } else {
+            None
+        }
+    }
 }
 
 /// Everything that can go wrong with a request, before the family names it.
@@ -125,6 +144,7 @@ fn table(family: Family, kind: &ErrorKind) -> Row {
     match family {
         Family::Point => point_table(kind),
         Family::Payouts => payouts_table(kind),
+        Family::Customers => customers_table(kind),
     }
 }
 
@@ -167,7 +187,7 @@ fn point_table(kind: &ErrorKind) -> Row {
 fn point_refusal(failure: &Failure) -> Row {
     use StatusCode as S;
     match failure {
-        Failure::NotFound | Failure::TransactionNotInPayout => Row::new(
+        Failure::NotFound | Failure::TransactionNotInPayout | Failure::Mismatch(_) => Row::new(
             S::NOT_FOUND,
             "order_not_found",
             "Order not found. Please check if you provided the correct order ID.",
@@ -193,6 +213,9 @@ fn point_refusal(failure: &Failure) -> Row {
             "The terminal already has a queued action (status \"created\" or \"at_terminal\"). Cancel it or wait until it finishes.",
         ),
         Failure::ForbiddenTransition { from, to } => forbidden_transition("An action", from, to),
+        Failure::DuplicateEmail(_) | Failure::PaymentMethodsFull | Failure::ProfileCancelled => {
+            invalid_body("not a terminal action request")
+        }
     }
 }
 
@@ -239,13 +262,15 @@ fn payouts_refusal(failure: &Failure) -> Row {
         )
     };
     match failure {
-        Failure::NotFound => Row::new(
+        Failure::NotFound | Failure::Mismatch(_) => Row::new(
             S::NOT_FOUND,
             "not_found",
             "Payout not found. Please check if you provided the correct payout ID.",
         ),
         Failure::InvalidPathParam(PathParam::TransactionId) | Failure::TransactionNotInPayout => invalid_transaction(),
-        Failure::InvalidPathParam(PathParam::PayoutId | PathParam::ActionId) => Row::new(
+        Failure::InvalidPathParam(
+            PathParam::PayoutId | PathParam::ActionId | PathParam::CustomerId | PathParam::ProfileId,
+        ) => Row::new(
             S::BAD_REQUEST,
             "invalid_payout_id",
             "The payout ID is not valid: it must be the decimal id returned when the payout was created.",
@@ -262,6 +287,80 @@ fn payouts_refusal(failure: &Failure) -> Row {
         ),
         Failure::TerminalBusy => invalid_body("unexpected terminal conflict"),
         Failure::ForbiddenTransition { from, to } => forbidden_transition("A transaction", from, to),
+        Failure::DuplicateEmail(_) | Failure::PaymentMethodsFull | Failure::ProfileCancelled => {
+            invalid_body("not a payout request")
+        }
+    }
+}
+
+/// Customers and payment profiles (004_9d80cb417b54b09d.txt and CONTRACT.md). The
+/// codes are spelled as the page spells them, spaces and capitals included.
+fn customers_table(kind: &ErrorKind) -> Row {
+    use StatusCode as S;
+    let header_missing = || {
+        Row::new(
+            S::UNAUTHORIZED,
+            "header_missing",
+            "Request failed because a required header is missing. Make sure that all necessary authentication headers (Authorization, X-Idempotency-Key) are being sent.",
+        )
+    };
+    match kind {
+        ErrorKind::MissingToken | ErrorKind::IdempotencyKeyMissing => header_missing(),
+        ErrorKind::InvalidToken => Row::new(
+            S::UNAUTHORIZED,
+            "Unauthorized Access Token",
+            "The value sent as Access Token is incorrect. Please check and try again with the correct value.",
+        ),
+        ErrorKind::RateLimited { retry_after_secs } => rate_limited("Too Many Requests", *retry_after_secs),
+        ErrorKind::IdempotencyKeyInvalid => idempotency_key_invalid(),
+        ErrorKind::IdempotencyKeyReused => idempotency_key_reused(),
+        ErrorKind::InvalidSignature | ErrorKind::PayoutsDisabled => {
+            Row::new(S::FORBIDDEN, "forbidden", "No permission to access the resource.")
+        }
+        ErrorKind::PayloadTooLarge => payload_too_large(),
+        ErrorKind::IdempotencyStoreFailure | ErrorKind::Internal => Row::new(
+            S::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            "Request failed due to an internal server error. Please try again later and, if the problem persists, contact Support with error details.",
+        ),
+        ErrorKind::Refused(failure) => customers_refusal(failure),
+    }
+}
+
+fn customers_refusal(failure: &Failure) -> Row {
+    use StatusCode as S;
+    match failure {
+        Failure::NotFound | Failure::InvalidPathParam(_) | Failure::TransactionNotInPayout => Row::new(
+            S::NOT_FOUND,
+            "resource_not_found",
+            "Request failed because the payment profile was not found. Verify that the payment profile ID, customer ID and caller ID are correct.",
+        ),
+        Failure::Mismatch(Mismatch::Caller) => Row::new(
+            S::BAD_REQUEST,
+            "caller_id_mismatch",
+            "Request failed because the \"caller_id\" sent does not match the payment profile. Verify if the correct value was sent and try again.",
+        ),
+        Failure::Mismatch(Mismatch::Site) => Row::new(
+            S::BAD_REQUEST,
+            "site_id_mismatch",
+            "Request failed because the \"site_id\" does not match the payment profile. Verify if the correct value was sent and try again.",
+        ),
+        Failure::Mismatch(Mismatch::Customer) => Row::new(
+            S::BAD_REQUEST,
+            "customer_id_mismatch",
+            "Request failed because the \"customer_id\" sent does not match the payment profile. Verify if the correct value was sent and try again.",
+        ),
+        Failure::MalformedJson(detail) => malformed_json(detail),
+        Failure::InvalidBody(detail) => invalid_body(detail),
+        Failure::DuplicateEmail(existing) => {
+            invalid_body(&format!("email: this account already has a customer with this email (id {existing})"))
+        }
+        Failure::PaymentMethodsFull => invalid_body("a payment profile holds at most 2 payment methods"),
+        Failure::ProfileCancelled => invalid_body("a CANCELLED payment profile takes no payment methods"),
+        Failure::TestAccountsOnly => test_accounts_only(),
+        Failure::CannotCancel { status } => invalid_body(&format!("cannot cancel in status {status}")),
+        Failure::TerminalBusy => invalid_body("not a customer request"),
+        Failure::ForbiddenTransition { from, to } => forbidden_transition("A payment profile", from, to),
     }
 }
 

@@ -1,8 +1,11 @@
 //! The HTTP layer: routes, the request pipeline, error mapping and the OpenAPI
 //! document. Only this layer knows HTTP and JSON.
 
+mod auth;
+mod customers;
 mod error;
 mod openapi;
+mod paging;
 mod payouts;
 mod point;
 mod rate_limit;
@@ -72,11 +75,13 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     Router::new()
         .merge(point::routes())
         .merge(payouts::routes())
+        .merge(customers::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { GenericError::RouteNotFound })
         .method_not_allowed_fallback(|| async { GenericError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .with_state(state)
         .layer(
             ServiceBuilder::new()

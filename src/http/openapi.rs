@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
-use super::{payouts, point};
+use super::{customers, payouts, point};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,14 @@ use super::{payouts, point};
         payouts::get_transaction,
         payouts::cancel_transaction,
         payouts::transaction_event,
+        customers::create_customer,
+        customers::search_customers,
+        customers::get_customer,
+        customers::create_profile,
+        customers::list_profiles,
+        customers::get_profile,
+        customers::add_payment_method,
+        customers::cancel_profile,
         super::health,
     ),
     components(schemas(ErrorBody)),

@@ -6,16 +6,17 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::Router;
+use axum::{Extension, Router};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody, ErrorKind, Family};
-use super::request::{authenticate, json_response, moved, parse_json, render, Write, WriteRequest};
+use super::paging::{self, Paging};
+use super::request::{json_response, moved, parse_json, render, Write, WriteRequest};
 use super::AppState;
 use crate::domain::payout::{
     self, Amount, CancelNote, NewPayout, Payout, PayoutDraft, PayoutId, Transaction, TransactionDraft, TransactionId,
@@ -25,9 +26,6 @@ use crate::domain::Principal;
 use crate::engine::{Effect, Failure, Operation, PathParam};
 
 const FAMILY: Family = Family::Payouts;
-/// Page size when the request names none, and the largest allowed.
-const PAGE_LIMIT_DEFAULT: u32 = 30;
-const PAGE_LIMIT_MAX: u32 = 100;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -141,13 +139,6 @@ pub struct AmountView {
     pub currency: &'static str,
     #[schema(value_type = f64, example = 10.5)]
     pub value: serde_json::Number,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Paging {
-    pub limit: u32,
-    pub offset: u64,
-    pub total: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -304,7 +295,7 @@ pub async fn create_payout(State(state): State<AppState>, request: WriteRequest)
         Effect::PayoutCreated(payout, transactions) => {
             Some(json_response(StatusCode::ACCEPTED, &payout_view(payout, transactions)))
         }
-        Effect::ActionCreated(_) | Effect::Moved => None,
+        _ => None,
     };
     write.execute(&state, op, render(FAMILY, success)).await
 }
@@ -325,11 +316,10 @@ pub async fn create_payout(State(state): State<AppState>, request: WriteRequest)
 )]
 pub async fn list_transactions(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, FAMILY, &headers).await?;
     gate(&principal)?;
     let refuse = |failure| ApiError::refused(FAMILY, failure);
     let payout = path
@@ -345,31 +335,20 @@ pub async fn list_transactions(
     let page = page.ok_or_else(|| refuse(Failure::NotFound))?;
     Ok(json_ok(&TransactionList {
         paging: Paging { limit, offset, total: page.total },
-        transactions: page.transactions.iter().map(TransactionView::from).collect(),
+        transactions: page.items.iter().map(TransactionView::from).collect(),
     }))
 }
 
 fn list_params(params: ListParams) -> Result<(Option<TransactionStatus>, u32, u64), Failure> {
-    let bad = |msg: &str| Failure::InvalidBody(msg.to_owned());
-    let status =
-        match params.status.as_deref() {
-            None | Some("") => None,
-            Some(raw) => Some(TransactionStatus::parse(raw).ok_or_else(|| {
-                bad("status must be one of pending, in_process, processed, failed, rejected, canceled")
-            })?),
-        };
-    let limit = match params.limit.as_deref() {
-        None | Some("") => PAGE_LIMIT_DEFAULT,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=PAGE_LIMIT_MAX).contains(l))
-            .ok_or_else(|| bad("limit must be an integer from 1 to 100"))?,
+    let status = match params.status.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(TransactionStatus::parse(raw).ok_or_else(|| {
+            Failure::InvalidBody(
+                "status must be one of pending, in_process, processed, failed, rejected, canceled".into(),
+            )
+        })?),
     };
-    let offset = match params.offset.as_deref() {
-        None | Some("") => 0,
-        Some(raw) => raw.parse::<u64>().map_err(|_| bad("offset must be a non-negative integer"))?,
-    };
+    let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref())?;
     Ok((status, limit, offset))
 }
 
@@ -392,10 +371,9 @@ fn list_params(params: ListParams) -> Result<(Option<TransactionStatus>, u32, u6
 )]
 pub async fn get_transaction(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(principal): Extension<Principal>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, FAMILY, &headers).await?;
     gate(&principal)?;
     let (payout, transaction) = path_ids(path).map_err(|f| ApiError::refused(FAMILY, f))?;
     let found = state.store.payout_transaction(principal.user_id, payout, transaction).await.map_err(read_error)?;

@@ -2,17 +2,18 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, ErrorKind, Family};
-use super::request::{authenticate, json_response, moved, parse_json, render, Write, WriteRequest};
+use super::request::{json_response, moved, parse_json, render, Write, WriteRequest};
 use super::AppState;
 use crate::domain::terminal_action::{ActionDraft, ActionId, ActionStatus, NewAction, TerminalAction};
+use crate::domain::Principal;
 use crate::engine::{Effect, Failure, Operation, PathParam};
 
 const FAMILY: Family = Family::Point;
@@ -153,7 +154,7 @@ pub async fn create_action(State(state): State<AppState>, request: WriteRequest)
     };
     let success = |effect: &Effect| match effect {
         Effect::ActionCreated(action) => Some(json_response(StatusCode::CREATED, &ActionView::from(action))),
-        Effect::PayoutCreated(..) | Effect::Moved => None,
+        _ => None,
     };
     write.execute(&state, op, render(FAMILY, success)).await
 }
@@ -174,10 +175,9 @@ pub async fn create_action(State(state): State<AppState>, request: WriteRequest)
 )]
 pub async fn get_action(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, FAMILY, &headers).await?;
     let id = path_id(path).map_err(|failure| ApiError::refused(FAMILY, failure))?;
     let action = state.store.action(principal.user_id, id).await.map_err(|err| {
         tracing::error!(error = %err, "reading an action failed");

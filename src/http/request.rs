@@ -17,41 +17,7 @@ use crate::domain::idempotency::KeyError;
 use crate::domain::{signature, Fingerprint, IdempotencyKey, Principal, StoredResponse};
 use crate::engine::{Command, Effect, Executed, Failure, Operation, Outcome, RequestContext};
 
-/// Longer bearer tokens are refused without hashing them.
-const TOKEN_CHARS_MAX: usize = 256;
 pub const REPLAYED_HEADER: &str = "x-idempotency-replayed";
-
-/// Authenticate the bearer token and charge its rate limit.
-pub async fn authenticate(state: &AppState, family: Family, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let fail = |kind| ApiError::new(family, kind);
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(fail(ErrorKind::MissingToken));
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|token| !token.is_empty() && token.len() <= TOKEN_CHARS_MAX)
-        .ok_or_else(|| fail(ErrorKind::InvalidToken))?;
-    let hasher = state.store.token_hasher();
-    let principal = state
-        .store
-        .principal(hasher.hash(token))
-        .await
-        .map_err(|err| {
-            tracing::error!(error = %err, "token lookup failed");
-            fail(ErrorKind::Internal)
-        })?
-        .filter(|p| hasher.verify(token, &p.token_hash))
-        .ok_or_else(|| fail(ErrorKind::InvalidToken))?;
-    state
-        .limiter
-        .check(&principal.token_hash)
-        .map_err(|retry_after_secs| fail(ErrorKind::RateLimited { retry_after_secs }))?;
-    Ok(principal)
-}
 
 /// What every write shares, checked up to and including the required headers.
 pub struct Write {
@@ -63,6 +29,8 @@ pub struct Write {
 /// A write request as the pipeline needs it: what the fingerprint and the checks read.
 /// An extractor, so handlers take it in one argument (it reads the body: put it last).
 pub struct WriteRequest {
+    /// Set by the authentication layer; `None` only if a route escaped it.
+    principal: Option<Principal>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -76,16 +44,17 @@ impl<S: Send + Sync> FromRequest<S> for WriteRequest {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
         let request_id = parts.extensions.get::<RequestId>().cloned().unwrap_or(RequestId(String::new()));
+        let principal = parts.extensions.get::<Principal>().cloned();
         let (method, uri, headers) = (parts.method.clone(), parts.uri.clone(), parts.headers.clone());
         let body = Bytes::from_request(Request::from_parts(parts, body), state).await;
-        Ok(WriteRequest { method, uri, headers, request_id, body })
+        Ok(WriteRequest { principal, method, uri, headers, request_id, body })
     }
 }
 
 impl Write {
-    /// Authenticate, charge the rate limit, check the idempotency key and read the body.
+    /// Check the idempotency key and the body (authentication came before, in its layer).
     pub async fn begin(state: &AppState, family: Family, parts: &WriteRequest) -> Result<Write, ApiError> {
-        let principal = authenticate(state, family, &parts.headers).await?;
+        let principal = parts.principal.clone().ok_or_else(|| ApiError::new(family, ErrorKind::Internal))?;
         let key_header = parts.headers.get("x-idempotency-key").map(|v| v.to_str().map_err(|_| ()));
         let key = match key_header {
             Some(Err(())) => Err(KeyError::Invalid),
@@ -183,11 +152,12 @@ pub fn render(
     }
 }
 
-/// For operations whose success is a move with no body.
+/// For operations whose success is a move (or, for an idempotent cancel, no change)
+/// with no body.
 pub fn moved(effect: &Effect, status: StatusCode) -> Option<StoredResponse> {
     match effect {
-        Effect::Moved => Some(empty_response(status)),
-        Effect::ActionCreated(_) | Effect::PayoutCreated(..) => None,
+        Effect::Moved | Effect::Unchanged => Some(empty_response(status)),
+        _ => None,
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::domain::customer::{Customer, CustomerId, Profile, ProfileId};
 use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionStatus};
 use crate::domain::terminal_action::{ActionId, TerminalAction};
 use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
@@ -28,11 +29,11 @@ pub struct NewAccount {
     pub now: Timestamp,
 }
 
-/// One page of a payout's transactions, and how many match in all.
+/// One page of a listing, and how many items match in all.
 #[derive(Clone, Debug)]
-pub struct TransactionPage {
+pub struct Page<T> {
     pub total: u64,
-    pub transactions: Vec<Transaction>,
+    pub items: Vec<T>,
 }
 
 /// The domain-level operations every backend provides.
@@ -89,7 +90,7 @@ pub trait Store: Send + Sync {
         status: Option<TransactionStatus>,
         limit: u32,
         offset: u64,
-    ) -> Result<Option<TransactionPage>, StoreError>;
+    ) -> Result<Option<Page<Transaction>>, StoreError>;
 
     /// A transaction of a payout of this user's, or why not (`NotFound` for the
     /// payout, `TransactionNotInPayout` for the transaction).
@@ -99,6 +100,43 @@ pub trait Store: Send + Sync {
         payout: PayoutId,
         transaction: TransactionId,
     ) -> Result<Result<Transaction, Failure>, StoreError>;
+
+    /// A customer, if this caller on this site may reach it.
+    async fn customer(
+        &self,
+        user: UserId,
+        site: SiteId,
+        id: CustomerId,
+    ) -> Result<Result<Customer, Failure>, StoreError>;
+
+    /// This caller's customers on this site, optionally only the one with `email`.
+    async fn customer_page(
+        &self,
+        user: UserId,
+        site: SiteId,
+        email: Option<String>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Customer>, StoreError>;
+
+    /// A profile, if this caller on this site may reach it through this customer.
+    async fn profile(
+        &self,
+        user: UserId,
+        site: SiteId,
+        customer: CustomerId,
+        id: ProfileId,
+    ) -> Result<Result<Profile, Failure>, StoreError>;
+
+    /// A customer's profiles, if this caller on this site may reach the customer.
+    async fn profile_page(
+        &self,
+        user: UserId,
+        site: SiteId,
+        customer: CustomerId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Result<Page<Profile>, Failure>, StoreError>;
 
     /// Run one step of payout processing (see [`crate::engine::advance_payouts`]);
     /// returns how many transactions moved. Public so tests can drain the queue.

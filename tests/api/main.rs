@@ -3,6 +3,7 @@
 //! temporary directory and talks HTTP to it.
 
 mod cli;
+mod customers;
 mod helpers;
 mod idempotency;
 mod openapi;

@@ -60,8 +60,12 @@ async fn unknown_routes_and_methods_get_json_errors() {
     let app = TestApp::spawn().await;
     let missing = app.client.get(format!("{}/v9/nothing", app.base)).send().await.unwrap();
     assert_error(missing, 404, "not_found").await;
-    let wrong_method = app.client.delete(format!("{}/terminals/v1/actions", app.base)).send().await.unwrap();
+    let account = app.test_account().await;
+    let url = format!("{}/terminals/v1/actions", app.base);
+    let wrong_method = app.client.delete(&url).bearer_auth(&account.token).send().await.unwrap();
     assert_error(wrong_method, 405, "method_not_allowed").await;
+    // Authentication comes first, as in the contract's order of checks.
+    assert_error(app.client.delete(&url).send().await.unwrap(), 401, "unauthorized").await;
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! is on disk before it is acknowledged), a single group-committing writer thread
 //! and a small pool of read connections.
 
+mod customer_tables;
 mod payout_tables;
 mod readers;
 mod schema;
@@ -14,11 +15,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{NewAccount, Store, TransactionPage};
+use super::{NewAccount, Page, Store};
+use crate::domain::customer::{Customer, CustomerId, Profile, ProfileId};
 use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionStatus};
 use crate::domain::terminal_action::{ActionId, TerminalAction};
 use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
-use crate::engine::{self, Command, Executed, Failure, StoreError};
+use crate::engine::{self, access, Command, Executed, Failure, StoreError};
 use readers::Readers;
 use tables::Tables;
 use writer::Writer;
@@ -151,7 +153,7 @@ impl Store for SqliteStore {
         status: Option<TransactionStatus>,
         limit: u32,
         offset: u64,
-    ) -> Result<Option<TransactionPage>, StoreError> {
+    ) -> Result<Option<Page<Transaction>>, StoreError> {
         self.readers.read(move |conn| Tables(conn).transaction_page(user, payout, status, limit, offset)).await
     }
 
@@ -161,16 +163,54 @@ impl Store for SqliteStore {
         payout: PayoutId,
         transaction: TransactionId,
     ) -> Result<Result<Transaction, Failure>, StoreError> {
+        self.readers.read(move |conn| access::transaction(&mut Tables(conn), user, payout, transaction)).await
+    }
+
+    async fn customer(
+        &self,
+        user: UserId,
+        site: SiteId,
+        id: CustomerId,
+    ) -> Result<Result<Customer, Failure>, StoreError> {
+        self.readers.read(move |conn| access::customer(&mut Tables(conn), user, site, &id)).await
+    }
+
+    async fn customer_page(
+        &self,
+        user: UserId,
+        site: SiteId,
+        email: Option<String>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Customer>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).customer_page(user, site, email.as_deref(), limit, offset)).await
+    }
+
+    async fn profile(
+        &self,
+        user: UserId,
+        site: SiteId,
+        customer: CustomerId,
+        id: ProfileId,
+    ) -> Result<Result<Profile, Failure>, StoreError> {
+        self.readers.read(move |conn| access::profile(&mut Tables(conn), user, site, &customer, &id)).await
+    }
+
+    async fn profile_page(
+        &self,
+        user: UserId,
+        site: SiteId,
+        customer: CustomerId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Result<Page<Profile>, Failure>, StoreError> {
         self.readers
             .read(move |conn| {
-                let tables = Tables(conn);
-                if tables.payout_row(user, payout)?.is_none() {
-                    return Ok(Err(Failure::NotFound));
+                let mut tables = Tables(conn);
+                if let Err(failure) = access::customer(&mut tables, user, site, &customer)? {
+                    return Ok(Err(failure));
                 }
-                Ok(match tables.transaction_row(transaction)? {
-                    Some(t) if t.payout_id == payout => Ok(t),
-                    Some(_) | None => Err(Failure::TransactionNotInPayout),
-                })
+                Ok(Ok(tables.profile_page(&customer, limit, offset)?))
             })
             .await
     }

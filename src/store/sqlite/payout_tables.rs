@@ -6,7 +6,7 @@ use super::tables::{corrupt, user_id, Tables};
 use crate::domain::payout::{self, Amount, Payout, PayoutId, Transaction, TransactionId, TransactionStatus};
 use crate::domain::{SiteId, Timestamp, UserId};
 use crate::engine::StoreError;
-use crate::store::TransactionPage;
+use crate::store::Page;
 
 const TRANSACTION_COLUMNS: &str = "id, payout_id, user_id, position, account, currency, amount_cents, description,
      external_reference, status, due_at, processing_since, created_at, updated_at";
@@ -145,7 +145,7 @@ impl Tables<'_> {
         status: Option<TransactionStatus>,
         limit: u32,
         offset: u64,
-    ) -> Result<Option<TransactionPage>, StoreError> {
+    ) -> Result<Option<Page<Transaction>>, StoreError> {
         if self.payout_row(user, payout)?.is_none() {
             return Ok(None);
         }
@@ -162,8 +162,7 @@ impl Tables<'_> {
         ))?;
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![payout.get(), status, limit, offset], transaction_from_row)?;
-        let transactions = rows.collect::<Result<_, _>>()?;
-        Ok(Some(TransactionPage { total: total as u64, transactions }))
+        Ok(Some(Page { total: total as u64, items: rows.collect::<Result<_, _>>()? }))
     }
 
     pub fn signing_keys(&self, user: UserId) -> Result<Vec<[u8; 32]>, StoreError> {

@@ -6,7 +6,11 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::engine::StoreError;
 
 /// Migration `i` moves the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_payouts.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_payouts.sql"),
+    include_str!("migrations/0003_customers.sql"),
+];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -2,6 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::domain::customer::{self, Customer, CustomerId, PaymentMethod, Profile, ProfileId};
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::payout::{self, Payout, PayoutId, Transaction, TransactionId};
 use crate::domain::terminal_action::{ActionId, ActionStatus, PrintSubtype, TerminalAction, Transition};
@@ -144,6 +145,44 @@ impl UnitOfWork for Tables<'_> {
         limit: usize,
     ) -> Result<Vec<Transaction>, StoreError> {
         self.due_transaction_rows(now, delay_ms, limit)
+    }
+
+    fn customer(&mut self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
+        self.customer_row(id)
+    }
+
+    fn customer_by_email(&mut self, user: UserId, email_key: &str) -> Result<Option<CustomerId>, StoreError> {
+        self.customer_id_by_email(user, email_key)
+    }
+
+    fn insert_customer(&mut self, customer: &Customer) -> Result<(), StoreError> {
+        self.insert_customer_row(customer)
+    }
+
+    fn profile(&mut self, id: &ProfileId) -> Result<Option<Profile>, StoreError> {
+        self.profile_row(id)
+    }
+
+    fn insert_profile(&mut self, profile: &Profile) -> Result<(), StoreError> {
+        self.insert_profile_row(profile)
+    }
+
+    fn move_profile(
+        &mut self,
+        id: &ProfileId,
+        transition: customer::Transition,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.update_profile_status(id, transition, now)
+    }
+
+    fn add_payment_method(
+        &mut self,
+        id: &ProfileId,
+        position: usize,
+        method: &PaymentMethod,
+    ) -> Result<(), StoreError> {
+        self.insert_payment_method(id, position, method)
     }
 
     fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError> {

@@ -1,0 +1,478 @@
+//! Customers, payment profiles and their payment methods.
+//!
+//! Profile statuses: `PENDING → READY` (first payment method added),
+//! `PENDING | READY → CANCELLED`. `CANCELLED` is final, and cancelling it again
+//! changes nothing. A customer and its profiles belong to the account *and site* of
+//! the token that created them; reaching them otherwise is a mismatch, not a 404.
+
+use std::fmt;
+
+use super::{SiteId, Timestamp, UserId};
+
+pub const EMAIL_CHARS_MAX: usize = 254;
+pub const NAME_CHARS_MAX: usize = 100;
+pub const DESCRIPTION_CHARS_MAX: usize = 255;
+pub const STATEMENT_DESCRIPTOR_CHARS_MAX: usize = 22;
+pub const PAYMENT_METHODS_MAX: usize = 2;
+pub const MAX_DAY_OVERDUE_DEFAULT: u8 = 3;
+const CUSTOMER_SUFFIX_CHARS: usize = 15;
+
+/// `<9 digits>-<15 letters or digits>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CustomerId(String);
+
+impl CustomerId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (digits, suffix) = raw.split_once('-')?;
+        let ok = digits.len() == 9
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && suffix.len() == CUSTOMER_SUFFIX_CHARS
+            && suffix.bytes().all(|b| b.is_ascii_alphanumeric());
+        ok.then(|| CustomerId(raw.to_owned()))
+    }
+
+    /// From random material: a number below a billion and 15 alphabet indices.
+    pub fn from_random(number: u32, suffix: [u8; CUSTOMER_SUFFIX_CHARS]) -> Self {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let suffix: String = suffix.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+        CustomerId(format!("{:09}-{suffix}", number % 1_000_000_000))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// 32 lowercase hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProfileId(String);
+
+impl ProfileId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| ProfileId(raw.to_owned()))
+    }
+
+    pub fn from_random(bytes: [u8; 16]) -> Self {
+        ProfileId(hex::encode(bytes))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProfileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProfileStatus {
+    Pending,
+    Ready,
+    Cancelled,
+}
+
+impl ProfileStatus {
+    pub const ALL: [ProfileStatus; 3] = [ProfileStatus::Pending, ProfileStatus::Ready, ProfileStatus::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileStatus::Pending => "PENDING",
+            ProfileStatus::Ready => "READY",
+            ProfileStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        ProfileStatus::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub from: ProfileStatus,
+    pub to: ProfileStatus,
+}
+
+/// What a cancel does: move to `CANCELLED`, or nothing when it is already there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelDecision {
+    Move(Transition),
+    AlreadyCancelled,
+}
+
+pub fn cancel(current: ProfileStatus) -> CancelDecision {
+    match current {
+        ProfileStatus::Pending | ProfileStatus::Ready => {
+            CancelDecision::Move(Transition { from: current, to: ProfileStatus::Cancelled })
+        }
+        ProfileStatus::Cancelled => CancelDecision::AlreadyCancelled,
+    }
+}
+
+/// Why a payment method cannot be added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddMethodRefused {
+    Cancelled,
+    Full,
+}
+
+/// Adding a method: the first one makes a `PENDING` profile `READY`.
+pub fn add_method(current: ProfileStatus, methods_held: usize) -> Result<Option<Transition>, AddMethodRefused> {
+    if methods_held >= PAYMENT_METHODS_MAX {
+        return Err(AddMethodRefused::Full);
+    }
+    match current {
+        ProfileStatus::Pending => Ok(Some(Transition { from: current, to: ProfileStatus::Ready })),
+        ProfileStatus::Ready => Ok(None),
+        ProfileStatus::Cancelled => Err(AddMethodRefused::Cancelled),
+    }
+}
+
+/// Who owns a customer or profile, as far as access goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub user_id: UserId,
+    pub site_id: SiteId,
+}
+
+/// How a caller reached a resource that is not theirs (in the contract's order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mismatch {
+    Caller,
+    Site,
+    Customer,
+}
+
+/// May `caller` on `site` reach a resource of `owner`, under `customer_in_path`
+/// when the resource hangs from a customer?
+pub fn check_access(
+    owner: &Owner,
+    resource_customer: Option<&CustomerId>,
+    caller: UserId,
+    site: SiteId,
+    customer_in_path: &CustomerId,
+) -> Result<(), Mismatch> {
+    if owner.user_id != caller {
+        return Err(Mismatch::Caller);
+    }
+    if owner.site_id != site {
+        return Err(Mismatch::Site);
+    }
+    match resource_customer {
+        Some(customer) if customer != customer_in_path => Err(Mismatch::Customer),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+fn check_text(field: &str, value: &Option<String>, max: usize) -> Result<(), InvalidInput> {
+    match value {
+        Some(text) if text.chars().count() > max || text.chars().any(char::is_control) => {
+            Err(InvalidInput(format!("{field} must be at most {max} characters, without control characters")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A plausible address: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn valid_email(raw: &str) -> bool {
+    let Some((local, domain)) = raw.split_once('@') else {
+        return false;
+    };
+    raw.len() <= EMAIL_CHARS_MAX
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|label| !label.is_empty())
+        && !raw.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CustomerDraft {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCustomer {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub description: Option<String>,
+}
+
+impl NewCustomer {
+    pub fn parse(draft: CustomerDraft) -> Result<Self, InvalidInput> {
+        let Some(email) = draft.email else {
+            return Err(InvalidInput("email is required".into()));
+        };
+        if !valid_email(&email) {
+            return Err(InvalidInput(format!("email {email:?} is not a valid address")));
+        }
+        check_text("first_name", &draft.first_name, NAME_CHARS_MAX)?;
+        check_text("last_name", &draft.last_name, NAME_CHARS_MAX)?;
+        check_text("description", &draft.description, DESCRIPTION_CHARS_MAX)?;
+        Ok(NewCustomer {
+            email,
+            first_name: draft.first_name,
+            last_name: draft.last_name,
+            description: draft.description,
+        })
+    }
+}
+
+/// Emails are unique per account regardless of case.
+pub fn email_key(email: &str) -> String {
+    email.to_lowercase()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub owner: Owner,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SequenceControl {
+    Auto,
+    Manual,
+}
+
+impl SequenceControl {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SequenceControl::Auto => "AUTO",
+            SequenceControl::Manual => "MANUAL",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "AUTO" => Some(SequenceControl::Auto),
+            "MANUAL" => Some(SequenceControl::Manual),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ProfileDraft {
+    pub description: Option<String>,
+    /// As written in JSON; `None` when absent.
+    pub max_day_overdue: Option<i64>,
+    pub statement_descriptor: Option<String>,
+    pub sequence_control: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewProfile {
+    pub description: Option<String>,
+    pub max_day_overdue: u8,
+    pub statement_descriptor: Option<String>,
+    pub sequence_control: SequenceControl,
+}
+
+impl NewProfile {
+    pub fn parse(draft: ProfileDraft) -> Result<Self, InvalidInput> {
+        check_text("description", &draft.description, DESCRIPTION_CHARS_MAX)?;
+        let max_day_overdue = match draft.max_day_overdue {
+            None => MAX_DAY_OVERDUE_DEFAULT,
+            Some(days @ 1..=10) => days as u8,
+            Some(_) => return Err(InvalidInput("max_day_overdue must be from 1 to 10".into())),
+        };
+        if let Some(descriptor) = &draft.statement_descriptor {
+            let chars = descriptor.chars().count();
+            if chars == 0 || chars > STATEMENT_DESCRIPTOR_CHARS_MAX || descriptor.chars().any(char::is_control) {
+                return Err(InvalidInput("statement_descriptor must be 1 to 22 characters".into()));
+            }
+        }
+        let sequence_control = match draft.sequence_control.as_deref() {
+            None => SequenceControl::Auto,
+            Some(raw) => SequenceControl::parse(raw)
+                .ok_or_else(|| InvalidInput("sequence_control must be \"AUTO\" or \"MANUAL\"".into()))?,
+        };
+        Ok(NewProfile {
+            description: draft.description,
+            max_day_overdue,
+            statement_descriptor: draft.statement_descriptor,
+            sequence_control,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MethodDraft {
+    pub id: Option<String>,
+    pub kind: Option<String>,
+    pub token: Option<String>,
+    pub card_id: Option<String>,
+}
+
+/// A payment method as kept: the card token is used once and never stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentMethod {
+    pub id: String,
+    pub kind: String,
+    pub card_id: Option<String>,
+    pub created_at: Timestamp,
+}
+
+const METHOD_KINDS: [&str; 4] = ["credit_card", "debit_card", "prepaid_card", "account_money"];
+
+impl PaymentMethod {
+    pub fn parse(draft: MethodDraft, now: Timestamp) -> Result<Self, InvalidInput> {
+        let id = draft.id.filter(|id| {
+            (1..=32).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
+        let Some(id) = id else {
+            return Err(InvalidInput("id must be a payment method id such as \"visa\" or \"master\"".into()));
+        };
+        let Some(kind) = draft.kind.filter(|k| METHOD_KINDS.contains(&k.as_str())) else {
+            return Err(InvalidInput(format!("type must be one of {}", METHOD_KINDS.join(", "))));
+        };
+        check_text("token", &draft.token, 256)?;
+        check_text("card_id", &draft.card_id, 64)?;
+        if kind != "account_money" && draft.token.is_none() && draft.card_id.is_none() {
+            return Err(InvalidInput("a card payment method needs a token or a card_id".into()));
+        }
+        Ok(PaymentMethod { id, kind, card_id: draft.card_id, created_at: now })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    pub id: ProfileId,
+    pub owner: Owner,
+    pub customer_id: CustomerId,
+    pub status: ProfileStatus,
+    pub description: Option<String>,
+    pub max_day_overdue: u8,
+    pub statement_descriptor: Option<String>,
+    pub sequence_control: SequenceControl,
+    pub payment_methods: Vec<PaymentMethod>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use ProfileStatus::*;
+
+    #[test]
+    fn ids() {
+        let customer = CustomerId::from_random(42, [1; 15]);
+        assert_eq!(customer.as_str(), "000000042-bbbbbbbbbbbbbbb");
+        assert_eq!(CustomerId::parse(customer.as_str()), Some(customer));
+        assert!(CustomerId::parse("123456789-ABCdef012345678").is_some());
+        for bad in ["123456789", "12345678-abcdefghijklmno", "123456789-abcdefghijklmn", "123456789-abcdefghijklm!o"] {
+            assert_eq!(CustomerId::parse(bad), None, "{bad}");
+        }
+        let profile = ProfileId::from_random([0xab; 16]);
+        assert_eq!(ProfileId::parse(profile.as_str()), Some(profile.clone()));
+        assert_eq!(ProfileId::parse(&profile.as_str().to_uppercase()), None);
+        assert_eq!(ProfileId::parse("abc"), None);
+    }
+
+    #[test]
+    fn the_machine() {
+        assert_eq!(cancel(Pending), CancelDecision::Move(Transition { from: Pending, to: Cancelled }));
+        assert_eq!(cancel(Ready), CancelDecision::Move(Transition { from: Ready, to: Cancelled }));
+        assert_eq!(cancel(Cancelled), CancelDecision::AlreadyCancelled);
+        assert_eq!(add_method(Pending, 0), Ok(Some(Transition { from: Pending, to: Ready })));
+        assert_eq!(add_method(Ready, 1), Ok(None));
+        assert_eq!(add_method(Ready, 2), Err(AddMethodRefused::Full));
+        assert_eq!(add_method(Cancelled, 0), Err(AddMethodRefused::Cancelled));
+        assert_eq!(add_method(Cancelled, 2), Err(AddMethodRefused::Full));
+    }
+
+    #[test]
+    fn access_checks_come_in_the_contracts_order() {
+        let owner = Owner { user_id: UserId::new(1).unwrap(), site_id: SiteId::Mlb };
+        let mine = CustomerId::from_random(1, [0; 15]);
+        let other = CustomerId::from_random(2, [0; 15]);
+        let (me, stranger) = (UserId::new(1).unwrap(), UserId::new(2).unwrap());
+        assert_eq!(check_access(&owner, Some(&mine), me, SiteId::Mlb, &mine), Ok(()));
+        assert_eq!(check_access(&owner, Some(&mine), stranger, SiteId::Mla, &other), Err(Mismatch::Caller));
+        assert_eq!(check_access(&owner, Some(&mine), me, SiteId::Mla, &other), Err(Mismatch::Site));
+        assert_eq!(check_access(&owner, Some(&mine), me, SiteId::Mlb, &other), Err(Mismatch::Customer));
+        assert_eq!(check_access(&owner, None, me, SiteId::Mlb, &other), Ok(()));
+    }
+
+    #[test]
+    fn emails() {
+        for good in ["ana@example.com", "a.b+c@sub.example.co"] {
+            assert!(valid_email(good), "{good}");
+        }
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "ana@@example.com",
+            "a na@example.com",
+            "ana@example..com",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn profile_validation() {
+        let ok = NewProfile::parse(ProfileDraft::default()).unwrap();
+        assert_eq!((ok.max_day_overdue, ok.sequence_control), (3, SequenceControl::Auto));
+        for days in [0, 11, -1] {
+            let draft = ProfileDraft { max_day_overdue: Some(days), ..ProfileDraft::default() };
+            assert!(NewProfile::parse(draft).is_err(), "{days}");
+        }
+        let long = ProfileDraft { statement_descriptor: Some("x".repeat(23)), ..ProfileDraft::default() };
+        assert!(NewProfile::parse(long).is_err());
+        let seq = ProfileDraft { sequence_control: Some("auto".into()), ..ProfileDraft::default() };
+        assert!(NewProfile::parse(seq).is_err());
+    }
+
+    proptest! {
+        /// Random sequences of cancels and method additions: CANCELLED is final, at
+        /// most two methods are ever held, and READY means at least one method.
+        #[test]
+        fn random_profile_histories(ops in proptest::collection::vec(0u8..3, 0..30)) {
+            let (mut status, mut methods) = (Pending, 0usize);
+            for op in ops {
+                let before = status;
+                if op == 0 {
+                    if let CancelDecision::Move(t) = cancel(status) { status = t.to; }
+                } else if let Ok(t) = add_method(status, methods) {
+                    methods += 1;
+                    if let Some(t) = t { status = t.to; }
+                }
+                prop_assert!(methods <= PAYMENT_METHODS_MAX);
+                prop_assert!(before != Cancelled || status == Cancelled);
+                prop_assert!(status != Ready || methods >= 1);
+            }
+        }
+    }
+}

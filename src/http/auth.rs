@@ -1,0 +1,59 @@
+//! Authentication and rate limiting, for every route of every family, in one layer.
+//!
+//! The family comes from the route's prefix, so each gets its own error codes. On
+//! success the [`Principal`] goes into the request's extensions for the handler, and
+//! the response gets `X-RateLimit-Limit` / `X-RateLimit-Remaining`.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::{ApiError, ErrorKind, Family};
+use super::AppState;
+use crate::domain::Principal;
+
+/// Longer bearer tokens are refused without hashing them.
+const TOKEN_CHARS_MAX: usize = 256;
+
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(family) = Family::of_path(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let principal = match principal(&state, family, request.headers()).await {
+        Ok(principal) => principal,
+        Err(err) => return err.into_response(),
+    };
+    let standing = state.limiter.check(&principal.token_hash);
+    if let Some(retry_after_secs) = standing.retry_after_secs {
+        let mut response = ApiError::new(family, ErrorKind::RateLimited { retry_after_secs }).into_response();
+        standing.stamp(response.headers_mut());
+        return response;
+    }
+    request.extensions_mut().insert(principal);
+    let mut response = next.run(request).await;
+    standing.stamp(response.headers_mut());
+    response
+}
+
+/// The account and site behind the bearer token.
+async fn principal(state: &AppState, family: Family, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let fail = |kind| ApiError::new(family, kind);
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(fail(ErrorKind::MissingToken));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty() && token.len() <= TOKEN_CHARS_MAX)
+        .ok_or_else(|| fail(ErrorKind::InvalidToken))?;
+    let hasher = state.store.token_hasher();
+    let found = state.store.principal(hasher.hash(token)).await.map_err(|err| {
+        tracing::error!(error = %err, "token lookup failed");
+        fail(ErrorKind::Internal)
+    })?;
+    found.filter(|p| hasher.verify(token, &p.token_hash)).ok_or_else(|| fail(ErrorKind::InvalidToken))
+}

@@ -1,0 +1,516 @@
+//! Customers and their payment profiles: `/v1/customers…`.
+//!
+//! A customer and its profiles belong to the account and site of the token that
+//! created them. Reaching a profile as another account, with a token of another site,
+//! or through another customer is a mismatch (400), as the reference page spells it;
+//! only what does not exist at all is `resource_not_found`.
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody, ErrorKind, Family};
+use super::paging::{self, Paging};
+use super::request::{json_response, moved, parse_json, render, Write, WriteRequest};
+use super::AppState;
+use crate::domain::customer::{
+    Customer, CustomerDraft, CustomerId, MethodDraft, NewCustomer, NewProfile, PaymentMethod, Profile, ProfileDraft,
+    ProfileId,
+};
+use crate::domain::Principal;
+use crate::engine::{Effect, Failure, Operation, PathParam};
+use crate::store::{Page, StoreError};
+
+const FAMILY: Family = Family::Customers;
+
+pub fn routes() -> Router<AppState> {
+    const PROFILES: &str = "/v1/customers/{customer_id}/payment-profiles";
+    Router::new()
+        .route("/v1/customers", post(create_customer))
+        .route("/v1/customers/search", get(search_customers))
+        .route("/v1/customers/{customer_id}", get(get_customer))
+        .route(PROFILES, post(create_profile).get(list_profiles))
+        .route(&format!("{PROFILES}/{{payment_profile_id}}"), get(get_profile))
+        .route(&format!("{PROFILES}/{{payment_profile_id}}/payment-methods"), post(add_payment_method))
+        .route(&format!("{PROFILES}/{{payment_profile_id}}/cancel"), post(cancel_profile))
+}
+
+// ---- bodies and views ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CustomerBody {
+    /// Required; unique per account (regardless of case).
+    #[schema(example = "ana@example.com")]
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerView {
+    #[schema(example = "123456789-abcdefghijk1234")]
+    pub id: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub description: Option<String>,
+    pub site_id: &'static str,
+    pub created_date: String,
+    pub last_updated_date: String,
+}
+
+impl From<&Customer> for CustomerView {
+    fn from(c: &Customer) -> Self {
+        CustomerView {
+            id: c.id.to_string(),
+            email: c.email.clone(),
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            description: c.description.clone(),
+            site_id: c.owner.site_id.as_str(),
+            created_date: c.created_at.to_rfc3339(),
+            last_updated_date: c.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProfileBody {
+    pub description: Option<String>,
+    /// 1 to 10; 3 when absent.
+    pub max_day_overdue: Option<i64>,
+    /// 1 to 22 characters.
+    pub statement_descriptor: Option<String>,
+    /// `AUTO` (default) or `MANUAL`.
+    pub sequence_control: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentMethodBody {
+    /// The payment method, e.g. `visa`, `master`.
+    #[schema(example = "visa")]
+    pub id: Option<String>,
+    /// `credit_card`, `debit_card`, `prepaid_card` or `account_money`.
+    #[serde(rename = "type")]
+    #[schema(example = "credit_card")]
+    pub kind: Option<String>,
+    /// A card token (used once; never stored or shown).
+    pub token: Option<String>,
+    pub card_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileView {
+    #[schema(example = "0123456789abcdef0123456789abcdef")]
+    pub id: String,
+    /// `PENDING`, `READY` or `CANCELLED`.
+    pub status: &'static str,
+    pub customer_id: String,
+    pub caller_id: i64,
+    pub site_id: &'static str,
+    pub description: Option<String>,
+    pub max_day_overdue: u8,
+    pub statement_descriptor: Option<String>,
+    pub sequence_control: &'static str,
+    pub payment_methods: Vec<PaymentMethodView>,
+    pub created_date: String,
+    pub last_updated_date: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentMethodView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub card_id: Option<String>,
+    pub created_date: String,
+}
+
+impl From<&PaymentMethod> for PaymentMethodView {
+    fn from(m: &PaymentMethod) -> Self {
+        PaymentMethodView {
+            id: m.id.clone(),
+            kind: m.kind.clone(),
+            card_id: m.card_id.clone(),
+            created_date: m.created_at.to_rfc3339(),
+        }
+    }
+}
+
+impl From<&Profile> for ProfileView {
+    fn from(p: &Profile) -> Self {
+        ProfileView {
+            id: p.id.to_string(),
+            status: p.status.as_str(),
+            customer_id: p.customer_id.to_string(),
+            caller_id: p.owner.user_id.get(),
+            site_id: p.owner.site_id.as_str(),
+            description: p.description.clone(),
+            max_day_overdue: p.max_day_overdue,
+            statement_descriptor: p.statement_descriptor.clone(),
+            sequence_control: p.sequence_control.as_str(),
+            payment_methods: p.payment_methods.iter().map(PaymentMethodView::from).collect(),
+            created_date: p.created_at.to_rfc3339(),
+            last_updated_date: p.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A page of customers or profiles.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Listing<T> {
+    pub paging: Paging,
+    pub results: Vec<T>,
+}
+
+fn listing<'a, T: 'a, V: From<&'a T>>(page: &'a Page<T>, limit: u32, offset: u64) -> Listing<V> {
+    Listing { paging: Paging { limit, offset, total: page.total }, results: page.items.iter().map(V::from).collect() }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Only the customer with this email (compared regardless of case).
+    pub email: Option<String>,
+    /// 1 to 100; 30 when absent.
+    pub limit: Option<String>,
+    /// From 0.
+    pub offset: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1 to 100; 30 when absent.
+    pub limit: Option<String>,
+    /// From 0.
+    pub offset: Option<String>,
+}
+
+// ---- shared steps ----
+
+fn refuse(failure: Failure) -> ApiError {
+    ApiError::refused(FAMILY, failure)
+}
+
+fn customer_id(raw: &str) -> Result<CustomerId, Failure> {
+    CustomerId::parse(raw).ok_or(Failure::InvalidPathParam(PathParam::CustomerId))
+}
+
+fn profile_ids(path: Result<Path<(String, String)>, PathRejection>) -> Result<(CustomerId, ProfileId), Failure> {
+    let Ok(Path((customer, profile))) = path else {
+        return Err(Failure::InvalidPathParam(PathParam::CustomerId));
+    };
+    let profile = ProfileId::parse(&profile).ok_or(Failure::InvalidPathParam(PathParam::ProfileId))?;
+    Ok((customer_id(&customer)?, profile))
+}
+
+fn read_error(err: StoreError) -> ApiError {
+    tracing::error!(error = %err, "a customer read failed");
+    ApiError::new(FAMILY, ErrorKind::Internal)
+}
+
+fn json_ok(body: &impl Serialize) -> Response {
+    let stored = json_response(StatusCode::OK, body);
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], stored.body).into_response()
+}
+
+async fn begin(state: &AppState, request: &WriteRequest) -> Result<Write, Response> {
+    Write::begin(state, FAMILY, request).await.map_err(IntoResponse::into_response)
+}
+
+// ---- customers ----
+
+/// Create a customer.
+#[utoipa::path(
+    post, path = "/v1/customers", tag = "Customers",
+    params(("X-Idempotency-Key" = String, Header, description = "1 to 64 characters")),
+    request_body = CustomerBody,
+    responses(
+        (status = 201, description = "Created", body = CustomerView),
+        (status = 400, description = "bad_request (also a duplicate email), invalid_idempotency_key", body = ErrorBody),
+        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
+        (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
+        (status = 429, description = "Too Many Requests", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_customer(State(state): State<AppState>, request: WriteRequest) -> Response {
+    let write = match begin(&state, &request).await {
+        Ok(write) => write,
+        Err(response) => return response,
+    };
+    let parsed = parse_json::<CustomerBody>(write.body(), false).and_then(|b| {
+        let draft = CustomerDraft {
+            email: b.email,
+            first_name: b.first_name,
+            last_name: b.last_name,
+            description: b.description,
+        };
+        NewCustomer::parse(draft).map_err(|e| Failure::InvalidBody(e.0))
+    });
+    let op = match parsed {
+        Ok(new) => {
+            let mut rng = rand::rng();
+            Operation::CreateCustomer { id: CustomerId::from_random(rng.random(), rng.random()), new }
+        }
+        Err(failure) => Operation::Refuse { failure, before_lookup: false },
+    };
+    let success = |effect: &Effect| match effect {
+        Effect::CustomerCreated(c) => Some(json_response(StatusCode::CREATED, &CustomerView::from(c))),
+        _ => None,
+    };
+    write.execute(&state, op, render(FAMILY, success)).await
+}
+
+/// Read a customer.
+#[utoipa::path(
+    get, path = "/v1/customers/{customer_id}", tag = "Customers",
+    params(("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`")),
+    responses(
+        (status = 200, description = "The customer", body = CustomerView),
+        (status = 400, description = "caller_id_mismatch, site_id_mismatch", body = ErrorBody),
+        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
+        (status = 404, description = "resource_not_found", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_customer(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let raw = path.map(|Path(raw)| raw).unwrap_or_default();
+    let id = customer_id(&raw).map_err(refuse)?;
+    let found = state.store.customer(principal.user_id, principal.site_id, id).await.map_err(read_error)?;
+    Ok(json_ok(&CustomerView::from(&found.map_err(refuse)?)))
+}
+
+/// Search the caller's customers on the token's site.
+#[utoipa::path(
+    get, path = "/v1/customers/search", tag = "Customers",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "A page of customers, oldest first", body = Listing<CustomerView>),
+        (status = 400, description = "bad_request (limit or offset)", body = ErrorBody),
+        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn search_customers(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Ok(Query(params)) = query else {
+        return Err(refuse(Failure::InvalidBody("the query string is malformed".into())));
+    };
+    let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref()).map_err(refuse)?;
+    let email = params.email.filter(|e| !e.is_empty());
+    let page = state
+        .store
+        .customer_page(principal.user_id, principal.site_id, email, limit, offset)
+        .await
+        .map_err(read_error)?;
+    Ok(json_ok(&listing::<_, CustomerView>(&page, limit, offset)))
+}
+
+// ---- payment profiles ----
+
+/// Create a payment profile for a customer (status `PENDING`).
+#[utoipa::path(
+    post, path = "/v1/customers/{customer_id}/payment-profiles", tag = "Payment profiles",
+    params(
+        ("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"),
+        ("X-Idempotency-Key" = String, Header, description = "1 to 64 characters"),
+    ),
+    request_body = ProfileBody,
+    responses(
+        (status = 201, description = "Created", body = ProfileView),
+        (status = 400, description = "bad_request, caller_id_mismatch, site_id_mismatch, invalid_idempotency_key", body = ErrorBody),
+        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
+        (status = 404, description = "resource_not_found", body = ErrorBody),
+        (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
+        (status = 429, description = "Too Many Requests", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_profile(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    request: WriteRequest,
+) -> Response {
+    let write = match begin(&state, &request).await {
+        Ok(write) => write,
+        Err(response) => return response,
+    };
+    let raw = path.map(|Path(raw)| raw).unwrap_or_default();
+    let parsed = parse_json::<ProfileBody>(write.body(), false).and_then(|b| {
+        let draft = ProfileDraft {
+            description: b.description,
+            max_day_overdue: b.max_day_overdue,
+            statement_descriptor: b.statement_descriptor,
+            sequence_control: b.sequence_control,
+        };
+        NewProfile::parse(draft).map_err(|e| Failure::InvalidBody(e.0))
+    });
+    let op = match (customer_id(&raw), parsed) {
+        (Err(failure), _) => Operation::Refuse { failure, before_lookup: true },
+        (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
+        (Ok(customer), Ok(new)) => {
+            Operation::CreateProfile { customer, id: ProfileId::from_random(rand::random()), new }
+        }
+    };
+    let success = |effect: &Effect| match effect {
+        Effect::ProfileCreated(p) => Some(json_response(StatusCode::CREATED, &ProfileView::from(p))),
+        _ => None,
+    };
+    write.execute(&state, op, render(FAMILY, success)).await
+}
+
+/// List a customer's payment profiles.
+#[utoipa::path(
+    get, path = "/v1/customers/{customer_id}/payment-profiles", tag = "Payment profiles",
+    params(("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"), PageParams),
+    responses(
+        (status = 200, description = "A page of profiles, oldest first", body = Listing<ProfileView>),
+        (status = 400, description = "caller_id_mismatch, site_id_mismatch, bad_request", body = ErrorBody),
+        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
+        (status = 404, description = "resource_not_found", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_profiles(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let raw = path.map(|Path(raw)| raw).unwrap_or_default();
+    let customer = customer_id(&raw).map_err(refuse)?;
+    let Ok(Query(params)) = query else {
+        return Err(refuse(Failure::InvalidBody("the query string is malformed".into())));
+    };
+    let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref()).map_err(refuse)?;
+    let page = state
+        .store
+        .profile_page(principal.user_id, principal.site_id, customer, limit, offset)
+        .await
+        .map_err(read_error)?
+        .map_err(refuse)?;
+    Ok(json_ok(&listing::<_, ProfileView>(&page, limit, offset)))
+}
+
+/// Read a payment profile.
+#[utoipa::path(
+    get, path = "/v1/customers/{customer_id}/payment-profiles/{payment_profile_id}", tag = "Payment profiles",
+    params(
+        ("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"),
+        ("payment_profile_id" = String, Path, description = "32 lowercase hex digits"),
+    ),
+    responses(
+        (status = 200, description = "The profile", body = ProfileView),
+        (status = 400, description = "caller_id_mismatch, site_id_mismatch, customer_id_mismatch", body = ErrorBody),
+        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
+        (status = 404, description = "resource_not_found", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_profile(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (customer, profile) = profile_ids(path).map_err(refuse)?;
+    let found =
+        state.store.profile(principal.user_id, principal.site_id, customer, profile).await.map_err(read_error)?;
+    Ok(json_ok(&ProfileView::from(&found.map_err(refuse)?)))
+}
+
+/// Add a payment method (at most 2). The first makes a `PENDING` profile `READY`.
+#[utoipa::path(
+    post, path = "/v1/customers/{customer_id}/payment-profiles/{payment_profile_id}/payment-methods", tag = "Payment profiles",
+    params(
+        ("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"),
+        ("payment_profile_id" = String, Path, description = "32 lowercase hex digits"),
+        ("X-Idempotency-Key" = String, Header, description = "1 to 64 characters"),
+    ),
+    request_body = PaymentMethodBody,
+    responses(
+        (status = 201, description = "Added; the profile as it is now", body = ProfileView),
+        (status = 400, description = "bad_request (a third method, a CANCELLED profile, an invalid method), caller_id_mismatch, site_id_mismatch, customer_id_mismatch", body = ErrorBody),
+        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
+        (status = 404, description = "resource_not_found", body = ErrorBody),
+        (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn add_payment_method(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    request: WriteRequest,
+) -> Response {
+    let write = match begin(&state, &request).await {
+        Ok(write) => write,
+        Err(response) => return response,
+    };
+    let now = write.ctx.now;
+    let parsed = parse_json::<PaymentMethodBody>(write.body(), false).and_then(|b| {
+        let draft = MethodDraft { id: b.id, kind: b.kind, token: b.token, card_id: b.card_id };
+        PaymentMethod::parse(draft, now).map_err(|e| Failure::InvalidBody(e.0))
+    });
+    let op = match (profile_ids(path), parsed) {
+        (Err(failure), _) => Operation::Refuse { failure, before_lookup: true },
+        (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
+        (Ok((customer, profile)), Ok(method)) => Operation::AddPaymentMethod { customer, profile, method },
+    };
+    let success = |effect: &Effect| match effect {
+        Effect::ProfileUpdated(p) => Some(json_response(StatusCode::CREATED, &ProfileView::from(p))),
+        _ => None,
+    };
+    write.execute(&state, op, render(FAMILY, success)).await
+}
+
+/// Cancel a payment profile. `CANCELLED` is final; cancelling it again is a 204 that
+/// changes nothing.
+#[utoipa::path(
+    post, path = "/v1/customers/{customer_id}/payment-profiles/{payment_profile_id}/cancel", tag = "Payment profiles",
+    params(
+        ("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"),
+        ("payment_profile_id" = String, Path, description = "32 lowercase hex digits"),
+        ("X-Idempotency-Key" = String, Header, description = "1 to 64 characters"),
+    ),
+    responses(
+        (status = 204, description = "Cancelled (or already was)"),
+        (status = 400, description = "caller_id_mismatch, site_id_mismatch, customer_id_mismatch, invalid_idempotency_key, bad_request", body = ErrorBody),
+        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
+        (status = 404, description = "resource_not_found", body = ErrorBody),
+        (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
+        (status = 429, description = "Too Many Requests", body = ErrorBody),
+        (status = 500, description = "internal_server_error", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cancel_profile(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    request: WriteRequest,
+) -> Response {
+    let write = match begin(&state, &request).await {
+        Ok(write) => write,
+        Err(response) => return response,
+    };
+    let op = match (profile_ids(path), parse_json::<serde_json::Value>(write.body(), true)) {
+        (Err(failure), _) => Operation::Refuse { failure, before_lookup: true },
+        (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
+        (Ok((customer, profile)), Ok(_)) => Operation::CancelProfile { customer, profile },
+    };
+    write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await
+}
