@@ -5,6 +5,7 @@
 //! outcome; it never holds a transaction, so a backend is free to batch many commands
 //! into one commit. A 2xx is sent only after its transaction is durable.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -151,7 +152,8 @@ pub trait Store: Send + Sync {
     async fn close(&self);
 }
 
-/// Open the store a URL names: `sqlite://relative.db`, `sqlite:///abs/path.db`.
+/// Open the store a URL names: `sqlite://relative.db`, `sqlite:///abs/path.db`,
+/// `postgres://user@host:port/db` (or `postgresql://`).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         if path.is_empty() {
@@ -159,6 +161,9 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         }
         let store = sqlite::SqliteStore::open(path.into()).await?;
         return Ok(Arc::new(store));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(postgres::PostgresStore::open(url).await?));
     }
     let scheme = url.split("://").next().unwrap_or(url);
     Err(StoreError::BadUrl(format!("{scheme:?} is not a supported store; use sqlite://FILE (e.g. sqlite://caja.db)")))

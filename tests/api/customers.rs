@@ -363,11 +363,10 @@ async fn a_store_failure_is_500_internal_server_error() {
     let account = app.test_account().await;
     let customer = app.new_customer(&account).await;
     let profile = app.new_profile(&account, &customer).await;
-    let db = rusqlite::Connection::open(app.db_path()).unwrap();
-    db.execute_batch("ALTER TABLE audit_events RENAME TO audit_events_away").unwrap();
+    app.sql("ALTER TABLE audit_events RENAME TO audit_events_away");
     let response = app.cancel_profile(&account, &customer, &profile, "k").await;
     assert_error(response, 500, "internal_server_error").await;
-    db.execute_batch("ALTER TABLE audit_events_away RENAME TO audit_events").unwrap();
+    app.sql("ALTER TABLE audit_events_away RENAME TO audit_events");
     assert_eq!(app.profile_status(&account, &customer, &profile).await, "PENDING");
 }
 

@@ -26,7 +26,7 @@ pub struct Account {
 pub struct TestApp {
     pub base: String,
     pub client: Client,
-    dir: tempfile::TempDir,
+    pub db: TestDb,
     server: Option<Server>,
     store: Arc<dyn Store>,
     options: Options,
@@ -62,20 +62,26 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: Options) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (server, store) = start(&db_path(&dir), options).await;
+        let db = TestDb::new();
+        let (server, store) = start(&db.url, options).await;
         TestApp {
             base: format!("http://{}", server.addr()),
             client: Client::new(),
-            dir,
+            db,
             server: Some(server),
             store,
             options,
         }
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        db_path(&self.dir)
+    /// Run SQL on the test's database, behind the server's back (fault injection).
+    pub fn sql(&self, statements: &str) {
+        self.db.sql(statements);
+    }
+
+    /// Rows in a table of the test's database.
+    pub fn count(&self, table: &str) -> i64 {
+        self.db.count(table)
     }
 
     /// Stop gracefully and start again on the same file (on a new port).
@@ -89,7 +95,7 @@ impl TestApp {
             server.stop().await.expect("clean stop");
         }
         tokio::time::sleep(downtime).await;
-        let (server, store) = start(&self.db_path(), self.options).await;
+        let (server, store) = start(&self.db.url, self.options).await;
         self.base = format!("http://{}", server.addr());
         self.server = Some(server);
         self.store = store;
@@ -182,9 +188,8 @@ impl TestApp {
     }
 }
 
-async fn start(path: &std::path::Path, options: Options) -> (Server, Arc<dyn Store>) {
-    let url = format!("sqlite://{}", path.display());
-    let store = store::open(&url).await.expect("open store");
+async fn start(url: &str, options: Options) -> (Server, Arc<dyn Store>) {
+    let store = store::open(url).await.expect("open store");
     let config = ServerConfig {
         http: HttpConfig {
             rate_limit_per_second: NonZeroU32::new(options.rate_limit_per_second).expect("non-zero"),
@@ -198,8 +203,87 @@ async fn start(path: &std::path::Path, options: Options) -> (Server, Arc<dyn Sto
     (server, store)
 }
 
-fn db_path(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("caja.db")
+/// The store under test: SQLite in a temporary directory, or, when
+/// `CAJA_TEST_STORE=postgres`, a fresh database on `CAJA_TEST_POSTGRES_URL`'s server
+/// (dropped at the end of the test).
+pub struct TestDb {
+    pub url: String,
+    kind: DbKind,
+}
+
+enum DbKind {
+    Sqlite { path: PathBuf, _dir: tempfile::TempDir },
+    Postgres { admin_url: String, name: String },
+}
+
+pub const STORE_ENV: &str = "CAJA_TEST_STORE";
+pub const POSTGRES_URL_ENV: &str = "CAJA_TEST_POSTGRES_URL";
+
+pub fn on_postgres() -> bool {
+    std::env::var(STORE_ENV).is_ok_and(|v| v == "postgres")
+}
+
+/// The sync PostgreSQL client must not run on a Tokio thread: give it its own.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(work).join().expect("database helper thread"))
+}
+
+fn pg_admin(admin_url: &str) -> postgres::Client {
+    postgres::Client::connect(admin_url, postgres::NoTls).expect("connect to CAJA_TEST_POSTGRES_URL")
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        if !on_postgres() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("caja.db");
+            return TestDb { url: format!("sqlite://{}", path.display()), kind: DbKind::Sqlite { path, _dir: dir } };
+        }
+        let admin_url = std::env::var(POSTGRES_URL_ENV).expect("CAJA_TEST_POSTGRES_URL for the PostgreSQL half");
+        let name = format!("caja_test_{}", uuid::Uuid::new_v4().simple());
+        off_runtime(|| {
+            pg_admin(&admin_url).batch_execute(&format!("CREATE DATABASE {name}")).expect("create database")
+        });
+        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+        TestDb { url: format!("{base}/{name}"), kind: DbKind::Postgres { admin_url: admin_url.clone(), name } }
+    }
+
+    pub fn sql(&self, statements: &str) {
+        match &self.kind {
+            DbKind::Sqlite { path, .. } => {
+                rusqlite::Connection::open(path).expect("open").execute_batch(statements).expect("sql");
+            }
+            DbKind::Postgres { .. } => off_runtime(|| {
+                postgres::Client::connect(&self.url, postgres::NoTls)
+                    .expect("connect")
+                    .batch_execute(statements)
+                    .expect("sql")
+            }),
+        }
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        match &self.kind {
+            DbKind::Sqlite { path, .. } => {
+                rusqlite::Connection::open(path).expect("open").query_row(&sql, [], |row| row.get(0)).expect("count")
+            }
+            DbKind::Postgres { .. } => off_runtime(|| {
+                let mut client = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+                client.query_one(sql.as_str(), &[]).expect("count").get(0)
+            }),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let DbKind::Postgres { admin_url, name } = &self.kind {
+            off_runtime(|| {
+                let _ = pg_admin(admin_url).batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            });
+        }
+    }
 }
 
 pub fn unique_key() -> String {

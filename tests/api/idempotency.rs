@@ -9,8 +9,7 @@ use serde_json::json;
 use crate::helpers::{action_body, assert_error, unique_key, Options, TestApp, TERMINAL};
 
 fn count_rows(app: &TestApp, table: &str) -> i64 {
-    let db = rusqlite::Connection::open(app.db_path()).unwrap();
-    db.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0)).unwrap()
+    app.count(table)
 }
 
 #[tokio::test]

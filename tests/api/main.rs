@@ -10,3 +10,34 @@ mod openapi;
 mod payouts;
 mod pipeline;
 mod point;
+mod processes;
+
+use std::io::Write;
+
+/// The PostgreSQL half: this same binary, run again with `CAJA_TEST_STORE=postgres`,
+/// so every API test also runs against PostgreSQL (each in a fresh database). Without
+/// `CAJA_TEST_POSTGRES_URL` it says loudly that it was skipped.
+#[test]
+fn postgres_half() {
+    if helpers::on_postgres() {
+        return; // we are the PostgreSQL half
+    }
+    let mut out = std::io::stderr().lock();
+    let Ok(url) = std::env::var(helpers::POSTGRES_URL_ENV) else {
+        let _ = writeln!(
+            out,
+            "\n*** PostgreSQL half SKIPPED: set {}=postgres://postgres@127.0.0.1:5432/postgres to run every API test on PostgreSQL too ***\n",
+            helpers::POSTGRES_URL_ENV
+        );
+        return;
+    };
+    let _ = writeln!(out, "\n*** PostgreSQL half: running every API test again on {url} ***");
+    let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .env(helpers::STORE_ENV, "postgres")
+        .args(["--skip", "postgres_half"])
+        .stdout(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::inherit())
+        .status()
+        .expect("run the PostgreSQL half");
+    assert!(status.success(), "the PostgreSQL half failed (its output is above)");
+}

@@ -364,12 +364,11 @@ async fn a_store_failure_is_500_internal_server_error_with_nothing_written() {
     let app = TestApp::spawn().await;
     let account = app.test_account().await;
     let p = app.new_payout(&account, &payout_body(1)).await;
-    let db = rusqlite::Connection::open(app.db_path()).unwrap();
-    db.execute_batch("ALTER TABLE audit_events RENAME TO audit_events_away").unwrap();
+    app.sql("ALTER TABLE audit_events RENAME TO audit_events_away");
     let response = app.cancel_transaction(&account, &p.payout, &p.transactions[0], None).await;
     assert_error(response, 500, "internal_server_error").await;
     assert_eq!(app.transaction_status(&account, &p.payout, &p.transactions[0]).await, "pending");
-    db.execute_batch("ALTER TABLE audit_events_away RENAME TO audit_events").unwrap();
+    app.sql("ALTER TABLE audit_events_away RENAME TO audit_events");
 }
 
 #[tokio::test]

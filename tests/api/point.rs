@@ -274,11 +274,10 @@ async fn a_store_failure_is_500_idempotency_validation_failed_and_nothing_is_hal
     let id = app.new_action(&account, TERMINAL).await;
     // Break the audit table under the running server: the cancel's status update
     // succeeds, its audit insert fails, and the whole command must roll back.
-    let db = rusqlite::Connection::open(app.db_path()).unwrap();
-    db.execute_batch("ALTER TABLE audit_events RENAME TO audit_events_away").unwrap();
+    app.sql("ALTER TABLE audit_events RENAME TO audit_events_away");
     assert_error(app.cancel_action(&account, &id, "retry-me").await, 500, "idempotency_validation_failed").await;
     assert_eq!(app.action_status(&account, &id).await, "created", "the status change rolled back");
-    db.execute_batch("ALTER TABLE audit_events_away RENAME TO audit_events").unwrap();
+    app.sql("ALTER TABLE audit_events_away RENAME TO audit_events");
     // The 500 was not stored: the same key now runs the cancel for real.
     let retry = app.cancel_action(&account, &id, "retry-me").await;
     assert_eq!(retry.status(), StatusCode::OK);

@@ -1,0 +1,312 @@
+//! The PostgreSQL backend: several caja processes may share one database.
+//!
+//! Commands run through the same [`engine::apply`] as on SQLite, each in its own
+//! transaction on a pooled connection (the sync `postgres` client, on Tokio's
+//! blocking threads). Exactly-once across processes rests on the database: an
+//! advisory lock per idempotency key (a duplicate waits, then replays), `FOR UPDATE`
+//! on every row a command loads, conditional updates, unique indexes as backstops,
+//! and `FOR UPDATE SKIP LOCKED` for the payout worker. A command that loses a race
+//! (unique violation, serialization failure, deadlock) is rolled back and run again.
+
+mod family_tables;
+mod schema;
+mod tables;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use postgres::error::SqlState;
+use postgres::{Client, NoTls};
+use r2d2_postgres::PostgresConnectionManager;
+
+use super::{NewAccount, Page, Store};
+use crate::domain::customer::{Customer, CustomerId, Profile, ProfileId};
+use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionStatus};
+use crate::domain::terminal_action::{ActionId, TerminalAction};
+use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
+use crate::engine::{self, access, Command, Executed, Failure, StoreError, UnitOfWork};
+use tables::PgTables;
+
+/// Connections per process.
+const POOL_CONNECTIONS_MAX: u32 = 16;
+/// How long a request waits for a connection (or to open one) before it fails.
+const CONNECT_TIMEOUT_MS: u64 = 3_000;
+/// Runs of one command before a lost race becomes an error.
+const COMMAND_ATTEMPTS_MAX: usize = 8;
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+pub struct PostgresStore {
+    pool: PoolHandle,
+    hasher: TokenHasher,
+}
+
+/// The pool, released on a thread of its own: the sync client closes a connection by
+/// blocking on its own runtime, which must not happen on a Tokio worker thread.
+struct PoolHandle(Option<Pool>);
+
+impl std::ops::Deref for PoolHandle {
+    type Target = Pool;
+
+    fn deref(&self) -> &Pool {
+        self.0.as_ref().unwrap_or_else(|| unreachable!("the pool is taken only on drop"))
+    }
+}
+
+impl Drop for PoolHandle {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
+}
+
+/// Lost races become `Contention` (the command is run again); anything else is a
+/// database error.
+pub fn pg_error(err: postgres::Error) -> StoreError {
+    let contention = [SqlState::UNIQUE_VIOLATION, SqlState::T_R_SERIALIZATION_FAILURE, SqlState::T_R_DEADLOCK_DETECTED];
+    match err.code() {
+        Some(code) if contention.contains(code) => StoreError::Contention(err.to_string()),
+        _ => StoreError::Database(match err.as_db_error() {
+            Some(db) => format!("{err}: {}", db.message()),
+            None => err.to_string(),
+        }),
+    }
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let mut config: postgres::Config = url.parse().map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?;
+        config.connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS));
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let (pool, key) = tokio::task::spawn_blocking(move || {
+            let pool = r2d2::Pool::builder()
+                .max_size(POOL_CONNECTIONS_MAX)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
+                .build(manager)
+                .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
+            let mut client =
+                pool.get().map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
+            schema::migrate(&mut client)?;
+            let key = schema::token_hash_key(&mut client, rand::random())?;
+            drop(client);
+            Ok::<_, StoreError>((pool, key))
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))??;
+        Ok(PostgresStore { pool: PoolHandle(Some(pool)), hasher: TokenHasher::new(key) })
+    }
+
+    /// Run `work` on a pooled connection, on a blocking thread.
+    async fn with_client<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = Pool::clone(&self.pool);
+        tokio::task::spawn_blocking(move || {
+            let mut client = pool.get().map_err(|e| StoreError::Database(format!("no database connection: {e}")))?;
+            work(&mut client)
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
+    }
+
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgTables<'_, Client>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.with_client(move |client| work(&mut PgTables::reader(client))).await
+    }
+
+    /// Run `work` in a transaction, again from the start when it loses a race.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut PgTables<'_, postgres::Transaction<'_>>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.with_client(move |client| in_transaction(client, work)).await
+    }
+}
+
+fn in_transaction<T, F>(client: &mut Client, mut work: F) -> Result<T, StoreError>
+where
+    F: FnMut(&mut PgTables<'_, postgres::Transaction<'_>>) -> Result<T, StoreError>,
+{
+    let mut attempt = 1;
+    loop {
+        let mut tx = client.transaction().map_err(pg_error)?;
+        let outcome =
+            work(&mut PgTables::writer(&mut tx)).and_then(|value| tx.commit().map_err(pg_error).map(|()| value));
+        match outcome {
+            Err(StoreError::Contention(why)) if attempt < COMMAND_ATTEMPTS_MAX => {
+                tracing::debug!(attempt, %why, "command lost a race; running it again");
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn token_hasher(&self) -> &TokenHasher {
+        &self.hasher
+    }
+
+    async fn execute(&self, command: Command) -> Result<Executed, StoreError> {
+        self.write(move |tables| engine::apply(tables, &command)).await
+    }
+
+    async fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError> {
+        self.read(move |t| t.principal(token_hash)).await
+    }
+
+    async fn action(&self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError> {
+        self.read(move |t| t.action(user, id)).await
+    }
+
+    async fn audit_trail(
+        &self,
+        user: UserId,
+        resource_type: ResourceType,
+        resource_id: &str,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let resource_id = resource_id.to_owned();
+        self.read(move |t| t.audit_trail(user, resource_type, &resource_id)).await
+    }
+
+    async fn create_account(&self, account: NewAccount) -> Result<bool, StoreError> {
+        self.write(move |t| {
+            if !t.insert_account(account.user_id, account.live_mode, account.payouts_enabled, account.now)? {
+                return Ok(false);
+            }
+            t.insert_token(account.user_id, account.site_id, account.token_hash, account.now)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn account_live_mode(&self, user: UserId) -> Result<Option<bool>, StoreError> {
+        self.read(move |t| t.live_mode(user)).await
+    }
+
+    async fn add_token(
+        &self,
+        user: UserId,
+        site: SiteId,
+        token_hash: TokenHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.write(move |t| {
+            if t.live_mode(user)?.is_none() {
+                return Ok(false);
+            }
+            t.insert_token(user, site, token_hash, now)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn set_payouts_enabled(&self, user: UserId, enabled: bool) -> Result<bool, StoreError> {
+        self.write(move |t| t.set_payouts_enabled(user, enabled)).await
+    }
+
+    async fn add_signing_key(&self, user: UserId, key: [u8; 32], now: Timestamp) -> Result<bool, StoreError> {
+        self.write(move |t| {
+            if t.live_mode(user)?.is_none() {
+                return Ok(false);
+            }
+            t.insert_signing_key(user, key, now)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn signing_keys(&self, user: UserId) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.read(move |t| t.signing_keys(user)).await
+    }
+
+    async fn transaction_page(
+        &self,
+        user: UserId,
+        payout: PayoutId,
+        status: Option<TransactionStatus>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Option<Page<Transaction>>, StoreError> {
+        self.read(move |t| t.transaction_page(user, payout, status, limit, offset)).await
+    }
+
+    async fn payout_transaction(
+        &self,
+        user: UserId,
+        payout: PayoutId,
+        transaction: TransactionId,
+    ) -> Result<Result<Transaction, Failure>, StoreError> {
+        self.read(move |t| access::transaction(t, user, payout, transaction)).await
+    }
+
+    async fn customer(
+        &self,
+        user: UserId,
+        site: SiteId,
+        id: CustomerId,
+    ) -> Result<Result<Customer, Failure>, StoreError> {
+        self.read(move |t| access::customer(t, user, site, &id)).await
+    }
+
+    async fn customer_page(
+        &self,
+        user: UserId,
+        site: SiteId,
+        email: Option<String>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Customer>, StoreError> {
+        self.read(move |t| t.customer_page(user, site, email.as_deref(), limit, offset)).await
+    }
+
+    async fn profile(
+        &self,
+        user: UserId,
+        site: SiteId,
+        customer: CustomerId,
+        id: ProfileId,
+    ) -> Result<Result<Profile, Failure>, StoreError> {
+        self.read(move |t| access::profile(t, user, site, &customer, &id)).await
+    }
+
+    async fn profile_page(
+        &self,
+        user: UserId,
+        site: SiteId,
+        customer: CustomerId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Result<Page<Profile>, Failure>, StoreError> {
+        self.read(move |t| {
+            if let Err(failure) = access::customer(t, user, site, &customer)? {
+                return Ok(Err(failure));
+            }
+            Ok(Ok(t.profile_page(&customer, limit, offset)?))
+        })
+        .await
+    }
+
+    async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError> {
+        self.write(move |t| engine::advance_payouts(t, now, delay_ms)).await
+    }
+
+    async fn has_accounts(&self) -> Result<bool, StoreError> {
+        self.read(|t| t.has_accounts()).await
+    }
+
+    async fn purge_idempotency_records(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.write(move |t| t.purge_idempotency_records(before)).await
+    }
+
+    async fn close(&self) {}
+}

@@ -1,0 +1,389 @@
+//! Rows in and out on PostgreSQL: the `UnitOfWork` implementation, and the reads.
+//!
+//! `PgTables` runs over a transaction (writes: rows it loads are locked `FOR UPDATE`
+//! until commit) or over a plain connection (reads: no locks, so a read never waits
+//! for a writer).
+
+use postgres::types::ToSql;
+use postgres::{GenericClient, Row};
+use sha2::{Digest, Sha256};
+
+use super::pg_error;
+use crate::domain::customer::{self, Customer, CustomerId, PaymentMethod, Profile, ProfileId};
+use crate::domain::idempotency::IdempotencyRecord;
+use crate::domain::payout::{self, Payout, PayoutId, Transaction, TransactionId};
+use crate::domain::terminal_action::{ActionId, ActionStatus, PrintSubtype, TerminalAction, Transition};
+use crate::domain::{
+    AuditEvent, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse, Timestamp, TokenHash,
+    UserId,
+};
+use crate::engine::{StoreError, UnitOfWork};
+
+pub struct PgTables<'c, C: GenericClient> {
+    pub client: &'c mut C,
+    /// Lock loaded rows for the rest of the transaction (writes only).
+    lock: bool,
+}
+
+pub fn corrupt(what: &str) -> StoreError {
+    StoreError::Database(format!("unreadable {what} in the database"))
+}
+
+pub fn user_id(raw: i64) -> Result<UserId, StoreError> {
+    UserId::new(raw).ok_or_else(|| corrupt("user id"))
+}
+
+/// A 64-bit advisory-lock id for an idempotency key of a user.
+fn key_lock(user: UserId, key: &IdempotencyKey) -> i64 {
+    let digest = Sha256::new().chain_update(user.get().to_be_bytes()).chain_update(key.as_str()).finalize();
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+impl<'c, C: GenericClient> PgTables<'c, C> {
+    pub fn writer(client: &'c mut C) -> Self {
+        PgTables { client, lock: true }
+    }
+
+    pub fn reader(client: &'c mut C) -> Self {
+        PgTables { client, lock: false }
+    }
+
+    pub fn for_update(&self) -> &'static str {
+        if self.lock {
+            " FOR UPDATE"
+        } else {
+            ""
+        }
+    }
+
+    pub fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+        self.client.query(sql, params).map_err(pg_error)
+    }
+
+    pub fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>, StoreError> {
+        self.client.query_opt(sql, params).map_err(pg_error)
+    }
+
+    pub fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        self.client.execute(sql, params).map_err(pg_error)
+    }
+
+    pub fn principal(&mut self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError> {
+        let row = self.query_opt(
+            "SELECT t.user_id, t.site_id, a.live_mode, a.payouts_enabled FROM tokens t
+             JOIN accounts a ON a.user_id = t.user_id WHERE t.token_hash = $1",
+            &[&&token_hash.0[..]],
+        )?;
+        row.map(|row| {
+            let site: String = row.get(1);
+            Ok(Principal {
+                user_id: user_id(row.get(0))?,
+                site_id: site.parse::<SiteId>().map_err(|_| corrupt("site id"))?,
+                live_mode: row.get(2),
+                payouts_enabled: row.get(3),
+                token_hash,
+            })
+        })
+        .transpose()
+    }
+
+    pub fn audit_trail(
+        &mut self,
+        user: UserId,
+        resource_type: ResourceType,
+        resource_id: &str,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = self.query(
+            "SELECT user_id, resource_type, resource_id, from_status, to_status, deleted_by, comments,
+                    request_id, idempotency_key, created_at
+             FROM audit_events WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3 ORDER BY id",
+            &[&user.get(), &resource_type.as_str(), &resource_id],
+        )?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.get(1);
+                let key: Option<String> = row.get(8);
+                Ok(AuditEvent {
+                    user_id: user_id(row.get(0))?,
+                    resource_type: ResourceType::parse(&kind).ok_or_else(|| corrupt("resource type"))?,
+                    resource_id: row.get(2),
+                    from_status: row.get(3),
+                    to_status: row.get(4),
+                    deleted_by: row.get(5),
+                    comments: row.get(6),
+                    request_id: row.get(7),
+                    idempotency_key: match key {
+                        Some(key) => Some(IdempotencyKey::parse(Some(&key)).map_err(|_| corrupt("idempotency key"))?),
+                        None => None,
+                    },
+                    at: Timestamp::from_millis(row.get(9)),
+                })
+            })
+            .collect()
+    }
+
+    pub fn insert_account(
+        &mut self,
+        user: UserId,
+        live_mode: bool,
+        payouts_enabled: bool,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let inserted = self.execute(
+            "INSERT INTO accounts (user_id, live_mode, payouts_enabled, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id) DO NOTHING",
+            &[&user.get(), &live_mode, &payouts_enabled, &now.as_millis()],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    pub fn live_mode(&mut self, user: UserId) -> Result<Option<bool>, StoreError> {
+        Ok(self.query_opt("SELECT live_mode FROM accounts WHERE user_id = $1", &[&user.get()])?.map(|row| row.get(0)))
+    }
+
+    pub fn insert_token(
+        &mut self,
+        user: UserId,
+        site: SiteId,
+        hash: TokenHash,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO tokens (token_hash, user_id, site_id, created_at) VALUES ($1, $2, $3, $4)",
+            &[&&hash.0[..], &user.get(), &site.as_str(), &now.as_millis()],
+        )?;
+        Ok(())
+    }
+
+    pub fn has_accounts(&mut self) -> Result<bool, StoreError> {
+        Ok(self.query("SELECT EXISTS (SELECT 1 FROM accounts)", &[])?[0].get(0))
+    }
+
+    pub fn purge_idempotency_records(&mut self, before: Timestamp) -> Result<u64, StoreError> {
+        self.execute("DELETE FROM idempotency_records WHERE created_at < $1", &[&before.as_millis()])
+    }
+
+    pub fn set_payouts_enabled(&mut self, user: UserId, enabled: bool) -> Result<bool, StoreError> {
+        Ok(self.execute("UPDATE accounts SET payouts_enabled = $1 WHERE user_id = $2", &[&enabled, &user.get()])? == 1)
+    }
+
+    pub fn signing_keys(&mut self, user: UserId) -> Result<Vec<[u8; 32]>, StoreError> {
+        let rows = self.query("SELECT public_key FROM signing_keys WHERE user_id = $1", &[&user.get()])?;
+        rows.iter()
+            .map(|row| {
+                let key: Vec<u8> = row.get(0);
+                key.try_into().map_err(|_| corrupt("signing key"))
+            })
+            .collect()
+    }
+
+    pub fn insert_signing_key(&mut self, user: UserId, key: [u8; 32], now: Timestamp) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO signing_keys (user_id, public_key, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&user.get(), &&key[..], &now.as_millis()],
+        )?;
+        Ok(())
+    }
+}
+
+fn action_from_row(row: &Row) -> Result<TerminalAction, StoreError> {
+    let id: String = row.get(0);
+    let subtype: String = row.get(4);
+    let status: String = row.get(6);
+    Ok(TerminalAction {
+        id: ActionId::parse(&id).ok_or_else(|| corrupt("action id"))?,
+        user_id: user_id(row.get(1))?,
+        external_reference: row.get(2),
+        terminal_id: row.get(3),
+        subtype: PrintSubtype::parse(&subtype).ok_or_else(|| corrupt("print subtype"))?,
+        content: row.get(5),
+        status: ActionStatus::parse(&status).ok_or_else(|| corrupt("action status"))?,
+        created_at: Timestamp::from_millis(row.get(7)),
+        updated_at: Timestamp::from_millis(row.get(8)),
+    })
+}
+
+impl<C: GenericClient> UnitOfWork for PgTables<'_, C> {
+    /// Takes the key's advisory lock first: a concurrent duplicate (in this process
+    /// or another) waits here until the first commits, then reads its record.
+    fn idempotency_record(
+        &mut self,
+        user: UserId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.execute("SELECT pg_advisory_xact_lock($1)", &[&key_lock(user, key)])?;
+        let row = self.query_opt(
+            "SELECT fingerprint, status, body, created_at FROM idempotency_records WHERE user_id = $1 AND key = $2",
+            &[&user.get(), &key.as_str()],
+        )?;
+        row.map(|row| {
+            let fingerprint: Vec<u8> = row.get(0);
+            let status: i32 = row.get(1);
+            Ok(IdempotencyRecord {
+                fingerprint: Fingerprint(fingerprint.try_into().map_err(|_| corrupt("fingerprint"))?),
+                response: StoredResponse {
+                    status: u16::try_from(status).map_err(|_| corrupt("status"))?,
+                    body: row.get(2),
+                },
+                created_at: Timestamp::from_millis(row.get(3)),
+            })
+        })
+        .transpose()
+    }
+
+    fn save_idempotency_record(
+        &mut self,
+        user: UserId,
+        key: &IdempotencyKey,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO idempotency_records (user_id, key, fingerprint, status, body, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (user_id, key) DO UPDATE SET
+                fingerprint = excluded.fingerprint, status = excluded.status,
+                body = excluded.body, created_at = excluded.created_at",
+            &[
+                &user.get(),
+                &key.as_str(),
+                &&record.fingerprint.0[..],
+                &i32::from(record.response.status),
+                &record.response.body,
+                &record.created_at.as_millis(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn action(&mut self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError> {
+        let sql = format!(
+            "SELECT id, user_id, external_reference, terminal_id, subtype, content, status, created_at, updated_at
+             FROM terminal_actions WHERE id = $1 AND user_id = $2{}",
+            self.for_update()
+        );
+        self.query_opt(&sql, &[&id.to_string(), &user.get()])?.map(|row| action_from_row(&row)).transpose()
+    }
+
+    fn terminal_busy(&mut self, user: UserId, terminal_id: &str) -> Result<bool, StoreError> {
+        let rows = self.query(
+            "SELECT EXISTS (SELECT 1 FROM terminal_actions
+             WHERE user_id = $1 AND terminal_id = $2 AND status IN ('created', 'at_terminal'))",
+            &[&user.get(), &terminal_id],
+        )?;
+        Ok(rows[0].get(0))
+    }
+
+    fn insert_action(&mut self, a: &TerminalAction) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO terminal_actions
+             (id, user_id, external_reference, terminal_id, subtype, content, status, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &a.id.to_string(),
+                &a.user_id.get(),
+                &a.external_reference,
+                &a.terminal_id,
+                &a.subtype.as_str(),
+                &a.content,
+                &a.status.as_str(),
+                &a.created_at.as_millis(),
+                &a.updated_at.as_millis(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn move_action(&mut self, id: ActionId, t: Transition, now: Timestamp) -> Result<bool, StoreError> {
+        let moved = self.execute(
+            "UPDATE terminal_actions SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+            &[&t.to.as_str(), &now.as_millis(), &id.to_string(), &t.from.as_str()],
+        )?;
+        Ok(moved == 1)
+    }
+
+    fn append_audit(&mut self, e: &AuditEvent) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO audit_events (user_id, resource_type, resource_id, from_status, to_status,
+                 deleted_by, comments, request_id, idempotency_key, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &e.user_id.get(),
+                &e.resource_type.as_str(),
+                &e.resource_id,
+                &e.from_status,
+                &e.to_status,
+                &e.deleted_by,
+                &e.comments,
+                &e.request_id,
+                &e.idempotency_key.as_ref().map(IdempotencyKey::as_str),
+                &e.at.as_millis(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_payout(&mut self, payout: &Payout, transactions: &[Transaction]) -> Result<(), StoreError> {
+        self.insert_payout_rows(payout, transactions)
+    }
+
+    fn payout(&mut self, user: UserId, id: PayoutId) -> Result<Option<Payout>, StoreError> {
+        self.payout_row(user, id)
+    }
+
+    fn transaction(&mut self, id: TransactionId) -> Result<Option<Transaction>, StoreError> {
+        self.transaction_row(id)
+    }
+
+    fn move_transaction(
+        &mut self,
+        id: TransactionId,
+        t: payout::Transition,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.update_transaction_status(id, t, now)
+    }
+
+    fn due_transactions(
+        &mut self,
+        now: Timestamp,
+        delay_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        self.due_transaction_rows(now, delay_ms, limit)
+    }
+
+    fn customer(&mut self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
+        self.customer_row(id)
+    }
+
+    fn customer_by_email(&mut self, user: UserId, email_key: &str) -> Result<Option<CustomerId>, StoreError> {
+        self.customer_id_by_email(user, email_key)
+    }
+
+    fn insert_customer(&mut self, customer: &Customer) -> Result<(), StoreError> {
+        self.insert_customer_row(customer)
+    }
+
+    fn profile(&mut self, id: &ProfileId) -> Result<Option<Profile>, StoreError> {
+        self.profile_row(id)
+    }
+
+    fn insert_profile(&mut self, profile: &Profile) -> Result<(), StoreError> {
+        self.insert_profile_row(profile)
+    }
+
+    fn move_profile(&mut self, id: &ProfileId, t: customer::Transition, now: Timestamp) -> Result<bool, StoreError> {
+        self.update_profile_status(id, t, now)
+    }
+
+    fn add_payment_method(
+        &mut self,
+        id: &ProfileId,
+        position: usize,
+        method: &PaymentMethod,
+    ) -> Result<(), StoreError> {
+        self.insert_payment_method(id, position, method)
+    }
+}

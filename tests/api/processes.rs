@@ -1,0 +1,159 @@
+//! Several `caja serve` processes on one database: exactly-once across processes.
+//! Runs on SQLite (processes share the file) and, in the PostgreSQL half, on one
+//! PostgreSQL database.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{action_body, assert_error, unique_key, Account, TestApp};
+
+const PROCESSES: usize = 3;
+const CLIENTS: usize = 64;
+
+/// Child servers, killed when dropped.
+struct Cluster {
+    children: Vec<Child>,
+    bases: Vec<String>,
+}
+
+impl Cluster {
+    fn start(url: &str) -> Cluster {
+        let mut children = Vec::new();
+        let mut bases = Vec::new();
+        for _ in 0..PROCESSES {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_caja"))
+                .args(["serve", "--listen", "127.0.0.1:0", "--database", url, "--rate-limit", "100000"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("caja serve starts");
+            let stdout = child.stdout.take().expect("stdout");
+            let line =
+                BufReader::new(stdout).lines().map_while(Result::ok).find(|l| l.starts_with("caja listening on "));
+            let line = line.expect("caja serve prints its address");
+            let addr = line.split_whitespace().nth(3).expect("address").to_owned();
+            bases.push(addr);
+            children.push(child);
+        }
+        Cluster { children, bases }
+    }
+
+    fn base(&self, i: usize) -> &str {
+        &self.bases[i % self.bases.len()]
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+async fn cancel(client: &reqwest::Client, base: &str, account: &Account, id: &str, key: &str) -> reqwest::Response {
+    client
+        .post(format!("{base}/terminals/v1/actions/{id}/cancel"))
+        .bearer_auth(&account.token)
+        .header("X-Idempotency-Key", key)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_over_three_processes_has_one_effect() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let id = app.new_action(&account, "MULTI_ONE").await;
+    let cluster = Arc::new(Cluster::start(&app.db.url));
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let (cluster, account, id, client) = (cluster.clone(), account.clone(), id.clone(), app.client.clone());
+        tasks.push(tokio::spawn(async move {
+            let response = cancel(&client, cluster.base(i), &account, &id, "one-key-everywhere").await;
+            (response.status(), response.headers().contains_key("x-idempotency-replayed"))
+        }));
+    }
+    let mut fresh = 0;
+    for task in tasks {
+        let (status, replayed) = task.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        fresh += usize::from(!replayed);
+    }
+    assert_eq!(fresh, 1, "one process ran it; every other answer was a replay");
+    let cancels = app.action_audit(&account, &id).await.into_iter().filter(|(_, to, _)| to == "canceled").count();
+    assert_eq!(cancels, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distinct_keys_over_three_processes_cancel_once() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let id = app.new_action(&account, "MULTI_MANY").await;
+    let cluster = Arc::new(Cluster::start(&app.db.url));
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let (cluster, account, id, client) = (cluster.clone(), account.clone(), id.clone(), app.client.clone());
+        tasks.push(tokio::spawn(async move { cancel(&client, cluster.base(i), &account, &id, &unique_key()).await }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        let response = task.await.unwrap();
+        if response.status() == StatusCode::OK {
+            ok += 1;
+        } else {
+            assert_error(response, 409, "cannot_cancel_order").await;
+        }
+    }
+    assert_eq!(ok, 1, "exactly one cancel won across processes");
+    let cancels = app.action_audit(&account, &id).await.into_iter().filter(|(_, to, _)| to == "canceled").count();
+    assert_eq!(cancels, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_is_replayed_through_another_process() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let cluster = Arc::new(Cluster::start(&app.db.url));
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let (cluster, account, client) = (cluster.clone(), account.clone(), app.client.clone());
+        tasks.push(tokio::spawn(async move {
+            let response = client
+                .post(format!("{}/terminals/v1/actions", cluster.base(i)))
+                .bearer_auth(&account.token)
+                .header("X-Idempotency-Key", "create-everywhere")
+                .json(&action_body("MULTI_CREATE"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED);
+            response.bytes().await.unwrap()
+        }));
+    }
+    let mut bodies = Vec::new();
+    for task in tasks {
+        bodies.push(task.await.unwrap());
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "every process answered with the same action");
+    assert_eq!(app.count("terminal_actions"), 1);
+    // Later retries, through each process in turn, replay it too.
+    for i in 0..PROCESSES {
+        let response = app
+            .client
+            .post(format!("{}/terminals/v1/actions", cluster.base(i)))
+            .bearer_auth(&account.token)
+            .header("X-Idempotency-Key", "create-everywhere")
+            .json(&action_body("MULTI_CREATE"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["x-idempotency-replayed"], "true");
+        assert_eq!(response.bytes().await.unwrap(), bodies[0]);
+    }
+}
