@@ -4,6 +4,7 @@
 
 mod cli;
 mod customers;
+mod faults;
 mod helpers;
 mod idempotency;
 mod openapi;
