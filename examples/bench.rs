@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
         },
         payout_processing_delay: Duration::from_secs(5),
         worker_tick: Duration::from_millis(250),
+        webhook_retry: caja::domain::notification::RetryPolicy::DEFAULT,
     };
     let server = Server::start(store, "127.0.0.1:0", config).await?;
     let base = Arc::new(format!("http://{}", server.addr()));

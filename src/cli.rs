@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::domain::notification::RetryPolicy;
 use crate::domain::{SiteId, Timestamp};
 use crate::http::HttpConfig;
 use crate::provision::{self, AccountSpec, Issued};
@@ -68,6 +69,13 @@ struct ServeArgs {
     /// Seconds a payout transaction stays in_process before it is processed.
     #[arg(long, env = "CAJA_PAYOUT_PROCESSING_DELAY", default_value = PAYOUT_PROCESSING_DELAY_SECS_DEFAULT)]
     payout_processing_delay: f64,
+    /// Seconds before the first retry of a failed webhook; each later wait is 3 times longer.
+    #[arg(long, env = "CAJA_WEBHOOK_RETRY_BASE", default_value = "60")]
+    webhook_retry_base: f64,
+    /// Delivery attempts per notification, the first included.
+    #[arg(long, env = "CAJA_WEBHOOK_ATTEMPTS", default_value = "8",
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    webhook_attempts: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +98,13 @@ enum AccountCommand {
     Set {
         #[arg(long)]
         user_id: i64,
+        /// Where this account's notifications go (http or https). The first time, a
+        /// webhook secret is made and printed, once.
+        #[arg(long)]
+        notification_url: Option<String>,
+        /// Make a new webhook secret and print it (the old one stops working).
+        #[arg(long)]
+        rotate_secret: bool,
         /// Allow the payouts family.
         #[arg(long, conflicts_with = "disable_payouts")]
         enable_payouts: bool,
@@ -181,16 +196,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
             store.close().await;
             print_issued(&issued?)
         }
-        Command::Account(AccountCommand::Set { user_id, enable_payouts, disable_payouts, database }) => {
+        Command::Account(AccountCommand::Set {
+            user_id,
+            notification_url,
+            rotate_secret,
+            enable_payouts,
+            disable_payouts,
+            database,
+        }) => {
+            let payouts = (enable_payouts || disable_payouts).then_some(enable_payouts);
+            let change = provision::AccountChange { payouts_enabled: payouts, notification_url, rotate_secret };
             anyhow::ensure!(
-                enable_payouts || disable_payouts,
-                "nothing to set: pass --enable-payouts or --disable-payouts"
+                !change.is_empty(),
+                "nothing to set: pass --notification-url, --rotate-secret, --enable-payouts or --disable-payouts"
             );
             let store = store::open(&database.database).await?;
-            let result = provision::set_payouts_enabled(store.as_ref(), user_id, enable_payouts).await;
+            let result = provision::change_account(store.as_ref(), user_id, change).await;
             store.close().await;
-            result?;
-            println!("{}", serde_json::json!({ "user_id": user_id, "payouts_enabled": enable_payouts }));
+            println!("{}", serde_json::to_string(&result?)?);
             Ok(())
         }
         Command::SigningKey(SigningKeyCommand::Add { user_id, public_key, database }) => {
@@ -238,6 +261,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         payout_processing_delay: Duration::from_secs_f64(delay),
         worker_tick: Duration::from_millis(server::WORKER_TICK_MS_DEFAULT),
+        webhook_retry: retry_policy(args.webhook_retry_base, args.webhook_attempts)?,
     };
     let server = Server::start(store, &args.listen, config)
         .await
@@ -250,6 +274,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server.run_until(server::shutdown_signal()).await?;
     println!("caja stopped");
     Ok(())
+}
+
+fn retry_policy(base_secs: f64, attempts_max: u32) -> anyhow::Result<RetryPolicy> {
+    anyhow::ensure!(
+        base_secs.is_finite() && (0.01..=86_400.0).contains(&base_secs),
+        "--webhook-retry-base must be 0.01 to 86400 seconds"
+    );
+    Ok(RetryPolicy { base_ms: (base_secs * 1000.0) as i64, attempts_max, ..RetryPolicy::DEFAULT })
 }
 
 /// The first start: the new test account's token and a call to try.

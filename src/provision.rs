@@ -27,6 +27,8 @@ pub enum ProvisionError {
     UnknownUser(i64),
     #[error("not an Ed25519 public key in PEM (SubjectPublicKeyInfo): {0}")]
     InvalidKey(String),
+    #[error("not an http(s) URL: {0:?}")]
+    InvalidUrl(String),
     #[error("could not draw a free user id")]
     NoFreeUserId,
     #[error(transparent)]
@@ -102,12 +104,59 @@ pub async fn add_signing_key(store: &dyn Store, user_id: i64, pem: &str, now: Ti
     }
 }
 
-/// Turn the payouts permission on or off.
-pub async fn set_payouts_enabled(store: &dyn Store, user_id: i64, enabled: bool) -> Result<(), ProvisionError> {
-    let user = UserId::new(user_id).ok_or(ProvisionError::UnknownUser(user_id))?;
-    if store.set_payouts_enabled(user, enabled).await? {
-        Ok(())
-    } else {
-        Err(ProvisionError::UnknownUser(user_id))
+/// What `caja account set` changes; `None`/`false` leaves a setting alone.
+#[derive(Clone, Debug, Default)]
+pub struct AccountChange {
+    pub payouts_enabled: Option<bool>,
+    pub notification_url: Option<String>,
+    pub rotate_secret: bool,
+}
+
+impl AccountChange {
+    pub fn is_empty(&self) -> bool {
+        self.payouts_enabled.is_none() && self.notification_url.is_none() && !self.rotate_secret
     }
+}
+
+/// What `caja account set` prints: what changed, and a new webhook secret, once.
+#[derive(Debug, Serialize)]
+pub struct AccountChanged {
+    pub user_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payouts_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+pub async fn change_account(
+    store: &dyn Store,
+    user_id: i64,
+    change: AccountChange,
+) -> Result<AccountChanged, ProvisionError> {
+    let user = UserId::new(user_id).ok_or(ProvisionError::UnknownUser(user_id))?;
+    if let Some(url) = &change.notification_url {
+        let http = url.starts_with("http://") || url.starts_with("https://");
+        if !http || url.len() > crate::domain::payout::NOTIFICATION_URL_CHARS_MAX || url.contains(char::is_whitespace) {
+            return Err(ProvisionError::InvalidUrl(url.clone()));
+        }
+    }
+    let mut changed = AccountChanged { user_id, payouts_enabled: None, notification_url: None, webhook_secret: None };
+    if let Some(enabled) = change.payouts_enabled {
+        if !store.set_payouts_enabled(user, enabled).await? {
+            return Err(ProvisionError::UnknownUser(user_id));
+        }
+        changed.payouts_enabled = Some(enabled);
+    }
+    if change.notification_url.is_some() || change.rotate_secret {
+        let fresh = hex::encode(rand::random::<[u8; 32]>());
+        let secret = store
+            .configure_notifications(user, change.notification_url.clone(), change.rotate_secret, fresh)
+            .await?
+            .ok_or(ProvisionError::UnknownUser(user_id))?;
+        changed.notification_url = change.notification_url;
+        changed.webhook_secret = secret;
+    }
+    Ok(changed)
 }

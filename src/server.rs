@@ -10,9 +10,11 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::domain::notification::RetryPolicy;
 use crate::domain::Timestamp;
 use crate::http::{self, AppState, HttpConfig};
 use crate::store::Store;
+use crate::webhooks::Deliverer;
 
 /// How often expired idempotency records and idle rate-limit buckets are dropped.
 const HOUSEKEEPING_INTERVAL_SECS: u64 = 600;
@@ -24,8 +26,10 @@ pub struct ServerConfig {
     pub http: HttpConfig,
     /// How long a payout transaction stays `in_process` before it is `processed`.
     pub payout_processing_delay: Duration,
-    /// How often the payout worker runs.
+    /// How often the payout worker and the webhook worker run.
     pub worker_tick: Duration,
+    /// When failed webhook deliveries are tried again.
+    pub webhook_retry: RetryPolicy,
 }
 
 pub struct Server {
@@ -34,6 +38,7 @@ pub struct Server {
     serving: JoinHandle<std::io::Result<()>>,
     housekeeping: JoinHandle<()>,
     worker: JoinHandle<()>,
+    webhooks: JoinHandle<()>,
     store: Arc<dyn Store>,
 }
 
@@ -46,6 +51,8 @@ impl Server {
         let housekeeping = tokio::spawn(housekeep(state.clone(), config.http.idempotency_retention_ms));
         let delay_ms = i64::try_from(config.payout_processing_delay.as_millis()).unwrap_or(i64::MAX);
         let worker = tokio::spawn(process_payouts(store.clone(), delay_ms, config.worker_tick));
+        let deliverer = Deliverer::new(store.clone(), config.webhook_retry);
+        let webhooks = tokio::spawn(deliver_webhooks(deliverer, config.worker_tick));
         let app = http::router(state, config.http.request_timeout);
         let (shutdown, signal) = oneshot::channel::<()>();
         let serving = tokio::spawn(async move {
@@ -55,7 +62,7 @@ impl Server {
                 })
                 .await
         });
-        Ok(Server { addr, shutdown, serving, housekeeping, worker, store })
+        Ok(Server { addr, shutdown, serving, housekeeping, worker, webhooks, store })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -75,6 +82,8 @@ impl Server {
         self.housekeeping.abort();
         // A step in progress is a queued write; the store's close still commits it.
         self.worker.abort();
+        // Deliveries under way are dropped; their lease runs out and they are retried.
+        self.webhooks.abort();
         self.store.close().await;
         served
     }
@@ -93,6 +102,16 @@ async fn process_payouts(store: Arc<dyn Store>, delay_ms: i64, tick: Duration) {
             Ok(moved) => tracing::debug!(moved, "payout transactions advanced"),
             Err(err) => tracing::warn!(error = %err, "payout processing step failed; retrying next tick"),
         }
+    }
+}
+
+/// The webhook worker: claim and start due deliveries every tick.
+async fn deliver_webhooks(deliverer: Deliverer, tick: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        deliverer.tick().await;
     }
 }
 

@@ -8,6 +8,7 @@ pub mod account;
 pub mod audit;
 pub mod customer;
 pub mod idempotency;
+pub mod notification;
 pub mod payout;
 pub mod signature;
 pub mod terminal_action;

@@ -1,10 +1,13 @@
 //! Applying one command inside one transaction.
 
-use super::{access, Command, Effect, Executed, Failure, Operation, Outcome, RequestContext, StoreError, UnitOfWork};
+use super::{
+    access, record_change, Command, Effect, Executed, Failure, Operation, Outcome, RequestContext, StoreError,
+    UnitOfWork,
+};
 use crate::domain::customer::{self, AddMethodRefused, CancelDecision, Customer, Owner, Profile, ProfileId};
 use crate::domain::idempotency::{self, Decision, IdempotencyRecord};
 use crate::domain::payout::{self, CancelNote, Transaction, TransactionStatus};
-use crate::domain::terminal_action::{self, ActionId, TerminalAction};
+use crate::domain::terminal_action::{self, TerminalAction};
 use crate::domain::{AuditEvent, ResourceType};
 
 /// Check the key, do the work, store the response: the caller commits what this
@@ -47,7 +50,8 @@ fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result
             }
             let action = TerminalAction::create(*id, user, new.clone(), ctx.now);
             uow.insert_action(&action)?;
-            uow.append_audit(&audit(ctx, ResourceType::TerminalAction, id.to_string(), None, "created", None))?;
+            let event = audit(ctx, ResourceType::TerminalAction, id.to_string(), None, "created", None);
+            record_change(uow, event, action.external_reference.as_deref(), None)?;
             Ok(Ok(Effect::ActionCreated(action)))
         }
         Operation::CancelAction { id } => {
@@ -55,7 +59,7 @@ fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result
                 return Ok(Err(Failure::NotFound));
             };
             match terminal_action::cancel(action.status) {
-                Ok(t) => move_action(uow, ctx, *id, t),
+                Ok(t) => move_action(uow, ctx, &action, t),
                 Err(refused) => Ok(Err(Failure::CannotCancel { status: refused.0.as_str() })),
             }
         }
@@ -67,7 +71,7 @@ fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result
                 return Ok(Err(Failure::NotFound));
             };
             match terminal_action::simulate(action.status, *to) {
-                Ok(t) => move_action(uow, ctx, *id, t),
+                Ok(t) => move_action(uow, ctx, &action, t),
                 Err(refused) => Ok(Err(forbidden(refused.0.from.as_str(), refused.0.to.as_str()))),
             }
         }
@@ -76,7 +80,8 @@ fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result
             uow.insert_payout(&payout, &transactions)?;
             for t in &transactions {
                 let pending = TransactionStatus::Pending.as_str();
-                uow.append_audit(&audit(ctx, ResourceType::PayoutTransaction, t.id.to_string(), None, pending, None))?;
+                let event = audit(ctx, ResourceType::PayoutTransaction, t.id.to_string(), None, pending, None);
+                record_change(uow, event, t.external_reference.as_deref(), payout.notification_url.as_deref())?;
             }
             Ok(Ok(Effect::PayoutCreated(payout, transactions)))
         }
@@ -139,7 +144,12 @@ fn run(uow: &mut dyn UnitOfWork, ctx: &RequestContext, op: &Operation) -> Result
             };
             uow.insert_profile(&profile)?;
             let created = profile.status.as_str();
-            uow.append_audit(&audit(ctx, ResourceType::PaymentProfile, id.to_string(), None, created, None))?;
+            record_change(
+                uow,
+                audit(ctx, ResourceType::PaymentProfile, id.to_string(), None, created, None),
+                None,
+                None,
+            )?;
             Ok(Ok(Effect::ProfileCreated(profile)))
         }
         Operation::AddPaymentMethod { customer, profile, method } => {
@@ -191,7 +201,7 @@ fn move_profile(
         return Err(StoreError::Contention(format!("payment profile {id}")));
     }
     let (from, to) = (Some(transition.from.as_str()), transition.to.as_str());
-    uow.append_audit(&audit(ctx, ResourceType::PaymentProfile, id.to_string(), from, to, None))
+    record_change(uow, audit(ctx, ResourceType::PaymentProfile, id.to_string(), from, to, None), None, None)
 }
 
 fn forbidden(from: &'static str, to: &'static str) -> Failure {
@@ -201,14 +211,15 @@ fn forbidden(from: &'static str, to: &'static str) -> Failure {
 fn move_action(
     uow: &mut dyn UnitOfWork,
     ctx: &RequestContext,
-    id: ActionId,
+    action: &TerminalAction,
     transition: terminal_action::Transition,
 ) -> Result<Outcome, StoreError> {
-    if !uow.move_action(id, transition, ctx.now)? {
-        return Err(StoreError::Contention(format!("terminal action {id}")));
+    if !uow.move_action(action.id, transition, ctx.now)? {
+        return Err(StoreError::Contention(format!("terminal action {}", action.id)));
     }
     let (from, to) = (Some(transition.from.as_str()), transition.to.as_str());
-    uow.append_audit(&audit(ctx, ResourceType::TerminalAction, id.to_string(), from, to, None))?;
+    let event = audit(ctx, ResourceType::TerminalAction, action.id.to_string(), from, to, None);
+    record_change(uow, event, action.external_reference.as_deref(), None)?;
     Ok(Ok(Effect::Moved))
 }
 
@@ -223,7 +234,9 @@ fn move_transaction(
         return Err(StoreError::Contention(format!("payout transaction {}", t.id)));
     }
     let (from, to) = (Some(transition.from.as_str()), transition.to.as_str());
-    uow.append_audit(&audit(ctx, ResourceType::PayoutTransaction, t.id.to_string(), from, to, Some(note)))?;
+    let event = audit(ctx, ResourceType::PayoutTransaction, t.id.to_string(), from, to, Some(note));
+    let url = uow.payout(t.user_id, t.payout_id)?.and_then(|p| p.notification_url);
+    record_change(uow, event, t.external_reference.as_deref(), url.as_deref())?;
     Ok(Ok(Effect::Moved))
 }
 

@@ -9,11 +9,13 @@
 
 pub mod access;
 mod apply;
+mod changes;
 mod command;
 mod processing;
 mod unit_of_work;
 
 pub use apply::apply;
+pub use changes::record_change;
 pub use command::{Command, Effect, Executed, Failure, Operation, Outcome, PathParam, Render, RequestContext};
 pub use processing::{advance_payouts, WORKER_REQUEST_ID};
 pub use unit_of_work::{StoreError, UnitOfWork};

@@ -5,7 +5,7 @@
 //! and the step is skipped; run by several processes at once, each transaction still
 //! moves once.
 
-use super::{StoreError, UnitOfWork};
+use super::{record_change, StoreError, UnitOfWork};
 use crate::domain::payout;
 use crate::domain::{AuditEvent, ResourceType, Timestamp};
 
@@ -24,7 +24,7 @@ pub fn advance_payouts(uow: &mut dyn UnitOfWork, now: Timestamp, delay_ms: i64) 
         if !uow.move_transaction(t.id, transition, now)? {
             continue; // a cancel won the race
         }
-        uow.append_audit(&AuditEvent {
+        let event = AuditEvent {
             user_id: t.user_id,
             resource_type: ResourceType::PayoutTransaction,
             resource_id: t.id.to_string(),
@@ -35,7 +35,9 @@ pub fn advance_payouts(uow: &mut dyn UnitOfWork, now: Timestamp, delay_ms: i64) 
             request_id: WORKER_REQUEST_ID.to_owned(),
             idempotency_key: None,
             at: now,
-        })?;
+        };
+        let url = uow.payout(t.user_id, t.payout_id)?.and_then(|p| p.notification_url);
+        record_change(uow, event, t.external_reference.as_deref(), url.as_deref())?;
         moved += 1;
     }
     Ok(moved)

@@ -3,6 +3,7 @@
 
 use crate::domain::customer::{self, Customer, CustomerId, PaymentMethod, Profile, ProfileId};
 use crate::domain::idempotency::IdempotencyRecord;
+use crate::domain::notification::NewNotification;
 use crate::domain::payout::{self, Payout, PayoutId, Transaction, TransactionId};
 use crate::domain::terminal_action::{ActionId, TerminalAction, Transition};
 use crate::domain::{AuditEvent, IdempotencyKey, Timestamp, UserId};
@@ -102,4 +103,10 @@ pub trait UnitOfWork {
     /// Append a payment method at `position` and touch the profile's update time.
     fn add_payment_method(&mut self, id: &ProfileId, position: usize, method: &PaymentMethod)
         -> Result<(), StoreError>;
+
+    /// The account's notification URL (if any) and live mode.
+    fn notification_target(&mut self, user: UserId) -> Result<(Option<String>, bool), StoreError>;
+
+    /// Add a notification to the outbox, due at once.
+    fn enqueue_notification(&mut self, notification: &NewNotification) -> Result<(), StoreError>;
 }

@@ -20,6 +20,8 @@ pub enum Family {
     Payouts,
     /// Customers and their payment profiles.
     Customers,
+    /// caja's own endpoints: notifications and audit events.
+    Caja,
 }
 
 impl Family {
@@ -32,6 +34,8 @@ impl Family {
             Some(Family::Payouts)
         } else if under("/v1/customers") {
             Some(Family::Customers)
+        } else if under("/v1/notifications") || under("/v1/audit-events") {
+            Some(Family::Caja)
         } else {
             None
         }
@@ -145,6 +149,7 @@ fn table(family: Family, kind: &ErrorKind) -> Row {
         Family::Point => point_table(kind),
         Family::Payouts => payouts_table(kind),
         Family::Customers => customers_table(kind),
+        Family::Caja => caja_table(kind),
     }
 }
 
@@ -389,6 +394,30 @@ fn idempotency_key_reused() -> Row {
         "idempotency_key_already_used",
         "The value sent as the idempotency header has already been used. Please try the request again sending a new value.",
     )
+}
+
+/// caja's own endpoints (not in Mercado Pago's API): plain, stable codes.
+fn caja_table(kind: &ErrorKind) -> Row {
+    use StatusCode as S;
+    match kind {
+        ErrorKind::MissingToken | ErrorKind::InvalidToken => {
+            Row::new(S::UNAUTHORIZED, "unauthorized", "A valid access token is required (Authorization: Bearer …).")
+        }
+        ErrorKind::RateLimited { retry_after_secs } => rate_limited("too_many_requests", *retry_after_secs),
+        ErrorKind::IdempotencyKeyMissing | ErrorKind::IdempotencyKeyInvalid => idempotency_key_invalid(),
+        ErrorKind::IdempotencyKeyReused => idempotency_key_reused(),
+        ErrorKind::InvalidSignature | ErrorKind::PayoutsDisabled => {
+            Row::new(S::FORBIDDEN, "forbidden", "No permission to access the resource.")
+        }
+        ErrorKind::PayloadTooLarge => payload_too_large(),
+        ErrorKind::IdempotencyStoreFailure | ErrorKind::Internal => generic_row(GenericError::Internal),
+        ErrorKind::Refused(Failure::NotFound | Failure::InvalidPathParam(_)) => {
+            Row::new(S::NOT_FOUND, "not_found", "No such notification for this account.")
+        }
+        ErrorKind::Refused(Failure::MalformedJson(detail)) => malformed_json(detail),
+        ErrorKind::Refused(Failure::InvalidBody(detail)) => invalid_body(detail),
+        ErrorKind::Refused(other) => invalid_body(&format!("{other:?}")),
+    }
 }
 
 fn invalid_body(detail: &str) -> Row {

@@ -4,6 +4,7 @@
 mod auth;
 mod customers;
 mod error;
+mod notifications;
 mod openapi;
 mod paging;
 mod payouts;
@@ -76,6 +77,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(point::routes())
         .merge(payouts::routes())
         .merge(customers::routes())
+        .merge(notifications::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { GenericError::RouteNotFound })

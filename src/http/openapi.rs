@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
-use super::{customers, payouts, point};
+use super::{customers, notifications, payouts, point};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +33,9 @@ use super::{customers, payouts, point};
         customers::get_profile,
         customers::add_payment_method,
         customers::cancel_profile,
+        notifications::list_notifications,
+        notifications::retry_notification,
+        notifications::list_audit_events,
         super::health,
     ),
     components(schemas(ErrorBody)),

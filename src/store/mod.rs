@@ -13,6 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::customer::{Customer, CustomerId, Profile, ProfileId};
+use crate::domain::notification::{Attempt, Notification, NotificationStatus};
 use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionStatus};
 use crate::domain::terminal_action::{ActionId, TerminalAction};
 use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
@@ -35,6 +36,34 @@ pub struct NewAccount {
 pub struct Page<T> {
     pub total: u64,
     pub items: Vec<T>,
+}
+
+/// A notification claimed for delivery, with the account's secret to sign it.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub notification: Notification,
+    pub secret: Option<String>,
+}
+
+/// What `GET /v1/notifications` may filter on.
+#[derive(Clone, Debug, Default)]
+pub struct NotificationFilter {
+    pub resource_id: Option<String>,
+    pub status: Option<NotificationStatus>,
+}
+
+/// What `GET /v1/audit-events` may filter on.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub resource_type: Option<ResourceType>,
+    pub resource_id: Option<String>,
+}
+
+/// An audit event with its place in the trail.
+#[derive(Clone, Debug)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub event: AuditEvent,
 }
 
 /// The domain-level operations every backend provides.
@@ -142,6 +171,56 @@ pub trait Store: Send + Sync {
     /// Run one step of payout processing (see [`crate::engine::advance_payouts`]);
     /// returns how many transactions moved. Public so tests can drain the queue.
     async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError>;
+
+    /// Set the account's notification URL (when given) and make a webhook secret when
+    /// it has none or `rotate`. `Ok(None)`: no such account; `Ok(Some(secret))`: the
+    /// secret made now (`None` when the old one stays).
+    async fn configure_notifications(
+        &self,
+        user: UserId,
+        url: Option<String>,
+        rotate: bool,
+        fresh_secret: String,
+    ) -> Result<Option<Option<String>>, StoreError>;
+
+    /// Claim up to `limit` due notifications for `CLAIM_LEASE_MS`: no other process
+    /// takes them meanwhile.
+    async fn claim_notifications(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Record an attempt; then the notification is delivered, due again at
+    /// `next_attempt_at`, or (when that is `None` and it failed) given up.
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        attempt: Attempt,
+        next_attempt_at: Option<Timestamp>,
+    ) -> Result<(), StoreError>;
+
+    /// The caller's notifications, newest first, with their attempts.
+    async fn notification_page(
+        &self,
+        user: UserId,
+        filter: NotificationFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Notification>, StoreError>;
+
+    /// Queue one of the caller's notifications again, due now.
+    async fn retry_notification(
+        &self,
+        user: UserId,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Option<Notification>, StoreError>;
+
+    /// The caller's audit records, newest first.
+    async fn audit_page(
+        &self,
+        user: UserId,
+        filter: AuditFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<AuditRecord>, StoreError>;
 
     async fn has_accounts(&self) -> Result<bool, StoreError>;
 

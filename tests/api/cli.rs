@@ -137,3 +137,31 @@ fn signing_keys_and_the_payouts_permission_are_managed_from_the_cli() {
     assert_eq!(shown["payouts_enabled"], true);
     assert_one_line_failure(&caja(&["account", "set", "--user-id", &user, "--database", &db]), "nothing to set");
 }
+
+#[test]
+fn account_set_prints_the_webhook_secret_once_and_rotates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(&dir);
+    let account: Value =
+        serde_json::from_slice(&caja(&["account", "create", "--site", "MLA", "--database", &db]).stdout).unwrap();
+    let user = account["user_id"].to_string();
+    let set = |extra: &[&str]| {
+        let mut args = vec!["account", "set", "--user-id", &user, "--database", &db];
+        args.extend_from_slice(extra);
+        let output = caja(&args);
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let first = set(&["--notification-url", "https://example.com/hooks"]);
+    let secret = first["webhook_secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 64);
+    assert_eq!(first["notification_url"], "https://example.com/hooks");
+    let again = set(&["--notification-url", "https://example.com/other"]);
+    assert!(again.get("webhook_secret").is_none(), "shown only when made: {again}");
+    let rotated = set(&["--rotate-secret"]);
+    assert_ne!(rotated["webhook_secret"].as_str().unwrap(), secret);
+    assert_one_line_failure(
+        &caja(&["account", "set", "--user-id", &user, "--notification-url", "ftp://x", "--database", &db]),
+        "ftp://x",
+    );
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use caja::domain::notification::RetryPolicy;
 use caja::domain::{ResourceType, SiteId, Timestamp, UserId};
 use caja::http::HttpConfig;
 use caja::provision::{self, AccountSpec};
@@ -38,6 +39,8 @@ pub struct Options {
     pub idempotency_retention_ms: i64,
     pub payout_processing_delay_ms: u64,
     pub worker_tick_ms: u64,
+    pub webhook_retry_base_ms: i64,
+    pub webhook_attempts: u32,
 }
 
 impl Default for Options {
@@ -48,6 +51,8 @@ impl Default for Options {
             // Long enough that tests see `pending` and `in_process` before the worker moves on.
             payout_processing_delay_ms: 60_000,
             worker_tick_ms: 3_600_000,
+            webhook_retry_base_ms: 60_000,
+            webhook_attempts: 8,
         }
     }
 }
@@ -198,6 +203,11 @@ async fn start(url: &str, options: Options) -> (Server, Arc<dyn Store>) {
         },
         payout_processing_delay: Duration::from_millis(options.payout_processing_delay_ms),
         worker_tick: Duration::from_millis(options.worker_tick_ms),
+        webhook_retry: RetryPolicy {
+            base_ms: options.webhook_retry_base_ms,
+            attempts_max: options.webhook_attempts,
+            ..RetryPolicy::DEFAULT
+        },
     };
     let server = Server::start(store.clone(), "127.0.0.1:0", config).await.expect("server starts");
     (server, store)

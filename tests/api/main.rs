@@ -12,6 +12,8 @@ mod payouts;
 mod pipeline;
 mod point;
 mod processes;
+mod receiver;
+mod webhooks;
 
 use std::io::Write;
 

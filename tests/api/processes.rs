@@ -9,6 +9,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 
 use crate::helpers::{action_body, assert_error, unique_key, Account, TestApp};
+use crate::receiver::Receiver;
 
 const PROCESSES: usize = 3;
 const CLIENTS: usize = 64;
@@ -156,4 +157,36 @@ async fn a_create_is_replayed_through_another_process() {
         assert_eq!(response.headers()["x-idempotency-replayed"], "true");
         assert_eq!(response.bytes().await.unwrap(), bodies[0]);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_notification_is_delivered_by_one_process() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let account = app.test_account().await;
+    let change = caja::provision::AccountChange { notification_url: Some(receiver.url.clone()), ..Default::default() };
+    caja::provision::change_account(app.store().as_ref(), account.user_id, change).await.unwrap();
+    let cluster = Cluster::start(&app.db.url);
+    const ACTIONS: usize = 30;
+    for i in 0..ACTIONS {
+        let response = app
+            .client
+            .post(format!("{}/terminals/v1/actions", cluster.base(i)))
+            .bearer_auth(&account.token)
+            .header("X-Idempotency-Key", unique_key())
+            .json(&action_body(&format!("NOTIFY_{i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    receiver.wait_for("every notification", |r| r.len() >= ACTIONS).await;
+    // Let any second delivery show up before counting.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let received = receiver.received();
+    let mut ids: Vec<i64> = received.iter().map(|r| r.body["id"].as_i64().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), ACTIONS);
+    assert_eq!(received.len(), ACTIONS, "no notification was delivered twice");
 }

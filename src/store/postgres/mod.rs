@@ -9,6 +9,7 @@
 //! (unique violation, serialization failure, deadlock) is rolled back and run again.
 
 mod family_tables;
+mod notification_tables;
 mod schema;
 mod tables;
 
@@ -19,8 +20,9 @@ use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::{NewAccount, Page, Store};
+use super::{AuditFilter, AuditRecord, Delivery, NewAccount, NotificationFilter, Page, Store};
 use crate::domain::customer::{Customer, CustomerId, Profile, ProfileId};
+use crate::domain::notification::{Attempt, Notification};
 use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionStatus};
 use crate::domain::terminal_action::{ActionId, TerminalAction};
 use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
@@ -298,6 +300,53 @@ impl Store for PostgresStore {
 
     async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError> {
         self.write(move |t| engine::advance_payouts(t, now, delay_ms)).await
+    }
+
+    async fn configure_notifications(
+        &self,
+        user: UserId,
+        url: Option<String>,
+        rotate: bool,
+        fresh_secret: String,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        self.write(move |t| t.configure_notifications(user, url.as_deref(), rotate, &fresh_secret)).await
+    }
+
+    async fn claim_notifications(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        self.write(move |t| t.claim_notifications(now, limit)).await
+    }
+
+    async fn finish_delivery(&self, id: i64, attempt: Attempt, next: Option<Timestamp>) -> Result<(), StoreError> {
+        self.write(move |t| t.finish_delivery(id, &attempt, next)).await
+    }
+
+    async fn notification_page(
+        &self,
+        user: UserId,
+        filter: NotificationFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Notification>, StoreError> {
+        self.read(move |t| t.notification_page(user, &filter, limit, offset)).await
+    }
+
+    async fn retry_notification(
+        &self,
+        user: UserId,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Option<Notification>, StoreError> {
+        self.write(move |t| t.retry_notification(user, id, now)).await
+    }
+
+    async fn audit_page(
+        &self,
+        user: UserId,
+        filter: AuditFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<AuditRecord>, StoreError> {
+        self.read(move |t| t.audit_page(user, &filter, limit, offset)).await
     }
 
     async fn has_accounts(&self) -> Result<bool, StoreError> {

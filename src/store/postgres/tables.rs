@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::pg_error;
 use crate::domain::customer::{self, Customer, CustomerId, PaymentMethod, Profile, ProfileId};
 use crate::domain::idempotency::IdempotencyRecord;
+use crate::domain::notification::NewNotification;
 use crate::domain::payout::{self, Payout, PayoutId, Transaction, TransactionId};
 use crate::domain::terminal_action::{ActionId, ActionStatus, PrintSubtype, TerminalAction, Transition};
 use crate::domain::{
@@ -101,27 +102,7 @@ impl<'c, C: GenericClient> PgTables<'c, C> {
              FROM audit_events WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3 ORDER BY id",
             &[&user.get(), &resource_type.as_str(), &resource_id],
         )?;
-        rows.iter()
-            .map(|row| {
-                let kind: String = row.get(1);
-                let key: Option<String> = row.get(8);
-                Ok(AuditEvent {
-                    user_id: user_id(row.get(0))?,
-                    resource_type: ResourceType::parse(&kind).ok_or_else(|| corrupt("resource type"))?,
-                    resource_id: row.get(2),
-                    from_status: row.get(3),
-                    to_status: row.get(4),
-                    deleted_by: row.get(5),
-                    comments: row.get(6),
-                    request_id: row.get(7),
-                    idempotency_key: match key {
-                        Some(key) => Some(IdempotencyKey::parse(Some(&key)).map_err(|_| corrupt("idempotency key"))?),
-                        None => None,
-                    },
-                    at: Timestamp::from_millis(row.get(9)),
-                })
-            })
-            .collect()
+        rows.iter().map(audit_from_row).collect()
     }
 
     pub fn insert_account(
@@ -186,6 +167,26 @@ impl<'c, C: GenericClient> PgTables<'c, C> {
         )?;
         Ok(())
     }
+}
+
+pub fn audit_from_row(row: &Row) -> Result<AuditEvent, StoreError> {
+    let kind: String = row.get(1);
+    let key: Option<String> = row.get(8);
+    Ok(AuditEvent {
+        user_id: user_id(row.get(0))?,
+        resource_type: ResourceType::parse(&kind).ok_or_else(|| corrupt("resource type"))?,
+        resource_id: row.get(2),
+        from_status: row.get(3),
+        to_status: row.get(4),
+        deleted_by: row.get(5),
+        comments: row.get(6),
+        request_id: row.get(7),
+        idempotency_key: match key {
+            Some(key) => Some(IdempotencyKey::parse(Some(&key)).map_err(|_| corrupt("idempotency key"))?),
+            None => None,
+        },
+        at: Timestamp::from_millis(row.get(9)),
+    })
 }
 
 fn action_from_row(row: &Row) -> Result<TerminalAction, StoreError> {
@@ -301,6 +302,14 @@ impl<C: GenericClient> UnitOfWork for PgTables<'_, C> {
             &[&t.to.as_str(), &now.as_millis(), &id.to_string(), &t.from.as_str()],
         )?;
         Ok(moved == 1)
+    }
+
+    fn notification_target(&mut self, user: UserId) -> Result<(Option<String>, bool), StoreError> {
+        self.notification_target_row(user)
+    }
+
+    fn enqueue_notification(&mut self, notification: &NewNotification) -> Result<(), StoreError> {
+        self.insert_notification(notification)
     }
 
     fn append_audit(&mut self, e: &AuditEvent) -> Result<(), StoreError> {

@@ -3,6 +3,7 @@
 //! and a small pool of read connections.
 
 mod customer_tables;
+mod notification_tables;
 mod payout_tables;
 mod readers;
 mod schema;
@@ -15,8 +16,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{NewAccount, Page, Store};
+use super::{AuditFilter, AuditRecord, Delivery, NewAccount, NotificationFilter, Page, Store};
 use crate::domain::customer::{Customer, CustomerId, Profile, ProfileId};
+use crate::domain::notification::{Attempt, Notification};
 use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionStatus};
 use crate::domain::terminal_action::{ActionId, TerminalAction};
 use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
@@ -217,6 +219,55 @@ impl Store for SqliteStore {
 
     async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError> {
         self.writer.write(move |conn| engine::advance_payouts(&mut Tables(conn), now, delay_ms)).await
+    }
+
+    async fn configure_notifications(
+        &self,
+        user: UserId,
+        url: Option<String>,
+        rotate: bool,
+        fresh_secret: String,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        self.writer
+            .write(move |conn| Tables(conn).configure_notifications(user, url.as_deref(), rotate, &fresh_secret))
+            .await
+    }
+
+    async fn claim_notifications(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        self.writer.write(move |conn| Tables(conn).claim_notifications(now, limit)).await
+    }
+
+    async fn finish_delivery(&self, id: i64, attempt: Attempt, next: Option<Timestamp>) -> Result<(), StoreError> {
+        self.writer.write(move |conn| Tables(conn).finish_delivery(id, &attempt, next)).await
+    }
+
+    async fn notification_page(
+        &self,
+        user: UserId,
+        filter: NotificationFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Notification>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).notification_page(user, &filter, limit, offset)).await
+    }
+
+    async fn retry_notification(
+        &self,
+        user: UserId,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Option<Notification>, StoreError> {
+        self.writer.write(move |conn| Tables(conn).retry_notification(user, id, now)).await
+    }
+
+    async fn audit_page(
+        &self,
+        user: UserId,
+        filter: AuditFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<AuditRecord>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).audit_page(user, &filter, limit, offset)).await
     }
 
     async fn has_accounts(&self) -> Result<bool, StoreError> {

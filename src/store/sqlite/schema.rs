@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_payouts.sql"),
     include_str!("migrations/0003_customers.sql"),
+    include_str!("migrations/0004_notifications.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

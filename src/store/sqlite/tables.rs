@@ -4,6 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::domain::customer::{self, Customer, CustomerId, PaymentMethod, Profile, ProfileId};
 use crate::domain::idempotency::IdempotencyRecord;
+use crate::domain::notification::NewNotification;
 use crate::domain::payout::{self, Payout, PayoutId, Transaction, TransactionId};
 use crate::domain::terminal_action::{ActionId, ActionStatus, PrintSubtype, TerminalAction, Transition};
 use crate::domain::{
@@ -185,6 +186,14 @@ impl UnitOfWork for Tables<'_> {
         self.insert_payment_method(id, position, method)
     }
 
+    fn notification_target(&mut self, user: UserId) -> Result<(Option<String>, bool), StoreError> {
+        self.notification_target_row(user)
+    }
+
+    fn enqueue_notification(&mut self, notification: &NewNotification) -> Result<(), StoreError> {
+        self.insert_notification(notification)
+    }
+
     fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
         let mut stmt = self.0.prepare_cached(
             "INSERT INTO audit_events (user_id, resource_type, resource_id, from_status, to_status,
@@ -224,6 +233,26 @@ fn action_from_row(row: &Row<'_>) -> rusqlite::Result<TerminalAction> {
     })
 }
 
+pub(super) fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
+    let kind: String = row.get(1)?;
+    let key: Option<String> = row.get(8)?;
+    Ok(AuditEvent {
+        user_id: user_id(row.get(0)?)?,
+        resource_type: ResourceType::parse(&kind).ok_or_else(|| corrupt("resource type"))?,
+        resource_id: row.get(2)?,
+        from_status: row.get(3)?,
+        to_status: row.get(4)?,
+        deleted_by: row.get(5)?,
+        comments: row.get(6)?,
+        request_id: row.get(7)?,
+        idempotency_key: match key {
+            Some(key) => Some(IdempotencyKey::parse(Some(&key)).map_err(|_| corrupt("idempotency key"))?),
+            None => None,
+        },
+        at: Timestamp::from_millis(row.get(9)?),
+    })
+}
+
 pub(super) fn user_id(raw: i64) -> rusqlite::Result<UserId> {
     UserId::new(raw).ok_or_else(|| corrupt("user id"))
 }
@@ -260,25 +289,7 @@ impl Tables<'_> {
                     request_id, idempotency_key, created_at
              FROM audit_events WHERE user_id = ?1 AND resource_type = ?2 AND resource_id = ?3 ORDER BY id",
         )?;
-        let rows = stmt.query_map(params![user.get(), resource_type.as_str(), resource_id], |row| {
-            let kind: String = row.get(1)?;
-            let key: Option<String> = row.get(8)?;
-            Ok(AuditEvent {
-                user_id: user_id(row.get(0)?)?,
-                resource_type: ResourceType::parse(&kind).ok_or_else(|| corrupt("resource type"))?,
-                resource_id: row.get(2)?,
-                from_status: row.get(3)?,
-                to_status: row.get(4)?,
-                deleted_by: row.get(5)?,
-                comments: row.get(6)?,
-                request_id: row.get(7)?,
-                idempotency_key: match key {
-                    Some(key) => Some(IdempotencyKey::parse(Some(&key)).map_err(|_| corrupt("idempotency key"))?),
-                    None => None,
-                },
-                at: Timestamp::from_millis(row.get(9)?),
-            })
-        })?;
+        let rows = stmt.query_map(params![user.get(), resource_type.as_str(), resource_id], audit_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -1,0 +1,156 @@
+//! Delivering notifications: the outbox's worker, and the only code that calls out.
+//!
+//! Each tick claims due notifications (a lease: no other process takes them until it
+//! runs out) and delivers each in a task of its own, at most `DELIVERIES_IN_FLIGHT_MAX`
+//! at once, so a slow or dead receiver holds up neither the API nor other receivers.
+//! Success is a 2xx within `DELIVERY_TIMEOUT_MS`; anything else is retried on the
+//! policy's schedule. Every attempt is recorded. Delivery is at least once: the
+//! receiver deduplicates by the notification `id`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::domain::notification::{self, Attempt, Notification, RetryPolicy, DELIVERY_TIMEOUT_MS};
+use crate::domain::Timestamp;
+use crate::store::{Delivery, Store};
+
+/// Notifications claimed per tick at most.
+const CLAIM_BATCH_MAX: usize = 64;
+/// Deliveries under way at once, per process.
+const DELIVERIES_IN_FLIGHT_MAX: usize = 64;
+/// Error texts kept per attempt, in characters.
+const ERROR_CHARS_MAX: usize = 500;
+
+#[derive(Clone)]
+pub struct Deliverer {
+    store: Arc<dyn Store>,
+    client: reqwest::Client,
+    policy: RetryPolicy,
+    in_flight: Arc<Semaphore>,
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+}
+
+impl Deliverer {
+    pub fn new(store: Arc<dyn Store>, policy: RetryPolicy) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(DELIVERY_TIMEOUT_MS))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("caja/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Deliverer { store, client, policy, in_flight: Arc::new(Semaphore::new(DELIVERIES_IN_FLIGHT_MAX)) }
+    }
+
+    /// Claim what is due and start delivering it; returns how many were claimed.
+    pub async fn tick(&self) -> usize {
+        let free = self.in_flight.available_permits().min(CLAIM_BATCH_MAX);
+        if free == 0 {
+            return 0;
+        }
+        let claimed = match self.store.claim_notifications(now(), free).await {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not claim notifications; retrying next tick");
+                return 0;
+            }
+        };
+        let count = claimed.len();
+        for delivery in claimed {
+            let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+                break;
+            };
+            let this = self.clone();
+            tokio::spawn(async move {
+                this.deliver(delivery).await;
+                drop(permit);
+            });
+        }
+        count
+    }
+
+    async fn deliver(&self, delivery: Delivery) {
+        let n = &delivery.notification;
+        let attempt = self.attempt(n, delivery.secret.as_deref()).await;
+        let made = n.attempts_made.saturating_add(1);
+        let next = if attempt.succeeded() { None } else { self.policy.next_attempt(made, now(), rand::random()) };
+        if let Err(err) = self.store.finish_delivery(n.id, attempt, next).await {
+            // The lease runs out and the notification is tried again: at least once.
+            tracing::warn!(error = %err, notification = n.id, "could not record a delivery attempt");
+        }
+    }
+
+    /// One POST, signed; never longer than the timeout.
+    async fn attempt(&self, n: &Notification, secret: Option<&str>) -> Attempt {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let at = now();
+        let mut request = self
+            .client
+            .post(target_url(n))
+            .header("x-request-id", &request_id)
+            .header("content-type", "application/json")
+            .body(payload(n).to_string());
+        if let Some(secret) = secret {
+            let signature = notification::signature(secret, &n.change.resource_id, &request_id, at.as_millis() / 1000);
+            request = request.header("x-signature", signature);
+        }
+        let started = Instant::now();
+        let result = request.send().await;
+        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        match result {
+            Ok(response) => {
+                let code = response.status().as_u16();
+                let error = (!response.status().is_success()).then(|| format!("the receiver answered {code}"));
+                Attempt { at, status_code: Some(code), error, latency_ms }
+            }
+            Err(err) => {
+                let text: String = format!("{err}").chars().take(ERROR_CHARS_MAX).collect();
+                Attempt { at, status_code: None, error: Some(text), latency_ms }
+            }
+        }
+    }
+}
+
+/// The URL with `?data.id=<resource id>&type=<family>` appended.
+pub fn target_url(n: &Notification) -> String {
+    let separator = if n.change.url.contains('?') { '&' } else { '?' };
+    format!(
+        "{}{separator}data.id={}&type={}",
+        n.change.url,
+        form_encode(&n.change.resource_id),
+        n.change.resource_type.as_str()
+    )
+}
+
+fn form_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The body, in Mercado Pago's webhook shape.
+pub fn payload(n: &Notification) -> serde_json::Value {
+    let change = &n.change;
+    json!({
+        "id": n.id,
+        "action": change.action(),
+        "api_version": "v1",
+        "type": change.resource_type.as_str(),
+        "data": {
+            "id": change.resource_id,
+            "status": change.status,
+            "external_reference": change.external_reference,
+        },
+        "date_created": change.created_at.to_rfc3339(),
+        "live_mode": change.live_mode,
+        "user_id": change.user_id.get(),
+    })
+}
