@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody, ErrorKind, Family};
 use super::paging::{self, Paging};
-use super::request::{json_response, moved, parse_json, render, Write, WriteRequest};
+use super::request::{json_response, moved, operation, parse_json, render, Write, WriteRequest};
 use super::AppState;
 use crate::domain::customer::{
     Customer, CustomerDraft, CustomerId, MethodDraft, NewCustomer, NewProfile, PaymentMethod, Profile, ProfileDraft,
@@ -222,8 +222,8 @@ fn json_ok(body: &impl Serialize) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], stored.body).into_response()
 }
 
-async fn begin(state: &AppState, request: &WriteRequest) -> Result<Write, Response> {
-    Write::begin(state, FAMILY, request).await.map_err(IntoResponse::into_response)
+async fn begin(state: &AppState, request: &WriteRequest) -> Result<Write, ApiError> {
+    Write::begin(state, FAMILY, request).await
 }
 
 // ---- customers ----
@@ -242,11 +242,8 @@ async fn begin(state: &AppState, request: &WriteRequest) -> Result<Write, Respon
     ),
     security(("bearer" = []))
 )]
-pub async fn create_customer(State(state): State<AppState>, request: WriteRequest) -> Response {
-    let write = match begin(&state, &request).await {
-        Ok(write) => write,
-        Err(response) => return response,
-    };
+pub async fn create_customer(State(state): State<AppState>, request: WriteRequest) -> Result<Response, ApiError> {
+    let write = begin(&state, &request).await?;
     let parsed = parse_json::<CustomerBody>(write.body(), false).and_then(|b| {
         let draft = CustomerDraft {
             email: b.email,
@@ -256,18 +253,15 @@ pub async fn create_customer(State(state): State<AppState>, request: WriteReques
         };
         NewCustomer::parse(draft).map_err(|e| Failure::InvalidBody(e.0))
     });
-    let op = match parsed {
-        Ok(new) => {
-            let mut rng = rand::rng();
-            Operation::CreateCustomer { id: CustomerId::from_random(rng.random(), rng.random()), new }
-        }
-        Err(failure) => Operation::Refuse { failure, before_lookup: false },
-    };
+    let op = operation(Ok(()), parsed, |(), new| {
+        let mut rng = rand::rng();
+        Operation::CreateCustomer { id: CustomerId::from_random(rng.random(), rng.random()), new }
+    });
     let success = |effect: &Effect| match effect {
         Effect::CustomerCreated(c) => Some(json_response(StatusCode::CREATED, &CustomerView::from(c))),
         _ => None,
     };
-    write.execute(&state, op, render(FAMILY, success)).await
+    Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
 
 /// Read a customer.
@@ -346,11 +340,8 @@ pub async fn create_profile(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     request: WriteRequest,
-) -> Response {
-    let write = match begin(&state, &request).await {
-        Ok(write) => write,
-        Err(response) => return response,
-    };
+) -> Result<Response, ApiError> {
+    let write = begin(&state, &request).await?;
     let raw = path.map(|Path(raw)| raw).unwrap_or_default();
     let parsed = parse_json::<ProfileBody>(write.body(), false).and_then(|b| {
         let draft = ProfileDraft {
@@ -361,18 +352,16 @@ pub async fn create_profile(
         };
         NewProfile::parse(draft).map_err(|e| Failure::InvalidBody(e.0))
     });
-    let op = match (customer_id(&raw), parsed) {
-        (Err(failure), _) => Operation::Refuse { failure, before_lookup: true },
-        (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
-        (Ok(customer), Ok(new)) => {
-            Operation::CreateProfile { customer, id: ProfileId::from_random(rand::random()), new }
-        }
-    };
+    let op = operation(customer_id(&raw), parsed, |customer, new| Operation::CreateProfile {
+        customer,
+        id: ProfileId::from_random(rand::random()),
+        new,
+    });
     let success = |effect: &Effect| match effect {
         Effect::ProfileCreated(p) => Some(json_response(StatusCode::CREATED, &ProfileView::from(p))),
         _ => None,
     };
-    write.execute(&state, op, render(FAMILY, success)).await
+    Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
 
 /// List a customer's payment profiles.
@@ -456,26 +445,23 @@ pub async fn add_payment_method(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     request: WriteRequest,
-) -> Response {
-    let write = match begin(&state, &request).await {
-        Ok(write) => write,
-        Err(response) => return response,
-    };
+) -> Result<Response, ApiError> {
+    let write = begin(&state, &request).await?;
     let now = write.ctx.now;
     let parsed = parse_json::<PaymentMethodBody>(write.body(), false).and_then(|b| {
         let draft = MethodDraft { id: b.id, kind: b.kind, token: b.token, card_id: b.card_id };
         PaymentMethod::parse(draft, now).map_err(|e| Failure::InvalidBody(e.0))
     });
-    let op = match (profile_ids(path), parsed) {
-        (Err(failure), _) => Operation::Refuse { failure, before_lookup: true },
-        (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
-        (Ok((customer, profile)), Ok(method)) => Operation::AddPaymentMethod { customer, profile, method },
-    };
+    let op = operation(profile_ids(path), parsed, |(customer, profile), method| Operation::AddPaymentMethod {
+        customer,
+        profile,
+        method,
+    });
     let success = |effect: &Effect| match effect {
         Effect::ProfileUpdated(p) => Some(json_response(StatusCode::CREATED, &ProfileView::from(p))),
         _ => None,
     };
-    write.execute(&state, op, render(FAMILY, success)).await
+    Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
 
 /// Cancel a payment profile. `CANCELLED` is final; cancelling it again is a 204 that
@@ -502,15 +488,10 @@ pub async fn cancel_profile(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     request: WriteRequest,
-) -> Response {
-    let write = match begin(&state, &request).await {
-        Ok(write) => write,
-        Err(response) => return response,
-    };
-    let op = match (profile_ids(path), parse_json::<serde_json::Value>(write.body(), true)) {
-        (Err(failure), _) => Operation::Refuse { failure, before_lookup: true },
-        (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
-        (Ok((customer, profile)), Ok(_)) => Operation::CancelProfile { customer, profile },
-    };
-    write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await
+) -> Result<Response, ApiError> {
+    let write = begin(&state, &request).await?;
+    let body = parse_json::<serde_json::Value>(write.body(), true);
+    let op =
+        operation(profile_ids(path), body, |(customer, profile), _| Operation::CancelProfile { customer, profile });
+    Ok(write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await)
 }

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody, ErrorKind, Family};
 use super::paging::{self, Paging};
-use super::request::{json_response, moved, parse_json, render, Write, WriteRequest};
+use super::request::{json_response, moved, operation, parse_json, render, test_accounts_only, Write, WriteRequest};
 use super::AppState;
 use crate::domain::payout::{
     self, Amount, CancelNote, NewPayout, Payout, PayoutDraft, PayoutId, Transaction, TransactionDraft, TransactionId,
@@ -269,35 +269,29 @@ fn json_ok(body: &impl Serialize) -> Response {
     ),
     security(("bearer" = []))
 )]
-pub async fn create_payout(State(state): State<AppState>, request: WriteRequest) -> Response {
-    let write = match begin(&state, &request).await {
-        Ok(write) => write,
-        Err(err) => return err.into_response(),
-    };
+pub async fn create_payout(State(state): State<AppState>, request: WriteRequest) -> Result<Response, ApiError> {
+    let write = begin(&state, &request).await?;
     let (site, now) = (write.ctx.principal.site_id, write.ctx.now);
     let parsed = parse_json::<CreatePayoutBody>(write.body(), false)
         .and_then(|body| NewPayout::parse(body.into_draft(), site, now).map_err(|err| Failure::InvalidBody(err.0)));
-    let op = match parsed {
-        Ok(new) => {
-            let mut rng = rand::rng();
-            let mut draw = || rng.random_range(payout::ISSUED_ID_MIN..=payout::ISSUED_ID_MAX);
-            let id = PayoutId::new(draw()).unwrap_or_else(|| unreachable!("drawn ids are positive"));
-            let transaction_ids = new
-                .transactions
-                .iter()
-                .map(|_| TransactionId::new(draw()).unwrap_or_else(|| unreachable!("drawn ids are positive")))
-                .collect();
-            Operation::CreatePayout { id, transaction_ids, new }
-        }
-        Err(failure) => Operation::Refuse { failure, before_lookup: false },
-    };
+    let op = operation(Ok(()), parsed, |(), new| {
+        let mut rng = rand::rng();
+        let mut draw = || rng.random_range(payout::ISSUED_ID_MIN..=payout::ISSUED_ID_MAX);
+        let id = PayoutId::new(draw()).unwrap_or_else(|| unreachable!("drawn ids are positive"));
+        let transaction_ids = new
+            .transactions
+            .iter()
+            .map(|_| TransactionId::new(draw()).unwrap_or_else(|| unreachable!("drawn ids are positive")))
+            .collect();
+        Operation::CreatePayout { id, transaction_ids, new }
+    });
     let success = |effect: &Effect| match effect {
         Effect::PayoutCreated(payout, transactions) => {
             Some(json_response(StatusCode::ACCEPTED, &payout_view(payout, transactions)))
         }
         _ => None,
     };
-    write.execute(&state, op, render(FAMILY, success)).await
+    Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
 
 /// List a payout's transactions, in creation order.
@@ -410,19 +404,16 @@ pub async fn cancel_transaction(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     request: WriteRequest,
-) -> Response {
-    let write = match begin(&state, &request).await {
-        Ok(write) => write,
-        Err(err) => return err.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let write = begin(&state, &request).await?;
     let note = parse_json::<CancelBody>(write.body(), true)
         .and_then(|b| CancelNote::parse(b.comments, b.deleted_by).map_err(|e| Failure::InvalidBody(e.0)));
-    let op = match (path_ids(path), note) {
-        (Err(failure), _) => Operation::Refuse { failure, before_lookup: true },
-        (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
-        (Ok((payout, transaction)), Ok(note)) => Operation::CancelTransaction { payout, transaction, note },
-    };
-    write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await
+    let op = operation(path_ids(path), note, |(payout, transaction), note| Operation::CancelTransaction {
+        payout,
+        transaction,
+        note,
+    });
+    Ok(write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await)
 }
 
 /// Test helper: move a transaction as processing would (test accounts only).
@@ -447,24 +438,12 @@ pub async fn transaction_event(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     request: WriteRequest,
-) -> Response {
-    let write = match begin(&state, &request).await {
-        Ok(write) => write,
-        Err(err) => return err.into_response(),
-    };
-    let op = match path_ids(path) {
-        Err(failure) => Operation::Refuse { failure, before_lookup: true },
-        Ok(_) if write.ctx.principal.live_mode => {
-            Operation::Refuse { failure: Failure::TestAccountsOnly, before_lookup: true }
-        }
-        Ok((payout, transaction)) => {
-            match parse_json::<TransactionEventBody>(write.body(), false).and_then(event_target) {
-                Ok(to) => Operation::MoveTransaction { payout, transaction, to },
-                Err(failure) => Operation::Refuse { failure, before_lookup: false },
-            }
-        }
-    };
-    write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await
+) -> Result<Response, ApiError> {
+    let write = begin(&state, &request).await?;
+    let path = test_accounts_only(path_ids(path), &write.ctx.principal);
+    let body = parse_json::<TransactionEventBody>(write.body(), false).and_then(event_target);
+    let op = operation(path, body, |(payout, transaction), to| Operation::MoveTransaction { payout, transaction, to });
+    Ok(write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await)
 }
 
 fn event_target(body: TransactionEventBody) -> Result<TransactionStatus, Failure> {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, ErrorKind, Family};
-use super::request::{json_response, moved, parse_json, render, Write, WriteRequest};
+use super::request::{json_response, moved, operation, parse_json, render, test_accounts_only, Write, WriteRequest};
 use super::AppState;
 use crate::domain::terminal_action::{ActionDraft, ActionId, ActionStatus, NewAction, TerminalAction};
 use crate::domain::Principal;
@@ -141,22 +141,17 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<ActionId, Failur
     ),
     security(("bearer" = []))
 )]
-pub async fn create_action(State(state): State<AppState>, request: WriteRequest) -> Response {
-    let write = match Write::begin(&state, FAMILY, &request).await {
-        Ok(write) => write,
-        Err(err) => return err.into_response(),
-    };
+pub async fn create_action(State(state): State<AppState>, request: WriteRequest) -> Result<Response, ApiError> {
+    let write = Write::begin(&state, FAMILY, &request).await?;
     let parsed = parse_json::<CreateActionBody>(write.body(), false)
         .and_then(|body| NewAction::parse(body.into_draft()).map_err(|err| Failure::InvalidBody(err.0)));
-    let op = match parsed {
-        Ok(new) => Operation::CreateAction { id: ActionId::from_random(rand::random()), new },
-        Err(failure) => Operation::Refuse { failure, before_lookup: false },
-    };
+    let op =
+        operation(Ok(()), parsed, |(), new| Operation::CreateAction { id: ActionId::from_random(rand::random()), new });
     let success = |effect: &Effect| match effect {
         Effect::ActionCreated(action) => Some(json_response(StatusCode::CREATED, &ActionView::from(action))),
         _ => None,
     };
-    write.execute(&state, op, render(FAMILY, success)).await
+    Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
 
 /// Read an action of the caller's.
@@ -210,18 +205,12 @@ pub async fn cancel_action(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     request: WriteRequest,
-) -> Response {
-    let write = match Write::begin(&state, FAMILY, &request).await {
-        Ok(write) => write,
-        Err(err) => return err.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let write = Write::begin(&state, FAMILY, &request).await?;
     // The cancel takes no body; one that is sent must still be JSON.
-    let op = match (path_id(path), parse_json::<serde_json::Value>(write.body(), true)) {
-        (Err(failure), _) => Operation::Refuse { failure, before_lookup: true },
-        (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
-        (Ok(id), Ok(_)) => Operation::CancelAction { id },
-    };
-    write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::OK))).await
+    let body = parse_json::<serde_json::Value>(write.body(), true);
+    let op = operation(path_id(path), body, |id, _| Operation::CancelAction { id });
+    Ok(write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::OK))).await)
 }
 
 /// Test helper: move an action as its terminal would (test accounts only).
@@ -246,22 +235,12 @@ pub async fn action_event(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     request: WriteRequest,
-) -> Response {
-    let write = match Write::begin(&state, FAMILY, &request).await {
-        Ok(write) => write,
-        Err(err) => return err.into_response(),
-    };
-    let op = match path_id(path) {
-        Err(failure) => Operation::Refuse { failure, before_lookup: true },
-        Ok(_) if write.ctx.principal.live_mode => {
-            Operation::Refuse { failure: Failure::TestAccountsOnly, before_lookup: true }
-        }
-        Ok(id) => match parse_json::<ActionEventBody>(write.body(), false).and_then(event_target) {
-            Ok(to) => Operation::MoveAction { id, to },
-            Err(failure) => Operation::Refuse { failure, before_lookup: false },
-        },
-    };
-    write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await
+) -> Result<Response, ApiError> {
+    let write = Write::begin(&state, FAMILY, &request).await?;
+    let path = test_accounts_only(path_id(path), &write.ctx.principal);
+    let body = parse_json::<ActionEventBody>(write.body(), false).and_then(event_target);
+    let op = operation(path, body, |id, to| Operation::MoveAction { id, to });
+    Ok(write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await)
 }
 
 fn event_target(body: ActionEventBody) -> Result<ActionStatus, Failure> {

@@ -140,6 +140,27 @@ impl Write {
     }
 }
 
+/// The operation for a request whose path and body were parsed. In the contract's
+/// order of checks a malformed path comes before the idempotency lookup (and so wins
+/// over a key conflict), a bad body after it.
+pub fn operation<P, B>(
+    path: Result<P, Failure>,
+    body: Result<B, Failure>,
+    op: impl FnOnce(P, B) -> Operation,
+) -> Operation {
+    match (path, body) {
+        (Err(failure), _) => Operation::Refuse { failure, before_lookup: true },
+        (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
+        (Ok(path), Ok(body)) => op(path, body),
+    }
+}
+
+/// Test helpers are for test accounts: a live account is refused before the lookup,
+/// like a malformed path.
+pub fn test_accounts_only<P>(path: Result<P, Failure>, principal: &Principal) -> Result<P, Failure> {
+    path.and_then(|p| if principal.live_mode { Err(Failure::TestAccountsOnly) } else { Ok(p) })
+}
+
 /// Render an outcome: `success` for the effect the handler expects, the family's
 /// error table for a refusal.
 pub fn render(
