@@ -27,7 +27,7 @@ fn payout_body(transactions: usize) -> Value {
     json!({
         "external_reference": "payout-ref",
         "description": "weekly",
-        "config": { "notification_url": "https://example.test/hook" },
+        "config": { "notification_url": "http://127.0.0.1:9/hook" },
         "transactions": (0..transactions).map(|i| transaction(json!(10 + i))).collect::<Vec<_>>(),
     })
 }
