@@ -1,5 +1,7 @@
-//! Throughput and latency of creates and cancels over real HTTP, on a fresh SQLite
-//! store in a temporary directory: `cargo run --release --example bench [REQUESTS]`.
+//! Throughput and latency of creates and cancels over real HTTP:
+//! `cargo run --release --example bench [REQUESTS] [STORE_URL]`, on a fresh SQLite
+//! store in a temporary directory by default, or on the (empty) database STORE_URL
+//! names, e.g. `postgres://postgres@127.0.0.1:5432/caja_bench`.
 //!
 //! 64 concurrent clients first create REQUESTS print actions (each on its own
 //! terminal), then cancel every one of them; each request is a durable, audited,
@@ -23,7 +25,9 @@ const CLIENTS: usize = 64;
 async fn main() -> anyhow::Result<()> {
     let requests: usize = std::env::args().nth(1).map_or(Ok(5_000), |n| n.parse())?;
     let dir = tempfile::tempdir()?;
-    let store = store::open(&format!("sqlite://{}", dir.path().join("bench.db").display())).await?;
+    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let url = std::env::args().nth(2).unwrap_or(sqlite);
+    let store = store::open(&url).await?;
     let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     let account = provision::create_account(store.as_ref(), AccountSpec::test(SiteId::Mlb), now).await?;
     let config = ServerConfig {
@@ -41,7 +45,8 @@ async fn main() -> anyhow::Result<()> {
     let token = Arc::new(account.access_token);
     let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build()?;
 
-    println!("caja bench: {requests} creates, then {requests} cancels, {CLIENTS} concurrent clients, SQLite");
+    let kind = url.split("://").next().unwrap_or("?");
+    println!("caja bench: {requests} creates, then {requests} cancels, {CLIENTS} concurrent clients, {kind}");
     let ids = run("create", requests, |i| {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
         async move {
