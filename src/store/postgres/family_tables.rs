@@ -99,36 +99,31 @@ impl<C: GenericClient> PgTables<'_, C> {
                 &p.created_at.as_millis(),
             ],
         )?;
-        let statement = self
-            .client
-            .prepare(&format!(
-                "INSERT INTO payout_transactions ({TRANSACTION_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-            ))
-            .map_err(super::pg_error)?;
+        let sql = format!(
+            "INSERT INTO payout_transactions ({TRANSACTION_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        );
         for t in transactions {
             let position = i32::try_from(t.position).map_err(|_| corrupt("position"))?;
-            self.client
-                .execute(
-                    &statement,
-                    &[
-                        &t.id.get(),
-                        &t.payout_id.get(),
-                        &t.user_id.get(),
-                        &position,
-                        &t.account_json,
-                        &t.amount.currency,
-                        &t.amount.cents,
-                        &t.description,
-                        &t.external_reference,
-                        &t.status.as_str(),
-                        &t.due_at.as_millis(),
-                        &t.processing_since.map(Timestamp::as_millis),
-                        &t.created_at.as_millis(),
-                        &t.updated_at.as_millis(),
-                    ],
-                )
-                .map_err(super::pg_error)?;
+            self.execute(
+                &sql,
+                &[
+                    &t.id.get(),
+                    &t.payout_id.get(),
+                    &t.user_id.get(),
+                    &position,
+                    &t.account_json,
+                    &t.amount.currency,
+                    &t.amount.cents,
+                    &t.description,
+                    &t.external_reference,
+                    &t.status.as_str(),
+                    &t.due_at.as_millis(),
+                    &t.processing_since.map(Timestamp::as_millis),
+                    &t.created_at.as_millis(),
+                    &t.updated_at.as_millis(),
+                ],
+            )?;
         }
         Ok(())
     }

@@ -27,7 +27,7 @@ use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionSta
 use crate::domain::terminal_action::{ActionId, TerminalAction};
 use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
 use crate::engine::{self, access, Command, Executed, Failure, StoreError, UnitOfWork};
-use tables::PgTables;
+use tables::{PgTables, Statements};
 
 /// Connections per process.
 const POOL_CONNECTIONS_MAX: u32 = 16;
@@ -36,7 +36,33 @@ const CONNECT_TIMEOUT_MS: u64 = 3_000;
 /// Runs of one command before a lost race becomes an error.
 const COMMAND_ATTEMPTS_MAX: usize = 8;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<Manager>;
+
+/// A pooled connection and the statements it has prepared.
+pub struct CachedClient {
+    client: Client,
+    statements: Statements,
+}
+
+/// r2d2_postgres's manager, with a statement cache beside each connection.
+struct Manager(PostgresConnectionManager<NoTls>);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = CachedClient;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<CachedClient, postgres::Error> {
+        Ok(CachedClient { client: self.0.connect()?, statements: Statements::new() })
+    }
+
+    fn is_valid(&self, conn: &mut CachedClient) -> Result<(), postgres::Error> {
+        self.0.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut CachedClient) -> bool {
+        self.0.has_broken(&mut conn.client)
+    }
+}
 
 pub struct PostgresStore {
     pool: PoolHandle,
@@ -80,7 +106,7 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let mut config: postgres::Config = url.parse().map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?;
         config.connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS));
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = Manager(PostgresConnectionManager::new(config, NoTls));
         let (pool, key) = tokio::task::spawn_blocking(move || {
             let pool = r2d2::Pool::builder()
                 .max_size(POOL_CONNECTIONS_MAX)
@@ -90,8 +116,8 @@ impl PostgresStore {
                 .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
             let mut client =
                 pool.get().map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
-            schema::migrate(&mut client)?;
-            let key = schema::token_hash_key(&mut client, rand::random())?;
+            schema::migrate(&mut client.client)?;
+            let key = schema::token_hash_key(&mut client.client, rand::random())?;
             drop(client);
             Ok::<_, StoreError>((pool, key))
         })
@@ -104,7 +130,7 @@ impl PostgresStore {
     async fn with_client<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut CachedClient) -> Result<T, StoreError> + Send + 'static,
     {
         let pool = Pool::clone(&self.pool);
         tokio::task::spawn_blocking(move || {
@@ -120,7 +146,7 @@ impl PostgresStore {
         T: Send + 'static,
         F: FnOnce(&mut PgTables<'_, Client>) -> Result<T, StoreError> + Send + 'static,
     {
-        self.with_client(move |client| work(&mut PgTables::reader(client))).await
+        self.with_client(move |conn| work(&mut PgTables::reader(&mut conn.client, &mut conn.statements))).await
     }
 
     /// Run `work` in a transaction, again from the start when it loses a race.
@@ -133,15 +159,16 @@ impl PostgresStore {
     }
 }
 
-fn in_transaction<T, F>(client: &mut Client, mut work: F) -> Result<T, StoreError>
+fn in_transaction<T, F>(conn: &mut CachedClient, mut work: F) -> Result<T, StoreError>
 where
     F: FnMut(&mut PgTables<'_, postgres::Transaction<'_>>) -> Result<T, StoreError>,
 {
+    let CachedClient { client, statements } = conn;
     let mut attempt = 1;
     loop {
         let mut tx = client.transaction().map_err(pg_error)?;
-        let outcome =
-            work(&mut PgTables::writer(&mut tx)).and_then(|value| tx.commit().map_err(pg_error).map(|()| value));
+        let outcome = work(&mut PgTables::writer(&mut tx, statements))
+            .and_then(|value| tx.commit().map_err(pg_error).map(|()| value));
         match outcome {
             Err(StoreError::Contention(why)) if attempt < COMMAND_ATTEMPTS_MAX => {
                 tracing::debug!(attempt, %why, "command lost a race; running it again");

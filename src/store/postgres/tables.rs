@@ -5,7 +5,9 @@
 //! for a writer).
 
 use postgres::types::ToSql;
-use postgres::{GenericClient, Row};
+use std::collections::HashMap;
+
+use postgres::{GenericClient, Row, Statement};
 use sha2::{Digest, Sha256};
 
 use super::pg_error;
@@ -20,8 +22,17 @@ use crate::domain::{
 };
 use crate::engine::{StoreError, UnitOfWork};
 
+/// The statements a connection has prepared, by SQL text.
+pub type Statements = HashMap<String, Statement>;
+
+/// Prepared statements kept per connection at most (the SQL is a fixed set, well below).
+const STATEMENTS_CACHED_MAX: usize = 256;
+
 pub struct PgTables<'c, C: GenericClient> {
     pub client: &'c mut C,
+    /// The connection's prepared statements: each SQL text is prepared once per
+    /// connection (a round trip saved on every later use).
+    statements: &'c mut Statements,
     /// Lock loaded rows for the rest of the transaction (writes only).
     lock: bool,
 }
@@ -43,12 +54,26 @@ fn key_lock(user: UserId, key: &IdempotencyKey) -> i64 {
 }
 
 impl<'c, C: GenericClient> PgTables<'c, C> {
-    pub fn writer(client: &'c mut C) -> Self {
-        PgTables { client, lock: true }
+    pub fn writer(client: &'c mut C, statements: &'c mut Statements) -> Self {
+        PgTables { client, statements, lock: true }
     }
 
-    pub fn reader(client: &'c mut C) -> Self {
-        PgTables { client, lock: false }
+    pub fn reader(client: &'c mut C, statements: &'c mut Statements) -> Self {
+        PgTables { client, statements, lock: false }
+    }
+
+    /// The prepared statement for `sql`, preparing it on first use. Prepared
+    /// statements outlive transactions, rolled back or not.
+    pub fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        if self.statements.len() >= STATEMENTS_CACHED_MAX {
+            self.statements.clear();
+        }
+        let statement = self.client.prepare(sql).map_err(pg_error)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
     }
 
     pub fn for_update(&self) -> &'static str {
@@ -60,15 +85,18 @@ impl<'c, C: GenericClient> PgTables<'c, C> {
     }
 
     pub fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
-        self.client.query(sql, params).map_err(pg_error)
+        let statement = self.statement(sql)?;
+        self.client.query(&statement, params).map_err(pg_error)
     }
 
     pub fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>, StoreError> {
-        self.client.query_opt(sql, params).map_err(pg_error)
+        let statement = self.statement(sql)?;
+        self.client.query_opt(&statement, params).map_err(pg_error)
     }
 
     pub fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
-        self.client.execute(sql, params).map_err(pg_error)
+        let statement = self.statement(sql)?;
+        self.client.execute(&statement, params).map_err(pg_error)
     }
 
     pub fn principal(&mut self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError> {
