@@ -94,3 +94,27 @@ async fn the_audit_record_keeps_the_request_id_and_the_idempotency_key() {
     assert_eq!(cancel.idempotency_key.as_ref().map(|k| k.as_str()), Some("cancel-key"));
     assert_eq!(cancel.user_id.get(), account.user_id);
 }
+
+#[tokio::test]
+async fn the_payouts_family_is_rate_limited_with_its_own_429() {
+    let app = TestApp::spawn_with(Options { rate_limit_per_second: 1, ..Options::default() }).await;
+    let account = app.test_account().await;
+    let list =
+        || app.client.get(format!("{}/v1/payouts/123/transactions", app.base)).bearer_auth(&account.token).send();
+    assert_error(list().await.unwrap(), 404, "not_found").await;
+    let limited = list().await.unwrap();
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_error(limited, 429, "too_many_requests").await;
+}
+
+#[tokio::test]
+async fn a_failed_read_is_the_point_familys_generic_500() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let id = app.new_action(&account, TERMINAL).await;
+    // Break the token lookup under the running server: authentication cannot read.
+    app.sql("ALTER TABLE tokens RENAME TO tokens_away");
+    assert_error(app.get_action(&account, &id).await, 500, "500").await;
+    app.sql("ALTER TABLE tokens_away RENAME TO tokens");
+    assert_eq!(app.get_action(&account, &id).await.status(), StatusCode::OK);
+}
