@@ -8,6 +8,7 @@ mod faults;
 mod helpers;
 mod idempotency;
 mod openapi;
+mod payout_worker;
 mod payouts;
 mod pipeline;
 mod point;

@@ -1,7 +1,6 @@
 //! The payouts family: every row of its error table, signatures, processing by the
 //! worker (also across a restart and racing cancels), and paging.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -11,9 +10,9 @@ use ed25519_dalek::{Signer, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, unique_key, Account, Options, TestApp};
+use crate::helpers::{assert_error, unique_key, Account, TestApp};
 
-fn transaction(value: Value) -> Value {
+pub(crate) fn transaction(value: Value) -> Value {
     json!({
         "type": "account",
         "account": { "id": "123456", "holder": "Ana" },
@@ -23,7 +22,7 @@ fn transaction(value: Value) -> Value {
     })
 }
 
-fn payout_body(transactions: usize) -> Value {
+pub(crate) fn payout_body(transactions: usize) -> Value {
     json!({
         "external_reference": "payout-ref",
         "description": "weekly",
@@ -36,9 +35,9 @@ fn sign(key: &SigningKey, body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(key.sign(body).to_bytes())
 }
 
-struct Created {
-    payout: String,
-    transactions: Vec<String>,
+pub(crate) struct Created {
+    pub(crate) payout: String,
+    pub(crate) transactions: Vec<String>,
 }
 
 impl TestApp {
@@ -46,7 +45,7 @@ impl TestApp {
         self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&account.token)
     }
 
-    async fn create_payout(&self, account: &Account, key: &str, body: &Value) -> reqwest::Response {
+    pub(crate) async fn create_payout(&self, account: &Account, key: &str, body: &Value) -> reqwest::Response {
         self.payouts_request(reqwest::Method::POST, "/v1/payouts", account)
             .header("X-Idempotency-Key", key)
             .json(body)
@@ -55,7 +54,7 @@ impl TestApp {
             .unwrap()
     }
 
-    async fn new_payout(&self, account: &Account, body: &Value) -> Created {
+    pub(crate) async fn new_payout(&self, account: &Account, body: &Value) -> Created {
         let response = self.create_payout(account, &unique_key(), body).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
         let created: Value = response.json().await.unwrap();
@@ -70,7 +69,7 @@ impl TestApp {
         }
     }
 
-    async fn cancel_transaction(
+    pub(crate) async fn cancel_transaction(
         &self,
         account: &Account,
         payout: &str,
@@ -91,7 +90,7 @@ impl TestApp {
         self.payouts_request(reqwest::Method::GET, &path, account).send().await.unwrap()
     }
 
-    async fn transaction_status(&self, account: &Account, payout: &str, tid: &str) -> String {
+    pub(crate) async fn transaction_status(&self, account: &Account, payout: &str, tid: &str) -> String {
         let body: Value = self.get_transaction(account, payout, tid).await.json().await.unwrap();
         body["status"].as_str().unwrap().to_owned()
     }
@@ -111,7 +110,7 @@ impl TestApp {
             .unwrap()
     }
 
-    async fn wait_for_status(&self, account: &Account, payout: &str, tid: &str, want: &str) {
+    pub(crate) async fn wait_for_status(&self, account: &Account, payout: &str, tid: &str, want: &str) {
         for _ in 0..200 {
             if self.transaction_status(account, payout, tid).await == want {
                 return;
@@ -472,102 +471,6 @@ async fn signatures_are_checked_for_live_accounts_and_on_request_for_test_accoun
     assert_eq!(enforced.send().await.unwrap().status(), StatusCode::ACCEPTED, "without X-Test-Token");
     let enforced = post(None, body.clone(), &test).header("X-Enforce-Signature", "true").header("X-Test-Token", "true");
     assert_error(enforced.send().await.unwrap(), 400, "invalid_signature").await;
-}
-
-#[tokio::test]
-async fn the_worker_processes_due_transactions_and_leaves_scheduled_ones() {
-    let app =
-        TestApp::spawn_with(Options { payout_processing_delay_ms: 100, worker_tick_ms: 20, ..Options::default() })
-            .await;
-    let account = app.test_account().await;
-    let now = app.new_payout(&account, &payout_body(2)).await;
-    let mut later = payout_body(1);
-    later["schedule_date"] = json!("2099-12-01T10:00:00");
-    let response = app.create_payout(&account, &unique_key(), &later).await;
-    let later: Value = response.json().await.unwrap();
-    assert_eq!(later["schedule_date"], "2099-12-01T10:00:00.000Z");
-    for tid in &now.transactions {
-        app.wait_for_status(&account, &now.payout, tid, "processed").await;
-        let trail: Vec<_> = app
-            .audit(&account, ResourceType::PayoutTransaction, tid)
-            .await
-            .into_iter()
-            .map(|e| (e.to_status, e.request_id))
-            .collect();
-        assert_eq!(trail[1], ("in_process".to_owned(), "caja-worker".to_owned()));
-        assert_eq!(trail[2], ("processed".to_owned(), "caja-worker".to_owned()));
-    }
-    let tid = later["transactions"][0]["id"].as_str().unwrap();
-    assert_eq!(app.transaction_status(&account, later["id"].as_str().unwrap(), tid).await, "pending");
-}
-
-#[tokio::test]
-async fn what_fell_due_while_the_server_was_down_is_processed_after_a_restart() {
-    let options = Options { payout_processing_delay_ms: 50, worker_tick_ms: 20, ..Options::default() };
-    let mut app = TestApp::spawn_with(options).await;
-    let account = app.test_account().await;
-    let due = chrono::Utc::now() + chrono::Duration::milliseconds(700);
-    let mut body = payout_body(3);
-    body["schedule_date"] = json!(due.format("%Y-%m-%dT%H:%M:%S%.3f").to_string());
-    let p = app.new_payout(&account, &body).await;
-    // Stop at once (nothing is due yet), and stay down past the schedule date.
-    app.restart_after(Duration::from_millis(900)).await;
-    for tid in &p.transactions {
-        app.wait_for_status(&account, &p.payout, tid, "processed").await;
-    }
-}
-
-#[tokio::test]
-async fn a_cancel_racing_the_worker_has_exactly_one_winner_in_200_pairs() {
-    // The worker moves every transaction to in_process at once, and to processed
-    // 100 ms later; the cancels are spread over 0–200 ms, so the deadline falls in
-    // the middle of them and each pair is decided by the order of two commits.
-    let options = Options { payout_processing_delay_ms: 100, worker_tick_ms: 1, ..Options::default() };
-    let app = Arc::new(TestApp::spawn_with(options).await);
-    let account = app.test_account().await;
-    let p = app.new_payout(&account, &payout_body(200)).await;
-    let mut tasks = Vec::new();
-    for (i, tid) in p.transactions.clone().into_iter().enumerate() {
-        let (app, account, payout) = (app.clone(), account.clone(), p.payout.clone());
-        tasks.push(tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(i as u64)).await;
-            let status = app.cancel_transaction(&account, &payout, &tid, None).await.status();
-            (tid, status)
-        }));
-    }
-    let (mut canceled, mut processed) = (0, 0);
-    for task in tasks {
-        let (tid, status) = task.await.unwrap();
-        let final_status = loop {
-            let s = app.transaction_status(&account, &p.payout, &tid).await;
-            if s == "canceled" || s == "processed" {
-                break s;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
-        let trail = app.audit(&account, ResourceType::PayoutTransaction, &tid).await;
-        // The trail is one unbroken chain ending in the final status.
-        for pair in trail.windows(2) {
-            assert_eq!(pair[1].from_status.as_deref(), Some(pair[0].to_status.as_str()), "{trail:?}");
-        }
-        assert_eq!(trail.last().unwrap().to_status, final_status);
-        let cancels = trail.iter().filter(|e| e.to_status == "canceled").count();
-        let processings = trail.iter().filter(|e| e.to_status == "processed").count();
-        match status {
-            StatusCode::NO_CONTENT => {
-                assert_eq!((final_status.as_str(), cancels, processings), ("canceled", 1, 0));
-                canceled += 1;
-            }
-            StatusCode::PRECONDITION_FAILED => {
-                assert_eq!((final_status.as_str(), cancels, processings), ("processed", 0, 1));
-                processed += 1;
-            }
-            other => panic!("unexpected {other}"),
-        }
-    }
-    assert_eq!(canceled + processed, 200);
-    println!("race: {canceled} canceled, {processed} processed first");
-    assert!(canceled > 0 && processed > 0, "both sides won some: {canceled} / {processed}");
 }
 
 #[tokio::test]
