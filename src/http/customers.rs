@@ -7,17 +7,19 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ErrorBody, ErrorKind, Family};
-use super::paging::{self, Paging};
-use super::request::{json_response, moved, operation, parse_json, render, Write, WriteRequest};
+use super::error::{ApiError, ErrorBody, Family};
+use super::paging::{self, Listing};
+use super::request::{
+    json, json_response, moved, operation, parse_json, query, read_failed, render, Write, WriteRequest,
+};
 use super::AppState;
 use crate::domain::customer::{
     Customer, CustomerDraft, CustomerId, MethodDraft, NewCustomer, NewProfile, PaymentMethod, Profile, ProfileDraft,
@@ -25,7 +27,6 @@ use crate::domain::customer::{
 };
 use crate::domain::Principal;
 use crate::engine::{Effect, Failure, Operation, PathParam};
-use crate::store::{Page, StoreError};
 
 const FAMILY: Family = Family::Customers;
 
@@ -163,17 +164,6 @@ impl From<&Profile> for ProfileView {
     }
 }
 
-/// A page of customers or profiles.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Listing<T> {
-    pub paging: Paging,
-    pub results: Vec<T>,
-}
-
-fn listing<'a, T: 'a, V: From<&'a T>>(page: &'a Page<T>, limit: u32, offset: u64) -> Listing<V> {
-    Listing { paging: Paging { limit, offset, total: page.total }, results: page.items.iter().map(V::from).collect() }
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
@@ -210,16 +200,6 @@ fn profile_ids(path: Result<Path<(String, String)>, PathRejection>) -> Result<(C
     };
     let profile = ProfileId::parse(&profile).ok_or(Failure::InvalidPathParam(PathParam::ProfileId))?;
     Ok((customer_id(&customer)?, profile))
-}
-
-fn read_error(err: StoreError) -> ApiError {
-    tracing::error!(error = %err, "a customer read failed");
-    ApiError::new(FAMILY, ErrorKind::Internal)
-}
-
-fn json_ok(body: &impl Serialize) -> Response {
-    let stored = json_response(StatusCode::OK, body);
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], stored.body).into_response()
 }
 
 async fn begin(state: &AppState, request: &WriteRequest) -> Result<Write, ApiError> {
@@ -283,8 +263,9 @@ pub async fn get_customer(
 ) -> Result<Response, ApiError> {
     let raw = path.map(|Path(raw)| raw).unwrap_or_default();
     let id = customer_id(&raw).map_err(refuse)?;
-    let found = state.store.customer(principal.user_id, principal.site_id, id).await.map_err(read_error)?;
-    Ok(json_ok(&CustomerView::from(&found.map_err(refuse)?)))
+    let found =
+        state.store.customer(principal.user_id, principal.site_id, id).await.map_err(|e| read_failed(FAMILY, e))?;
+    Ok(json(StatusCode::OK, &CustomerView::from(&found.map_err(refuse)?)))
 }
 
 /// Search the caller's customers on the token's site.
@@ -301,19 +282,17 @@ pub async fn get_customer(
 pub async fn search_customers(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    query: Result<Query<SearchParams>, QueryRejection>,
+    params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Ok(Query(params)) = query else {
-        return Err(refuse(Failure::InvalidBody("the query string is malformed".into())));
-    };
+    let params = query(FAMILY, params)?;
     let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref()).map_err(refuse)?;
     let email = params.email.filter(|e| !e.is_empty());
     let page = state
         .store
         .customer_page(principal.user_id, principal.site_id, email, limit, offset)
         .await
-        .map_err(read_error)?;
-    Ok(json_ok(&listing::<_, CustomerView>(&page, limit, offset)))
+        .map_err(|e| read_failed(FAMILY, e))?;
+    Ok(json(StatusCode::OK, &Listing::<CustomerView>::of(&page, limit, offset)))
 }
 
 // ---- payment profiles ----
@@ -380,21 +359,19 @@ pub async fn list_profiles(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
-    query: Result<Query<PageParams>, QueryRejection>,
+    params: Result<Query<PageParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let raw = path.map(|Path(raw)| raw).unwrap_or_default();
     let customer = customer_id(&raw).map_err(refuse)?;
-    let Ok(Query(params)) = query else {
-        return Err(refuse(Failure::InvalidBody("the query string is malformed".into())));
-    };
+    let params = query(FAMILY, params)?;
     let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref()).map_err(refuse)?;
     let page = state
         .store
         .profile_page(principal.user_id, principal.site_id, customer, limit, offset)
         .await
-        .map_err(read_error)?
+        .map_err(|e| read_failed(FAMILY, e))?
         .map_err(refuse)?;
-    Ok(json_ok(&listing::<_, ProfileView>(&page, limit, offset)))
+    Ok(json(StatusCode::OK, &Listing::<ProfileView>::of(&page, limit, offset)))
 }
 
 /// Read a payment profile.
@@ -418,9 +395,12 @@ pub async fn get_profile(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (customer, profile) = profile_ids(path).map_err(refuse)?;
-    let found =
-        state.store.profile(principal.user_id, principal.site_id, customer, profile).await.map_err(read_error)?;
-    Ok(json_ok(&ProfileView::from(&found.map_err(refuse)?)))
+    let found = state
+        .store
+        .profile(principal.user_id, principal.site_id, customer, profile)
+        .await
+        .map_err(|e| read_failed(FAMILY, e))?;
+    Ok(json(StatusCode::OK, &ProfileView::from(&found.map_err(refuse)?)))
 }
 
 /// Add a payment method (at most 2). The first makes a `PENDING` profile `READY`.

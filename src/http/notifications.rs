@@ -4,21 +4,21 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ErrorBody, ErrorKind, Family};
-use super::paging::{self, Paging};
-use super::request::json_response;
+use super::error::{ApiError, ErrorBody, Family};
+use super::paging::{self, Listing};
+use super::request::{json, query, read_failed};
 use super::AppState;
 use crate::domain::notification::{Attempt, Notification, NotificationStatus};
 use crate::domain::{Principal, ResourceType, Timestamp};
 use crate::engine::Failure;
-use crate::store::{AuditFilter, AuditRecord, NotificationFilter, StoreError};
+use crate::store::{AuditFilter, AuditRecord, NotificationFilter};
 
 const FAMILY: Family = Family::Caja;
 
@@ -124,12 +124,6 @@ impl From<&AuditRecord> for AuditEventView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Listing<T> {
-    pub paging: Paging,
-    pub results: Vec<T>,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct NotificationParams {
@@ -159,20 +153,6 @@ fn refuse(failure: Failure) -> ApiError {
     ApiError::refused(FAMILY, failure)
 }
 
-fn read_error(err: StoreError) -> ApiError {
-    tracing::error!(error = %err, "a notification or audit read failed");
-    ApiError::new(FAMILY, ErrorKind::Internal)
-}
-
-fn json(status: StatusCode, body: &impl Serialize) -> Response {
-    let stored = json_response(status, body);
-    (status, [(header::CONTENT_TYPE, "application/json")], stored.body).into_response()
-}
-
-fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query.map(|Query(q)| q).map_err(|_| refuse(Failure::InvalidBody("the query string is malformed".into())))
-}
-
 fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
@@ -193,7 +173,7 @@ pub async fn list_notifications(
     Extension(principal): Extension<Principal>,
     params: Result<Query<NotificationParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let params = query(params)?;
+    let params = query(FAMILY, params)?;
     let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref()).map_err(refuse)?;
     let status =
         match non_empty(params.status) {
@@ -203,9 +183,12 @@ pub async fn list_notifications(
             })?),
         };
     let filter = NotificationFilter { resource_id: non_empty(params.resource_id), status };
-    let page = state.store.notification_page(principal.user_id, filter, limit, offset).await.map_err(read_error)?;
-    let results = page.items.iter().map(NotificationView::from).collect();
-    Ok(json(StatusCode::OK, &Listing { paging: Paging { limit, offset, total: page.total }, results }))
+    let page = state
+        .store
+        .notification_page(principal.user_id, filter, limit, offset)
+        .await
+        .map_err(|e| read_failed(FAMILY, e))?;
+    Ok(json(StatusCode::OK, &Listing::<NotificationView>::of(&page, limit, offset)))
 }
 
 /// Queue a notification again, due at once (whatever its status).
@@ -226,7 +209,7 @@ pub async fn retry_notification(
 ) -> Result<Response, ApiError> {
     let id = path.ok().and_then(|Path(raw)| raw.parse::<i64>().ok()).ok_or_else(|| refuse(Failure::NotFound))?;
     let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    let found = state.store.retry_notification(principal.user_id, id, now).await.map_err(read_error)?;
+    let found = state.store.retry_notification(principal.user_id, id, now).await.map_err(|e| read_failed(FAMILY, e))?;
     let notification = found.ok_or_else(|| refuse(Failure::NotFound))?;
     Ok(json(StatusCode::ACCEPTED, &NotificationView::from(&notification)))
 }
@@ -247,7 +230,7 @@ pub async fn list_audit_events(
     Extension(principal): Extension<Principal>,
     params: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let params = query(params)?;
+    let params = query(FAMILY, params)?;
     let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref()).map_err(refuse)?;
     let resource_type = match non_empty(params.resource_type) {
         None => None,
@@ -258,7 +241,7 @@ pub async fn list_audit_events(
         })?),
     };
     let filter = AuditFilter { resource_type, resource_id: non_empty(params.resource_id) };
-    let page = state.store.audit_page(principal.user_id, filter, limit, offset).await.map_err(read_error)?;
-    let results = page.items.iter().map(AuditEventView::from).collect();
-    Ok(json(StatusCode::OK, &Listing { paging: Paging { limit, offset, total: page.total }, results }))
+    let page =
+        state.store.audit_page(principal.user_id, filter, limit, offset).await.map_err(|e| read_failed(FAMILY, e))?;
+    Ok(json(StatusCode::OK, &Listing::<AuditEventView>::of(&page, limit, offset)))
 }

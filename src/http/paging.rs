@@ -4,6 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::engine::Failure;
+use crate::store::Page;
 
 /// Page size when the request names none, and the largest allowed.
 pub const PAGE_LIMIT_DEFAULT: u32 = 30;
@@ -33,4 +34,24 @@ pub fn parse(limit: Option<&str>, offset: Option<&str>) -> Result<(u32, u64), Fa
         Some(raw) => raw.parse::<u64>().map_err(|_| bad("offset must be a non-negative integer"))?,
     };
     Ok((limit, offset))
+}
+
+/// A page of results, as every listing but the payouts' answers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Listing<T> {
+    pub paging: Paging,
+    pub results: Vec<T>,
+}
+
+impl<V> Listing<V> {
+    /// The views of a stored page.
+    pub fn of<'a, T: 'a>(page: &'a Page<T>, limit: u32, offset: u64) -> Self
+    where
+        V: From<&'a T>,
+    {
+        Listing {
+            paging: Paging { limit, offset, total: page.total },
+            results: page.items.iter().map(V::from).collect(),
+        }
+    }
 }

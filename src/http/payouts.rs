@@ -6,8 +6,8 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use rand::Rng;
@@ -16,7 +16,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody, ErrorKind, Family};
 use super::paging::{self, Paging};
-use super::request::{json_response, moved, operation, parse_json, render, test_accounts_only, Write, WriteRequest};
+use super::request::{
+    json, json_response, moved, operation, parse_json, query, read_failed, render, test_accounts_only, Write,
+    WriteRequest,
+};
 use super::AppState;
 use crate::domain::payout::{
     self, Amount, CancelNote, NewPayout, Payout, PayoutDraft, PayoutId, Transaction, TransactionDraft, TransactionId,
@@ -236,16 +239,6 @@ async fn begin(state: &AppState, request: &WriteRequest) -> Result<Write, ApiErr
     Ok(write)
 }
 
-fn read_error(err: crate::store::StoreError) -> ApiError {
-    tracing::error!(error = %err, "a payout read failed");
-    ApiError::new(FAMILY, ErrorKind::Internal)
-}
-
-fn json_ok(body: &impl Serialize) -> Response {
-    let stored = json_response(StatusCode::OK, body);
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], stored.body).into_response()
-}
-
 // ---- handlers ----
 
 /// Create a payout of 1 to 1000 transactions, processed at `schedule_date` (or at once).
@@ -312,7 +305,7 @@ pub async fn list_transactions(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
-    query: Result<Query<ListParams>, QueryRejection>,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     gate(&principal)?;
     let refuse = |failure| ApiError::refused(FAMILY, failure);
@@ -320,17 +313,21 @@ pub async fn list_transactions(
         .ok()
         .and_then(|Path(raw)| PayoutId::parse(&raw))
         .ok_or_else(|| refuse(Failure::InvalidPathParam(PathParam::PayoutId)))?;
-    let Ok(Query(params)) = query else {
-        return Err(refuse(Failure::InvalidBody("the query string is malformed".into())));
-    };
+    let params = query(FAMILY, params)?;
     let (status, limit, offset) = list_params(params).map_err(refuse)?;
-    let page =
-        state.store.transaction_page(principal.user_id, payout, status, limit, offset).await.map_err(read_error)?;
+    let page = state
+        .store
+        .transaction_page(principal.user_id, payout, status, limit, offset)
+        .await
+        .map_err(|e| read_failed(FAMILY, e))?;
     let page = page.ok_or_else(|| refuse(Failure::NotFound))?;
-    Ok(json_ok(&TransactionList {
-        paging: Paging { limit, offset, total: page.total },
-        transactions: page.items.iter().map(TransactionView::from).collect(),
-    }))
+    Ok(json(
+        StatusCode::OK,
+        &TransactionList {
+            paging: Paging { limit, offset, total: page.total },
+            transactions: page.items.iter().map(TransactionView::from).collect(),
+        },
+    ))
 }
 
 fn list_params(params: ListParams) -> Result<(Option<TransactionStatus>, u32, u64), Failure> {
@@ -370,9 +367,13 @@ pub async fn get_transaction(
 ) -> Result<Response, ApiError> {
     gate(&principal)?;
     let (payout, transaction) = path_ids(path).map_err(|f| ApiError::refused(FAMILY, f))?;
-    let found = state.store.payout_transaction(principal.user_id, payout, transaction).await.map_err(read_error)?;
+    let found = state
+        .store
+        .payout_transaction(principal.user_id, payout, transaction)
+        .await
+        .map_err(|e| read_failed(FAMILY, e))?;
     let t = found.map_err(|f| ApiError::refused(FAMILY, f))?;
-    Ok(json_ok(&TransactionView::from(&t)))
+    Ok(json(StatusCode::OK, &TransactionView::from(&t)))
 }
 
 /// Cancel a transaction that is `pending` or `in_process`.

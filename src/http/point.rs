@@ -3,14 +3,16 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody, ErrorKind, Family};
-use super::request::{json_response, moved, operation, parse_json, render, test_accounts_only, Write, WriteRequest};
+use super::error::{ApiError, ErrorBody, Family};
+use super::request::{
+    json, json_response, moved, operation, parse_json, read_failed, render, test_accounts_only, Write, WriteRequest,
+};
 use super::AppState;
 use crate::domain::terminal_action::{ActionDraft, ActionId, ActionStatus, NewAction, TerminalAction};
 use crate::domain::Principal;
@@ -174,13 +176,9 @@ pub async fn get_action(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = path_id(path).map_err(|failure| ApiError::refused(FAMILY, failure))?;
-    let action = state.store.action(principal.user_id, id).await.map_err(|err| {
-        tracing::error!(error = %err, "reading an action failed");
-        ApiError::new(FAMILY, ErrorKind::Internal)
-    })?;
+    let action = state.store.action(principal.user_id, id).await.map_err(|e| read_failed(FAMILY, e))?;
     let action = action.ok_or_else(|| ApiError::refused(FAMILY, Failure::NotFound))?;
-    let stored = json_response(StatusCode::OK, &ActionView::from(&action));
-    Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], stored.body).into_response())
+    Ok(json(StatusCode::OK, &ActionView::from(&action)))
 }
 
 /// Cancel an action. Only a `created` action can be canceled through the API.

@@ -4,7 +4,8 @@
 //! the store's transaction, through [`execute`].
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::Query;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -180,6 +181,24 @@ pub fn moved(effect: &Effect, status: StatusCode) -> Option<StoredResponse> {
         Effect::Moved | Effect::Unchanged => Some(empty_response(status)),
         _ => None,
     }
+}
+
+/// A JSON response, for reads (writes go through the store and [`send`]).
+pub fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    send(json_response(status, body), false)
+}
+
+/// A read that failed in the store: logged with its cause, the family's 500 outside.
+pub fn read_failed(family: Family, err: crate::store::StoreError) -> ApiError {
+    tracing::error!(error = %err, ?family, "a read failed");
+    ApiError::new(family, ErrorKind::Internal)
+}
+
+/// The query string, or the family's 400 when it cannot be parsed.
+pub fn query<T>(family: Family, query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|_| ApiError::refused(family, Failure::InvalidBody("the query string is malformed".into())))
 }
 
 /// A stored response as sent: empty bodies carry no content type.

@@ -2,7 +2,7 @@
 
 use postgres::{GenericClient, Row};
 
-use super::tables::{corrupt, user_id, PgTables};
+use super::tables::{corrupt, page_bounds, user_id, PgTables};
 use crate::domain::customer::{
     self, Customer, CustomerId, Owner, PaymentMethod, Profile, ProfileId, ProfileStatus, SequenceControl,
 };
@@ -78,10 +78,6 @@ fn profile_from_row(row: &Row) -> Result<Profile, StoreError> {
         created_at: Timestamp::from_millis(row.get(9)),
         updated_at: Timestamp::from_millis(row.get(10)),
     })
-}
-
-fn page_bounds(limit: u32, offset: u64) -> (i64, i64) {
-    (i64::from(limit), i64::try_from(offset).unwrap_or(i64::MAX))
 }
 
 impl<C: GenericClient> PgTables<'_, C> {

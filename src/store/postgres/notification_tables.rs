@@ -4,7 +4,7 @@
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row};
 
-use super::tables::{audit_from_row, corrupt, user_id, PgTables};
+use super::tables::{audit_from_row, corrupt, page_bounds, user_id, PgTables};
 use crate::domain::notification::{Attempt, NewNotification, Notification, NotificationStatus, CLAIM_LEASE_MS};
 use crate::domain::{ResourceType, Timestamp, UserId};
 use crate::engine::StoreError;
@@ -32,10 +32,6 @@ fn notification_from_row(row: &Row) -> Result<Notification, StoreError> {
         attempts: Vec::new(),
         next_attempt_at: row.get::<_, Option<i64>>(9).map(Timestamp::from_millis),
     })
-}
-
-fn page_bounds(limit: u32, offset: u64) -> (i64, i64) {
-    (i64::from(limit), i64::try_from(offset).unwrap_or(i64::MAX))
 }
 
 impl<C: GenericClient> PgTables<'_, C> {

@@ -41,6 +41,11 @@ pub fn corrupt(what: &str) -> StoreError {
     StoreError::Database(format!("unreadable {what} in the database"))
 }
 
+/// `LIMIT` and `OFFSET` as PostgreSQL takes them.
+pub fn page_bounds(limit: u32, offset: u64) -> (i64, i64) {
+    (i64::from(limit), i64::try_from(offset).unwrap_or(i64::MAX))
+}
+
 pub fn user_id(raw: i64) -> Result<UserId, StoreError> {
     UserId::new(raw).ok_or_else(|| corrupt("user id"))
 }
