@@ -47,9 +47,9 @@ impl Server {
     pub async fn start(store: Arc<dyn Store>, listen: &str, config: ServerConfig) -> std::io::Result<Server> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let state = AppState::new(store.clone(), &config.http);
-        let housekeeping = tokio::spawn(housekeep(state.clone(), config.http.idempotency_retention_ms));
         let delay_ms = i64::try_from(config.payout_processing_delay.as_millis()).unwrap_or(i64::MAX);
+        let state = AppState::new(store.clone(), &config.http).with_payout_processing_delay(delay_ms);
+        let housekeeping = tokio::spawn(housekeep(state.clone(), config.http.idempotency_retention_ms));
         let worker = tokio::spawn(process_payouts(store.clone(), delay_ms, config.worker_tick));
         let deliverer = Deliverer::new(store.clone(), config.webhook_retry);
         let webhooks = tokio::spawn(deliver_webhooks(deliverer, config.worker_tick));

@@ -12,7 +12,8 @@ use sha2::Sha256;
 use super::Timestamp;
 
 /// A Mercado Pago user id: the caller id, a positive integer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct UserId(i64);
 
 impl UserId {
@@ -46,6 +47,8 @@ pub enum SiteId {
     Mpe,
     Mlu,
 }
+
+crate::serde_as_text!(SiteId, |raw: &str| raw.parse::<SiteId>().ok(), |s: &SiteId| s.as_str());
 
 impl SiteId {
     pub const ALL: [SiteId; 7] =

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use super::resource::{scoped, sort_number, IndexEntry, Resource};
 use super::{SiteId, Timestamp, UserId};
 
 pub const EMAIL_CHARS_MAX: usize = 254;
@@ -20,6 +21,8 @@ const CUSTOMER_SUFFIX_CHARS: usize = 15;
 /// `<9 digits>-<15 letters or digits>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CustomerId(String);
+
+crate::serde_as_text!(CustomerId, CustomerId::parse, CustomerId::as_str);
 
 impl CustomerId {
     pub fn parse(raw: &str) -> Option<Self> {
@@ -53,6 +56,8 @@ impl fmt::Display for CustomerId {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ProfileId(String);
 
+crate::serde_as_text!(ProfileId, ProfileId::parse, ProfileId::as_str);
+
 impl ProfileId {
     pub fn parse(raw: &str) -> Option<Self> {
         let ok = raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
@@ -80,6 +85,8 @@ pub enum ProfileStatus {
     Ready,
     Cancelled,
 }
+
+crate::serde_as_text!(ProfileStatus, ProfileStatus::parse, |s: &ProfileStatus| s.as_str());
 
 impl ProfileStatus {
     pub const ALL: [ProfileStatus; 3] = [ProfileStatus::Pending, ProfileStatus::Ready, ProfileStatus::Cancelled];
@@ -139,7 +146,7 @@ pub fn add_method(current: ProfileStatus, methods_held: usize) -> Result<Option<
 }
 
 /// Who owns a customer or profile, as far as access goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Owner {
     pub user_id: UserId,
     pub site_id: SiteId,
@@ -241,7 +248,7 @@ pub fn email_key(email: &str) -> String {
     email.to_lowercase()
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Customer {
     pub id: CustomerId,
     pub owner: Owner,
@@ -258,6 +265,8 @@ pub enum SequenceControl {
     Auto,
     Manual,
 }
+
+crate::serde_as_text!(SequenceControl, SequenceControl::parse, |s: &SequenceControl| s.as_str());
 
 impl SequenceControl {
     pub fn as_str(self) -> &'static str {
@@ -330,7 +339,7 @@ pub struct MethodDraft {
 }
 
 /// A payment method as kept: the card token is used once and never stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentMethod {
     pub id: String,
     pub kind: String,
@@ -361,7 +370,7 @@ impl PaymentMethod {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
     pub id: ProfileId,
     pub owner: Owner,
@@ -374,6 +383,93 @@ pub struct Profile {
     pub payment_methods: Vec<PaymentMethod>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// Customers: unique by email within an account (`email`, regardless of case and
+/// site), listed by account and site (`site`) and by account, site and email
+/// (`site_email`), oldest first.
+pub const BY_EMAIL: &str = "email";
+pub const BY_SITE: &str = "site";
+pub const BY_SITE_EMAIL: &str = "site_email";
+/// Profiles: listed by customer, oldest first.
+pub const BY_CUSTOMER: &str = "customer";
+
+/// The `email` value of an account's customer with this email.
+pub fn email_entry(user: UserId, email: &str) -> String {
+    scoped(user, &[&email_key(email)])
+}
+
+/// The listing value of an account's customers on a site, by email when given.
+pub fn site_entry(user: UserId, site: SiteId, email: Option<&str>) -> (&'static str, String) {
+    match email {
+        Some(email) => (BY_SITE_EMAIL, scoped(user, &[site.as_str(), &email_key(email)])),
+        None => (BY_SITE, scoped(user, &[site.as_str()])),
+    }
+}
+
+/// Stored as kind `customer`.
+impl Resource for Customer {
+    const KIND: &'static str = "customer";
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn user_id(&self) -> UserId {
+        self.owner.user_id
+    }
+
+    fn status(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+
+    fn index(&self) -> Vec<IndexEntry> {
+        let (user, site, created) = (self.owner.user_id, self.owner.site_id, sort_number(self.created_at.as_millis()));
+        let (by_site, site_value) = site_entry(user, site, None);
+        let (by_email, email_value) = site_entry(user, site, Some(&self.email));
+        vec![
+            IndexEntry::unique(BY_EMAIL, email_entry(user, &self.email)),
+            IndexEntry::list(by_site, site_value, created.clone()),
+            IndexEntry::list(by_email, email_value, created),
+        ]
+    }
+}
+
+/// Stored as kind `payment_profile`, with its payment methods in the document.
+impl Resource for Profile {
+    const KIND: &'static str = "payment_profile";
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn user_id(&self) -> UserId {
+        self.owner.user_id
+    }
+
+    fn status(&self) -> Option<&'static str> {
+        Some(self.status.as_str())
+    }
+
+    fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+
+    fn index(&self) -> Vec<IndexEntry> {
+        vec![IndexEntry::list(BY_CUSTOMER, self.customer_id.to_string(), sort_number(self.created_at.as_millis()))]
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod customer;
 pub mod idempotency;
 pub mod notification;
 pub mod payout;
+pub mod resource;
 pub mod signature;
 pub mod terminal_action;
 pub mod time;

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use super::resource::{sort_number, IndexEntry, Resource};
 use super::{SiteId, Timestamp, UserId};
 
 pub const TRANSACTIONS_MAX: usize = 1000;
@@ -28,7 +29,8 @@ fn parse_positive(raw: &str) -> Option<i64> {
 
 macro_rules! numeric_id {
     ($name:ident) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
         pub struct $name(i64);
 
         impl $name {
@@ -66,6 +68,8 @@ pub enum TransactionStatus {
     Rejected,
     Canceled,
 }
+
+crate::serde_as_text!(TransactionStatus, TransactionStatus::parse, |s: &TransactionStatus| s.as_str());
 
 impl TransactionStatus {
     pub const ALL: [TransactionStatus; 6] = [
@@ -152,8 +156,24 @@ pub fn processing_step(
     }
 }
 
+/// An [`Amount`] as stored, before its currency is checked.
+#[derive(serde::Deserialize)]
+struct StoredAmount {
+    currency: String,
+    cents: i64,
+}
+
+impl<'de> serde::Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = <StoredAmount as serde::Deserialize>::deserialize(deserializer)?;
+        let currency = SiteId::currency_code(&stored.currency)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown currency {:?}", stored.currency)))?;
+        Ok(Amount { currency, cents: stored.cents })
+    }
+}
+
 /// Money: a currency and a positive number of cents.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Amount {
     pub currency: &'static str,
     pub cents: i64,
@@ -326,7 +346,7 @@ impl CancelNote {
 }
 
 /// A stored payout (its transactions are stored apart).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Payout {
     pub id: PayoutId,
     pub user_id: UserId,
@@ -337,7 +357,7 @@ pub struct Payout {
     pub created_at: Timestamp,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Transaction {
     pub id: TransactionId,
     pub payout_id: PayoutId,
@@ -353,8 +373,112 @@ pub struct Transaction {
     pub due_at: Timestamp,
     /// When it entered `in_process`.
     pub processing_since: Option<Timestamp>,
+    /// When the processing worker looks at it next: `due_at` while pending, the end of
+    /// the processing delay while in process, never once final.
+    #[serde(default)]
+    pub wake_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A list of a payout's transactions, in order (`payout`), and of those in one status
+/// (`payout_status`).
+pub const BY_PAYOUT: &str = "payout";
+pub const BY_PAYOUT_STATUS: &str = "payout_status";
+
+/// The `payout_status` value of a payout's transactions in `status`.
+pub fn payout_status(payout: PayoutId, status: TransactionStatus) -> String {
+    format!("{payout}:{}", status.as_str())
+}
+
+impl Transaction {
+    /// The transaction with its timer set to when its next processing step is due
+    /// under a processing delay of `delay_ms`.
+    pub fn rearmed(&self, delay_ms: i64) -> Transaction {
+        use TransactionStatus::*;
+        let wake_at = match self.status {
+            Pending => Some(self.due_at),
+            InProcess => self.processing_since.map(|since| since.plus_millis(delay_ms)),
+            Processed | Failed | Rejected | Canceled => None,
+        };
+        Transaction { wake_at, ..self.clone() }
+    }
+
+    /// The transaction after `transition` at `now`; entering `in_process` starts the
+    /// processing delay (`delay_ms`).
+    pub fn moved(&self, transition: Transition, now: Timestamp, delay_ms: i64) -> Transaction {
+        let entering_process = transition.to == TransactionStatus::InProcess;
+        Transaction {
+            status: transition.to,
+            processing_since: if entering_process { Some(now) } else { self.processing_since },
+            wake_at: if entering_process { Some(now.plus_millis(delay_ms)) } else { None },
+            updated_at: now,
+            ..self.clone()
+        }
+    }
+}
+
+/// Stored as kind `payout`; owned by its account, found by id only.
+impl Resource for Payout {
+    const KIND: &'static str = "payout";
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    fn status(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    fn updated_at(&self) -> Timestamp {
+        self.created_at
+    }
+}
+
+/// Stored as kind `payout_transaction`, listed by payout in order, woken by the
+/// processing worker at `wake_at`.
+impl Resource for Transaction {
+    const KIND: &'static str = "payout_transaction";
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    fn status(&self) -> Option<&'static str> {
+        Some(self.status.as_str())
+    }
+
+    fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+
+    fn index(&self) -> Vec<IndexEntry> {
+        let position = sort_number(i64::from(self.position));
+        vec![
+            IndexEntry::list(BY_PAYOUT, self.payout_id.to_string(), position.clone()),
+            IndexEntry::list(BY_PAYOUT_STATUS, payout_status(self.payout_id, self.status), position),
+        ]
+    }
+
+    fn wake_at(&self) -> Option<Timestamp> {
+        self.wake_at
+    }
 }
 
 /// Build a payout and its transactions from a validated request and fresh ids.
@@ -383,6 +507,7 @@ pub fn create(
             status: TransactionStatus::Pending,
             due_at,
             processing_since: None,
+            wake_at: Some(due_at),
             created_at: now,
             updated_at: now,
         })

@@ -8,6 +8,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
+use super::resource::{scoped, IndexEntry, Resource};
 use super::{Timestamp, UserId};
 
 pub const EXTERNAL_REFERENCE_CHARS_MAX: usize = 64;
@@ -17,6 +18,8 @@ pub const CONTENT_CHARS_MAX: usize = 65_536;
 /// An action id: a lowercase UUID v4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ActionId(Uuid);
+
+crate::serde_as_text!(ActionId, ActionId::parse, ActionId::to_string);
 
 impl ActionId {
     /// Accepts only the canonical lowercase, hyphenated form of a version 4 UUID.
@@ -46,6 +49,8 @@ pub enum ActionStatus {
     Failed,
     Canceled,
 }
+
+crate::serde_as_text!(ActionStatus, ActionStatus::parse, |s: &ActionStatus| s.as_str());
 
 impl ActionStatus {
     pub const ALL: [ActionStatus; 5] = [
@@ -129,6 +134,8 @@ pub enum PrintSubtype {
     Image,
 }
 
+crate::serde_as_text!(PrintSubtype, PrintSubtype::parse, |s: &PrintSubtype| s.as_str());
+
 impl PrintSubtype {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -210,7 +217,7 @@ impl NewAction {
 }
 
 /// A stored action.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TerminalAction {
     pub id: ActionId,
     pub user_id: UserId,
@@ -223,7 +230,54 @@ pub struct TerminalAction {
     pub updated_at: Timestamp,
 }
 
+/// Stored as kind `terminal_action`. A terminal holds at most one live action: the
+/// unique `live_terminal` entry exists while the action is `created` or `at_terminal`.
+impl Resource for TerminalAction {
+    const KIND: &'static str = "terminal_action";
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    fn status(&self) -> Option<&'static str> {
+        Some(self.status.as_str())
+    }
+
+    fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+
+    fn index(&self) -> Vec<IndexEntry> {
+        if self.status.occupies_terminal() {
+            vec![IndexEntry::unique(LIVE_TERMINAL, live_terminal(self.user_id, &self.terminal_id))]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// The unique index of live actions by terminal.
+pub const LIVE_TERMINAL: &str = "live_terminal";
+
+/// The `live_terminal` value of an account's terminal.
+pub fn live_terminal(user: UserId, terminal_id: &str) -> String {
+    scoped(user, &[terminal_id])
+}
+
 impl TerminalAction {
+    /// The action after `transition`, at `now`.
+    pub fn moved(&self, transition: Transition, now: Timestamp) -> TerminalAction {
+        TerminalAction { status: transition.to, updated_at: now, ..self.clone() }
+    }
+
     pub fn create(id: ActionId, user_id: UserId, new: NewAction, now: Timestamp) -> Self {
         TerminalAction {
             id,

@@ -1,9 +1,10 @@
 //! Recording a state change: its audit record and, when someone listens, its
 //! notification, always together and in the command's transaction (an outbox).
 
-use super::{StoreError, UnitOfWork};
+use super::{RequestContext, StoreError, UnitOfWork};
 use crate::domain::notification::NewNotification;
-use crate::domain::AuditEvent;
+use crate::domain::payout::CancelNote;
+use crate::domain::{AuditEvent, ResourceType};
 
 /// Append `event` to the audit trail and enqueue its notification for the payout's
 /// URL (`url_override`) or else the account's, if either is set.
@@ -28,4 +29,27 @@ pub fn record_change(
         url,
         created_at: event.at,
     })
+}
+
+/// The audit record of a change a request made (`from: None` for a creation).
+pub fn audit(
+    ctx: &RequestContext,
+    resource_type: ResourceType,
+    resource_id: String,
+    from: Option<&str>,
+    to: &str,
+    note: Option<&CancelNote>,
+) -> AuditEvent {
+    AuditEvent {
+        user_id: ctx.principal.user_id,
+        resource_type,
+        resource_id,
+        from_status: from.map(str::to_owned),
+        to_status: to.to_owned(),
+        deleted_by: note.and_then(|n| n.deleted_by.clone()),
+        comments: note.and_then(|n| n.comments.clone()),
+        request_id: ctx.request_id.clone(),
+        idempotency_key: Some(ctx.key.clone()),
+        at: ctx.now,
+    }
 }

@@ -1,10 +1,7 @@
 //! What a write request asks for, and what can come of it.
 
-use crate::domain::customer::{
-    Customer, CustomerId, Mismatch, NewCustomer, NewProfile, PaymentMethod, Profile, ProfileId,
-};
-use crate::domain::payout::{CancelNote, NewPayout, Payout, PayoutId, Transaction, TransactionId, TransactionStatus};
-use crate::domain::terminal_action::{ActionId, ActionStatus, NewAction, TerminalAction};
+use super::{StoreError, UnitOfWork};
+use crate::domain::customer::{CustomerId, Mismatch};
 use crate::domain::{Fingerprint, IdempotencyKey, Principal, StoredResponse, Timestamp};
 
 /// Everything about the request that is not the operation itself.
@@ -19,79 +16,34 @@ pub struct RequestContext {
     pub retention_ms: i64,
 }
 
-/// The work a write request asks for.
-#[derive(Clone, Debug)]
-pub enum Operation {
-    CreateAction {
-        id: ActionId,
-        new: NewAction,
-    },
-    CancelAction {
-        id: ActionId,
-    },
-    /// The test helper: move an action along its machine.
-    MoveAction {
-        id: ActionId,
-        to: ActionStatus,
-    },
-    /// `transaction_ids` holds one fresh id per transaction, in order.
-    CreatePayout {
-        id: PayoutId,
-        transaction_ids: Vec<TransactionId>,
-        new: NewPayout,
-    },
-    CancelTransaction {
-        payout: PayoutId,
-        transaction: TransactionId,
-        note: CancelNote,
-    },
-    /// The test helper: move a payout transaction along its machine.
-    MoveTransaction {
-        payout: PayoutId,
-        transaction: TransactionId,
-        to: TransactionStatus,
-    },
-    CreateCustomer {
-        id: CustomerId,
-        new: NewCustomer,
-    },
-    CreateProfile {
-        customer: CustomerId,
-        id: ProfileId,
-        new: NewProfile,
-    },
-    AddPaymentMethod {
-        customer: CustomerId,
-        profile: ProfileId,
-        method: PaymentMethod,
-    },
-    CancelProfile {
-        customer: CustomerId,
-        profile: ProfileId,
-    },
-    /// The request was refused at the edge (a bad path id, a bad body). The refusal is
-    /// still remembered under the key, like any 4xx. `before_lookup` refusals come
-    /// before the idempotency lookup in the contract's order of checks, so they win
-    /// over a key conflict.
-    Refuse {
-        failure: Failure,
-        before_lookup: bool,
-    },
+/// The work a write request asks for: one family's operation, defined in that
+/// family's engine module. `run` may be called more than once (a backend runs a
+/// command again after a lost race), each time in a fresh transaction.
+pub trait Operation: Send + Sync + 'static {
+    /// What a successful run produced, for the renderer.
+    type Effect;
+
+    /// Do the work. A refusal is `Ok(Err(failure))`: an answer to store, not a fault.
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Result<Result<Self::Effect, Failure>, StoreError>;
 }
 
-/// What a successful operation did.
-#[derive(Clone, Debug)]
-pub enum Effect {
-    ActionCreated(TerminalAction),
-    PayoutCreated(Payout, Vec<Transaction>),
-    CustomerCreated(Customer),
-    ProfileCreated(Profile),
-    /// A payment method was added; the profile as it is now.
-    ProfileUpdated(Profile),
+/// The effect of operations that move a resource and answer with no body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
     /// A cancel or a test-helper move.
     Moved,
     /// A cancel of what was already cancelled: nothing changed, nothing audited.
     Unchanged,
+}
+
+/// A request refused at the edge (a bad path id, a bad body). The refusal is still
+/// remembered under the key, like any 4xx. `before_lookup` refusals come before the
+/// idempotency lookup in the contract's order of checks, so they win over a key
+/// conflict.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    pub failure: Failure,
+    pub before_lookup: bool,
 }
 
 /// Which id in a path was malformed.
@@ -139,16 +91,70 @@ pub enum Failure {
     },
 }
 
-pub type Outcome = Result<Effect, Failure>;
+/// An operation planned from a request, or the refusal it met at the edge.
+pub type Planned<O> = Result<O, Refusal>;
 
-/// Turns an outcome into the exact bytes to send (and store). Supplied by the HTTP
-/// layer, so the engine stays ignorant of status codes and JSON.
-pub type Render = Box<dyn Fn(&Outcome) -> StoredResponse + Send + Sync>;
-
+/// A write command: who, under which key, and the work, with its outcome already
+/// bound to how the HTTP layer renders it (the engine stays ignorant of status codes
+/// and JSON). Built by [`Command::new`] from any family's operation.
 pub struct Command {
     pub ctx: RequestContext,
-    pub op: Operation,
-    pub render: Render,
+    work: Box<dyn Work>,
+}
+
+/// An operation with its renderer, its types erased so that one store runs every
+/// family's commands.
+trait Work: Send + Sync {
+    fn refusal(&self) -> Option<&Refusal>;
+    fn render_failure(&self, failure: &Failure) -> StoredResponse;
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Result<StoredResponse, StoreError>;
+}
+
+struct Bound<O: Operation, F> {
+    planned: Planned<O>,
+    render: F,
+}
+
+impl<O, F> Work for Bound<O, F>
+where
+    O: Operation,
+    F: Fn(&Result<O::Effect, Failure>) -> StoredResponse + Send + Sync,
+{
+    fn refusal(&self) -> Option<&Refusal> {
+        self.planned.as_ref().err()
+    }
+
+    fn render_failure(&self, failure: &Failure) -> StoredResponse {
+        (self.render)(&Err(failure.clone()))
+    }
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Result<StoredResponse, StoreError> {
+        let outcome = match &self.planned {
+            Ok(op) => op.run(uow, ctx)?,
+            Err(refusal) => Err(refusal.failure.clone()),
+        };
+        Ok((self.render)(&outcome))
+    }
+}
+
+impl Command {
+    pub fn new<O, F>(ctx: RequestContext, planned: Planned<O>, render: F) -> Command
+    where
+        O: Operation,
+        F: Fn(&Result<O::Effect, Failure>) -> StoredResponse + Send + Sync + 'static,
+    {
+        Command { ctx, work: Box::new(Bound { planned, render }) }
+    }
+
+    /// The response to a refusal that precedes the idempotency lookup, if this is one.
+    pub(super) fn early_refusal(&self) -> Option<StoredResponse> {
+        self.work.refusal().filter(|r| r.before_lookup).map(|r| self.work.render_failure(&r.failure))
+    }
+
+    /// Run the work and render its outcome.
+    pub(super) fn run(&self, uow: &mut dyn UnitOfWork) -> Result<StoredResponse, StoreError> {
+        self.work.run(uow, &self.ctx)
+    }
 }
 
 /// What became of a command.

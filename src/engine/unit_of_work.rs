@@ -1,11 +1,12 @@
-//! The port a storage backend implements for [`super::apply`]: a handful of row-level
-//! operations, all inside one open transaction.
+//! The port a storage backend implements: a small, fixed set of generic operations
+//! on resources of any kind, inside one open transaction (or, for [`Reads`], on a
+//! read connection). It does not grow when a family is added: a family is a
+//! [`crate::domain::resource::Resource`] declaration, and [`super::resource`] turns
+//! these operations into typed ones.
 
-use crate::domain::customer::{self, Customer, CustomerId, PaymentMethod, Profile, ProfileId};
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::notification::NewNotification;
-use crate::domain::payout::{self, Payout, PayoutId, Transaction, TransactionId};
-use crate::domain::terminal_action::{ActionId, TerminalAction, Transition};
+use crate::domain::resource::IndexEntry;
 use crate::domain::{AuditEvent, IdempotencyKey, Timestamp, UserId};
 
 /// A storage failure. Anything here becomes a 5xx: the transaction rolled back and
@@ -14,7 +15,8 @@ use crate::domain::{AuditEvent, IdempotencyKey, Timestamp, UserId};
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),
-    /// A conditional update found the row changed under it; the command is retried.
+    /// A conditional update found the row changed under it, or a unique entry was
+    /// taken by a concurrent command; the command is run again.
     #[error("concurrent update of {0}")]
     Contention(String),
     #[error("the store is shutting down")]
@@ -23,9 +25,79 @@ pub enum StoreError {
     BadUrl(String),
 }
 
+/// A stored resource as the store keeps it: what the typed layer reads back.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// Starts at 1; every update adds 1 (the conditional-update token).
+    pub version: i64,
+    /// The resource's document (JSON text written by [`super::resource`]).
+    pub document: String,
+}
+
+/// A resource to write: the envelope the store indexes, and the document.
+#[derive(Clone, Debug)]
+pub struct Envelope<'a> {
+    pub kind: &'static str,
+    pub id: &'a str,
+    pub user_id: UserId,
+    pub status: Option<&'static str>,
+    pub document: &'a str,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One page of a listing, and how many items match in all.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub total: u64,
+    pub items: Vec<T>,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { total: self.total, items: self.items.into_iter().map(f).collect() }
+    }
+}
+
+/// Why a resource is loaded inside a write transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadFor {
+    /// It may be updated: locked until commit where the backend has row locks.
+    Update,
+    /// It is only looked at (say, a parent whose children change): not locked, so
+    /// writes to its children do not queue behind each other.
+    Read,
+}
+
+/// Reading resources. On a read connection nothing is ever locked.
+pub trait Reads {
+    /// A resource by kind and id.
+    fn load(&mut self, kind: &'static str, id: &str, purpose: LoadFor) -> Result<Option<Loaded>, StoreError>;
+
+    /// The id of the resource holding a unique entry, if any.
+    fn find_unique(
+        &mut self,
+        kind: &'static str,
+        name: &'static str,
+        value: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// The resources listed under `(name, value)`, ordered by the entries' sort key
+    /// then id, one page of them, and how many there are in all. Served by an index:
+    /// never a scan of the kind.
+    fn list(
+        &mut self,
+        kind: &'static str,
+        name: &'static str,
+        value: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Loaded>, StoreError>;
+}
+
 /// One open transaction. Every method is part of it; nothing is visible to others
 /// until the backend commits.
-pub trait UnitOfWork {
+pub trait UnitOfWork: Reads {
     fn idempotency_record(
         &mut self,
         user: UserId,
@@ -40,69 +112,27 @@ pub trait UnitOfWork {
         record: &IdempotencyRecord,
     ) -> Result<(), StoreError>;
 
-    /// Load an action of this user, locking it for the rest of the transaction where
-    /// the backend has row locks.
-    fn action(&mut self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError>;
+    /// Insert a new resource at version 1. A taken id fails the command.
+    fn insert(&mut self, resource: &Envelope<'_>) -> Result<(), StoreError>;
 
-    /// Does this user's terminal hold a `created` or `at_terminal` action?
-    fn terminal_busy(&mut self, user: UserId, terminal_id: &str) -> Result<bool, StoreError>;
+    /// Conditional update: replace the resource if it is still at `version` (and
+    /// move it to `version + 1`). Returns whether it was.
+    fn update(&mut self, resource: &Envelope<'_>, version: i64) -> Result<bool, StoreError>;
 
-    fn insert_action(&mut self, action: &TerminalAction) -> Result<(), StoreError>;
+    /// Add an index entry of a resource. A unique entry already held by another
+    /// resource is a [`StoreError::Contention`] (the command runs again and sees it).
+    fn add_entry(&mut self, kind: &'static str, id: &str, entry: &IndexEntry) -> Result<(), StoreError>;
 
-    /// Conditional update: `SET status = to WHERE id = ? AND status = from`.
-    /// Returns whether the row was in `from` (and so was moved).
-    fn move_action(&mut self, id: ActionId, transition: Transition, now: Timestamp) -> Result<bool, StoreError>;
+    fn remove_entry(&mut self, kind: &'static str, id: &str, entry: &IndexEntry) -> Result<(), StoreError>;
+
+    /// Set (or, with `None`, clear) the time the worker must wake a resource.
+    fn set_timer(&mut self, kind: &'static str, id: &str, wake_at: Option<Timestamp>) -> Result<(), StoreError>;
+
+    /// Resources of a kind whose timer is at or before `now`, earliest first, locked;
+    /// backends with row locks skip those another transaction holds.
+    fn due(&mut self, kind: &'static str, now: Timestamp, limit: usize) -> Result<Vec<Loaded>, StoreError>;
 
     fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
-
-    /// Insert a payout and all its transactions.
-    fn insert_payout(&mut self, payout: &Payout, transactions: &[Transaction]) -> Result<(), StoreError>;
-
-    /// A payout of this user.
-    fn payout(&mut self, user: UserId, id: PayoutId) -> Result<Option<Payout>, StoreError>;
-
-    /// A transaction by id, whoever owns it (callers check the payout first). Locked
-    /// for the rest of the transaction where the backend has row locks.
-    fn transaction(&mut self, id: TransactionId) -> Result<Option<Transaction>, StoreError>;
-
-    /// Conditional update; entering `in_process` also records when.
-    fn move_transaction(
-        &mut self,
-        id: TransactionId,
-        transition: payout::Transition,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-
-    /// Transactions the worker may move now: `pending` and due, or `in_process` for
-    /// at least `delay_ms`. Backends with row locks skip rows locked by others.
-    fn due_transactions(&mut self, now: Timestamp, delay_ms: i64, limit: usize)
-        -> Result<Vec<Transaction>, StoreError>;
-
-    /// A customer by id, whoever owns it (the engine checks access).
-    fn customer(&mut self, id: &CustomerId) -> Result<Option<Customer>, StoreError>;
-
-    /// This account's customer with this email (compared by [`customer::email_key`]).
-    fn customer_by_email(&mut self, user: UserId, email_key: &str) -> Result<Option<CustomerId>, StoreError>;
-
-    fn insert_customer(&mut self, customer: &Customer) -> Result<(), StoreError>;
-
-    /// A profile with its payment methods, whoever owns it; locked where the backend
-    /// has row locks.
-    fn profile(&mut self, id: &ProfileId) -> Result<Option<Profile>, StoreError>;
-
-    fn insert_profile(&mut self, profile: &Profile) -> Result<(), StoreError>;
-
-    /// Conditional update of the status (`WHERE status = from`).
-    fn move_profile(
-        &mut self,
-        id: &ProfileId,
-        transition: customer::Transition,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-
-    /// Append a payment method at `position` and touch the profile's update time.
-    fn add_payment_method(&mut self, id: &ProfileId, position: usize, method: &PaymentMethod)
-        -> Result<(), StoreError>;
 
     /// The account's notification URL (if any) and live mode.
     fn notification_target(&mut self, user: UserId) -> Result<(Option<String>, bool), StoreError>;

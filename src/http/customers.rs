@@ -26,7 +26,8 @@ use crate::domain::customer::{
     ProfileId,
 };
 use crate::domain::Principal;
-use crate::engine::{Effect, Failure, Operation, PathParam};
+use crate::engine::customers::{self as engine, AddPaymentMethod, CancelProfile, CreateCustomer, CreateProfile};
+use crate::engine::{Failure, PathParam};
 
 const FAMILY: Family = Family::Customers;
 
@@ -235,12 +236,9 @@ pub async fn create_customer(State(state): State<AppState>, request: WriteReques
     });
     let op = operation(Ok(()), parsed, |(), new| {
         let mut rng = rand::rng();
-        Operation::CreateCustomer { id: CustomerId::from_random(rng.random(), rng.random()), new }
+        CreateCustomer { id: CustomerId::from_random(rng.random(), rng.random()), new }
     });
-    let success = |effect: &Effect| match effect {
-        Effect::CustomerCreated(c) => Some(json_response(StatusCode::CREATED, &CustomerView::from(c))),
-        _ => None,
-    };
+    let success = |c: &Customer| json_response(StatusCode::CREATED, &CustomerView::from(c));
     Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
 
@@ -263,8 +261,9 @@ pub async fn get_customer(
 ) -> Result<Response, ApiError> {
     let raw = path.map(|Path(raw)| raw).unwrap_or_default();
     let id = customer_id(&raw).map_err(refuse)?;
+    let (user, site) = (principal.user_id, principal.site_id);
     let found =
-        state.store.customer(principal.user_id, principal.site_id, id).await.map_err(|e| read_failed(FAMILY, e))?;
+        state.store.read(move |r| engine::customer_of(r, user, site, &id)).await.map_err(|e| read_failed(FAMILY, e))?;
     Ok(json(StatusCode::OK, &CustomerView::from(&found.map_err(refuse)?)))
 }
 
@@ -287,9 +286,10 @@ pub async fn search_customers(
     let params = query(FAMILY, params)?;
     let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref()).map_err(refuse)?;
     let email = params.email.filter(|e| !e.is_empty());
+    let (user, site) = (principal.user_id, principal.site_id);
     let page = state
         .store
-        .customer_page(principal.user_id, principal.site_id, email, limit, offset)
+        .read(move |r| engine::customer_page(r, user, site, email.as_deref(), limit, offset))
         .await
         .map_err(|e| read_failed(FAMILY, e))?;
     Ok(json(StatusCode::OK, &Listing::<CustomerView>::of(&page, limit, offset)))
@@ -331,15 +331,12 @@ pub async fn create_profile(
         };
         NewProfile::parse(draft).map_err(|e| Failure::InvalidBody(e.0))
     });
-    let op = operation(customer_id(&raw), parsed, |customer, new| Operation::CreateProfile {
+    let op = operation(customer_id(&raw), parsed, |customer, new| CreateProfile {
         customer,
         id: ProfileId::from_random(rand::random()),
         new,
     });
-    let success = |effect: &Effect| match effect {
-        Effect::ProfileCreated(p) => Some(json_response(StatusCode::CREATED, &ProfileView::from(p))),
-        _ => None,
-    };
+    let success = |p: &Profile| json_response(StatusCode::CREATED, &ProfileView::from(p));
     Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
 
@@ -365,9 +362,10 @@ pub async fn list_profiles(
     let customer = customer_id(&raw).map_err(refuse)?;
     let params = query(FAMILY, params)?;
     let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref()).map_err(refuse)?;
+    let (user, site) = (principal.user_id, principal.site_id);
     let page = state
         .store
-        .profile_page(principal.user_id, principal.site_id, customer, limit, offset)
+        .read(move |r| engine::profile_page(r, user, site, &customer, limit, offset))
         .await
         .map_err(|e| read_failed(FAMILY, e))?
         .map_err(refuse)?;
@@ -395,9 +393,10 @@ pub async fn get_profile(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (customer, profile) = profile_ids(path).map_err(refuse)?;
+    let (user, site) = (principal.user_id, principal.site_id);
     let found = state
         .store
-        .profile(principal.user_id, principal.site_id, customer, profile)
+        .read(move |r| engine::profile_of(r, user, site, &customer, &profile))
         .await
         .map_err(|e| read_failed(FAMILY, e))?;
     Ok(json(StatusCode::OK, &ProfileView::from(&found.map_err(refuse)?)))
@@ -432,15 +431,12 @@ pub async fn add_payment_method(
         let draft = MethodDraft { id: b.id, kind: b.kind, token: b.token, card_id: b.card_id };
         PaymentMethod::parse(draft, now).map_err(|e| Failure::InvalidBody(e.0))
     });
-    let op = operation(profile_ids(path), parsed, |(customer, profile), method| Operation::AddPaymentMethod {
+    let op = operation(profile_ids(path), parsed, |(customer, profile), method| AddPaymentMethod {
         customer,
         profile,
         method,
     });
-    let success = |effect: &Effect| match effect {
-        Effect::ProfileUpdated(p) => Some(json_response(StatusCode::CREATED, &ProfileView::from(p))),
-        _ => None,
-    };
+    let success = |p: &Profile| json_response(StatusCode::CREATED, &ProfileView::from(p));
     Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
 
@@ -471,7 +467,6 @@ pub async fn cancel_profile(
 ) -> Result<Response, ApiError> {
     let write = begin(&state, &request).await?;
     let body = parse_json::<serde_json::Value>(write.body(), true);
-    let op =
-        operation(profile_ids(path), body, |(customer, profile), _| Operation::CancelProfile { customer, profile });
-    Ok(write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await)
+    let op = operation(profile_ids(path), body, |(customer, profile), _| CancelProfile { customer, profile });
+    Ok(write.execute(&state, op, render(FAMILY, moved(StatusCode::NO_CONTENT))).await)
 }

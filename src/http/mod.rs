@@ -40,6 +40,7 @@ pub struct AppState {
     store: Arc<dyn Store>,
     limiter: Arc<RateLimiter>,
     retention_ms: i64,
+    payout_processing_delay_ms: i64,
 }
 
 /// What the HTTP layer is configured with.
@@ -55,7 +56,18 @@ impl AppState {
             store,
             limiter: Arc::new(RateLimiter::per_second(config.rate_limit_per_second)),
             retention_ms: config.idempotency_retention_ms,
+            payout_processing_delay_ms: 0,
         }
+    }
+
+    /// How long a payout transaction the test helper moves to `in_process` stays
+    /// there before the worker processes it (the server's `--payout-processing-delay`).
+    pub fn with_payout_processing_delay(self, delay_ms: i64) -> Self {
+        AppState { payout_processing_delay_ms: delay_ms, ..self }
+    }
+
+    pub fn payout_processing_delay_ms(&self) -> i64 {
+        self.payout_processing_delay_ms
     }
 
     /// The wall clock, read here and passed inward.

@@ -26,7 +26,8 @@ use crate::domain::payout::{
     TransactionStatus,
 };
 use crate::domain::Principal;
-use crate::engine::{Effect, Failure, Operation, PathParam};
+use crate::engine::payouts::{self as engine, CancelTransaction, CreatePayout, MoveTransaction};
+use crate::engine::{Failure, PathParam};
 
 const FAMILY: Family = Family::Payouts;
 
@@ -276,13 +277,10 @@ pub async fn create_payout(State(state): State<AppState>, request: WriteRequest)
             .iter()
             .map(|_| TransactionId::new(draw()).unwrap_or_else(|| unreachable!("drawn ids are positive")))
             .collect();
-        Operation::CreatePayout { id, transaction_ids, new }
+        CreatePayout { id, transaction_ids, new }
     });
-    let success = |effect: &Effect| match effect {
-        Effect::PayoutCreated(payout, transactions) => {
-            Some(json_response(StatusCode::ACCEPTED, &payout_view(payout, transactions)))
-        }
-        _ => None,
+    let success = |(payout, transactions): &(Payout, Vec<Transaction>)| {
+        json_response(StatusCode::ACCEPTED, &payout_view(payout, transactions))
     };
     Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
@@ -315,9 +313,10 @@ pub async fn list_transactions(
         .ok_or_else(|| refuse(Failure::InvalidPathParam(PathParam::PayoutId)))?;
     let params = query(FAMILY, params)?;
     let (status, limit, offset) = list_params(params).map_err(refuse)?;
+    let user = principal.user_id;
     let page = state
         .store
-        .transaction_page(principal.user_id, payout, status, limit, offset)
+        .read(move |r| engine::transaction_page(r, user, payout, status, limit, offset))
         .await
         .map_err(|e| read_failed(FAMILY, e))?;
     let page = page.ok_or_else(|| refuse(Failure::NotFound))?;
@@ -367,9 +366,10 @@ pub async fn get_transaction(
 ) -> Result<Response, ApiError> {
     gate(&principal)?;
     let (payout, transaction) = path_ids(path).map_err(|f| ApiError::refused(FAMILY, f))?;
+    let user = principal.user_id;
     let found = state
         .store
-        .payout_transaction(principal.user_id, payout, transaction)
+        .read(move |r| engine::transaction(r, user, payout, transaction))
         .await
         .map_err(|e| read_failed(FAMILY, e))?;
     let t = found.map_err(|f| ApiError::refused(FAMILY, f))?;
@@ -409,12 +409,9 @@ pub async fn cancel_transaction(
     let write = begin(&state, &request).await?;
     let note = parse_json::<CancelBody>(write.body(), true)
         .and_then(|b| CancelNote::parse(b.comments, b.deleted_by).map_err(|e| Failure::InvalidBody(e.0)));
-    let op = operation(path_ids(path), note, |(payout, transaction), note| Operation::CancelTransaction {
-        payout,
-        transaction,
-        note,
-    });
-    Ok(write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await)
+    let op =
+        operation(path_ids(path), note, |(payout, transaction), note| CancelTransaction { payout, transaction, note });
+    Ok(write.execute(&state, op, render(FAMILY, moved(StatusCode::NO_CONTENT))).await)
 }
 
 /// Test helper: move a transaction as processing would (test accounts only).
@@ -443,8 +440,14 @@ pub async fn transaction_event(
     let write = begin(&state, &request).await?;
     let path = test_accounts_only(path_ids(path), &write.ctx.principal);
     let body = parse_json::<TransactionEventBody>(write.body(), false).and_then(event_target);
-    let op = operation(path, body, |(payout, transaction), to| Operation::MoveTransaction { payout, transaction, to });
-    Ok(write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await)
+    let processing_delay_ms = state.payout_processing_delay_ms();
+    let op = operation(path, body, |(payout, transaction), to| MoveTransaction {
+        payout,
+        transaction,
+        to,
+        processing_delay_ms,
+    });
+    Ok(write.execute(&state, op, render(FAMILY, moved(StatusCode::NO_CONTENT))).await)
 }
 
 fn event_target(body: TransactionEventBody) -> Result<TransactionStatus, Failure> {

@@ -16,7 +16,8 @@ use super::request::{
 use super::AppState;
 use crate::domain::terminal_action::{ActionDraft, ActionId, ActionStatus, NewAction, TerminalAction};
 use crate::domain::Principal;
-use crate::engine::{Effect, Failure, Operation, PathParam};
+use crate::engine::point::{self as engine, CancelAction, CreateAction, MoveAction};
+use crate::engine::{Failure, PathParam};
 
 const FAMILY: Family = Family::Point;
 
@@ -147,12 +148,8 @@ pub async fn create_action(State(state): State<AppState>, request: WriteRequest)
     let write = Write::begin(&state, FAMILY, &request).await?;
     let parsed = parse_json::<CreateActionBody>(write.body(), false)
         .and_then(|body| NewAction::parse(body.into_draft()).map_err(|err| Failure::InvalidBody(err.0)));
-    let op =
-        operation(Ok(()), parsed, |(), new| Operation::CreateAction { id: ActionId::from_random(rand::random()), new });
-    let success = |effect: &Effect| match effect {
-        Effect::ActionCreated(action) => Some(json_response(StatusCode::CREATED, &ActionView::from(action))),
-        _ => None,
-    };
+    let op = operation(Ok(()), parsed, |(), new| CreateAction { id: ActionId::from_random(rand::random()), new });
+    let success = |action: &TerminalAction| json_response(StatusCode::CREATED, &ActionView::from(action));
     Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
 
@@ -176,7 +173,8 @@ pub async fn get_action(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = path_id(path).map_err(|failure| ApiError::refused(FAMILY, failure))?;
-    let action = state.store.action(principal.user_id, id).await.map_err(|e| read_failed(FAMILY, e))?;
+    let user = principal.user_id;
+    let action = state.store.read(move |r| engine::action(r, user, id)).await.map_err(|e| read_failed(FAMILY, e))?;
     let action = action.ok_or_else(|| ApiError::refused(FAMILY, Failure::NotFound))?;
     Ok(json(StatusCode::OK, &ActionView::from(&action)))
 }
@@ -207,8 +205,8 @@ pub async fn cancel_action(
     let write = Write::begin(&state, FAMILY, &request).await?;
     // The cancel takes no body; one that is sent must still be JSON.
     let body = parse_json::<serde_json::Value>(write.body(), true);
-    let op = operation(path_id(path), body, |id, _| Operation::CancelAction { id });
-    Ok(write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::OK))).await)
+    let op = operation(path_id(path), body, |id, _| CancelAction { id });
+    Ok(write.execute(&state, op, render(FAMILY, moved(StatusCode::OK))).await)
 }
 
 /// Test helper: move an action as its terminal would (test accounts only).
@@ -237,8 +235,8 @@ pub async fn action_event(
     let write = Write::begin(&state, FAMILY, &request).await?;
     let path = test_accounts_only(path_id(path), &write.ctx.principal);
     let body = parse_json::<ActionEventBody>(write.body(), false).and_then(event_target);
-    let op = operation(path, body, |id, to| Operation::MoveAction { id, to });
-    Ok(write.execute(&state, op, render(FAMILY, |effect| moved(effect, StatusCode::NO_CONTENT))).await)
+    let op = operation(path, body, |id, to| MoveAction { id, to });
+    Ok(write.execute(&state, op, render(FAMILY, moved(StatusCode::NO_CONTENT))).await)
 }
 
 fn event_target(body: ActionEventBody) -> Result<ActionStatus, Failure> {

@@ -16,7 +16,7 @@ use super::request_id::RequestId;
 use super::AppState;
 use crate::domain::idempotency::KeyError;
 use crate::domain::{signature, Fingerprint, IdempotencyKey, Principal, StoredResponse};
-use crate::engine::{Command, Effect, Executed, Failure, Operation, Outcome, RequestContext};
+use crate::engine::{Change, Command, Executed, Failure, Operation, Planned, Refusal, RequestContext};
 
 pub const REPLAYED_HEADER: &str = "x-idempotency-replayed";
 
@@ -121,14 +121,14 @@ impl Write {
     }
 
     /// Hand the operation to the store and turn what came of it into a response.
-    pub async fn execute(
+    pub async fn execute<O: Operation>(
         self,
         state: &AppState,
-        op: Operation,
-        render: impl Fn(&Outcome) -> StoredResponse + Send + Sync + 'static,
+        planned: Planned<O>,
+        render: impl Fn(&Result<O::Effect, Failure>) -> StoredResponse + Send + Sync + 'static,
     ) -> Response {
         let family = self.family;
-        let command = Command { ctx: self.ctx, op, render: Box::new(render) };
+        let command = Command::new(self.ctx, planned, render);
         match state.store.execute(command).await {
             Ok(Executed::Fresh(response)) => send(response, false),
             Ok(Executed::Replayed(response)) => send(response, true),
@@ -144,15 +144,15 @@ impl Write {
 /// The operation for a request whose path and body were parsed. In the contract's
 /// order of checks a malformed path comes before the idempotency lookup (and so wins
 /// over a key conflict), a bad body after it.
-pub fn operation<P, B>(
+pub fn operation<P, B, O>(
     path: Result<P, Failure>,
     body: Result<B, Failure>,
-    op: impl FnOnce(P, B) -> Operation,
-) -> Operation {
+    op: impl FnOnce(P, B) -> O,
+) -> Planned<O> {
     match (path, body) {
-        (Err(failure), _) => Operation::Refuse { failure, before_lookup: true },
-        (Ok(_), Err(failure)) => Operation::Refuse { failure, before_lookup: false },
-        (Ok(path), Ok(body)) => op(path, body),
+        (Err(failure), _) => Err(Refusal { failure, before_lookup: true }),
+        (Ok(_), Err(failure)) => Err(Refusal { failure, before_lookup: false }),
+        (Ok(path), Ok(body)) => Ok(op(path, body)),
     }
 }
 
@@ -162,25 +162,22 @@ pub fn test_accounts_only<P>(path: Result<P, Failure>, principal: &Principal) ->
     path.and_then(|p| if principal.live_mode { Err(Failure::TestAccountsOnly) } else { Ok(p) })
 }
 
-/// Render an outcome: `success` for the effect the handler expects, the family's
-/// error table for a refusal.
-pub fn render(
+/// Render an outcome: `success` for the operation's effect, the family's error table
+/// for a refusal.
+pub fn render<E>(
     family: Family,
-    success: fn(&Effect) -> Option<StoredResponse>,
-) -> impl Fn(&Outcome) -> StoredResponse + Send + Sync {
+    success: impl Fn(&E) -> StoredResponse + Send + Sync,
+) -> impl Fn(&Result<E, Failure>) -> StoredResponse + Send + Sync {
     move |outcome| match outcome {
-        Ok(effect) => success(effect).unwrap_or_else(|| ApiError::new(family, ErrorKind::Internal).to_stored()),
+        Ok(effect) => success(effect),
         Err(failure) => ApiError::refused(family, failure.clone()).to_stored(),
     }
 }
 
 /// For operations whose success is a move (or, for an idempotent cancel, no change)
 /// with no body.
-pub fn moved(effect: &Effect, status: StatusCode) -> Option<StoredResponse> {
-    match effect {
-        Effect::Moved | Effect::Unchanged => Some(empty_response(status)),
-        _ => None,
-    }
+pub fn moved(status: StatusCode) -> impl Fn(&Change) -> StoredResponse + Send + Sync {
+    move |_| empty_response(status)
 }
 
 /// A JSON response, for reads (writes go through the store and [`send`]).

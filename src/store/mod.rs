@@ -1,24 +1,25 @@
 //! Storage: the [`Store`] interface the HTTP layer and the CLI talk to, and its
 //! backends, chosen by URL scheme.
 //!
-//! Writes go through [`Store::execute`]: the handler submits a command and awaits its
-//! outcome; it never holds a transaction, so a backend is free to batch many commands
-//! into one commit. A 2xx is sent only after its transaction is durable.
+//! Every resource family is stored the same way (see [`crate::domain::resource`]):
+//! the backends implement one fixed [`UnitOfWork`] and never learn a family. Writes
+//! go through [`Store::write`] (commands through `execute`): the handler submits work
+//! and awaits its outcome; it never holds a transaction, so a backend is free to
+//! batch many commands into one commit. A 2xx is sent only after its transaction is
+//! durable. Reads go through [`Store::read`], on a read connection.
 
 pub mod postgres;
 pub mod sqlite;
 
+use std::any::Any;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::customer::{Customer, CustomerId, Profile, ProfileId};
 use crate::domain::notification::{Attempt, Notification, NotificationStatus};
-use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionStatus};
-use crate::domain::terminal_action::{ActionId, TerminalAction};
 use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
-pub use crate::engine::StoreError;
-use crate::engine::{Command, Executed, Failure};
+use crate::engine::{Command, Executed, Reads, UnitOfWork};
+pub use crate::engine::{Page, StoreError};
 
 /// A new account with its first token.
 #[derive(Clone, Debug)]
@@ -31,12 +32,13 @@ pub struct NewAccount {
     pub now: Timestamp,
 }
 
-/// One page of a listing, and how many items match in all.
-#[derive(Clone, Debug)]
-pub struct Page<T> {
-    pub total: u64,
-    pub items: Vec<T>,
-}
+/// A value of any type, as read or written work returns it through the object-safe
+/// [`Store`] methods ([`Store::read`] and [`Store::write`] restore the type).
+pub type AnyValue = Box<dyn Any + Send>;
+/// Work on a read connection.
+pub type ReadWork = Box<dyn FnOnce(&mut dyn Reads) -> Result<AnyValue, StoreError> + Send>;
+/// Work in a write transaction; a backend may run it again after a lost race.
+pub type WriteWork = Box<dyn FnMut(&mut dyn UnitOfWork) -> Result<AnyValue, StoreError> + Send>;
 
 /// A notification claimed for delivery, with the account's secret to sign it.
 #[derive(Clone, Debug)]
@@ -72,13 +74,16 @@ pub trait Store: Send + Sync {
     /// The hasher under which this store keeps tokens (its key lives in the store).
     fn token_hasher(&self) -> &TokenHasher;
 
-    /// Apply one write command atomically (see [`crate::engine::apply`]).
-    async fn execute(&self, command: Command) -> Result<Executed, StoreError>;
+    /// Run `work` in one transaction (committed in a group on SQLite), again from
+    /// the start if it loses a race; its result is returned once it is durable.
+    async fn write_any(&self, work: WriteWork) -> Result<AnyValue, StoreError>;
+
+    /// Run `work` on a read connection: it sees the last committed state, locks
+    /// nothing, and waits for no writer.
+    async fn read_any(&self, work: ReadWork) -> Result<AnyValue, StoreError>;
 
     /// The account and site behind a token hash.
     async fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError>;
-
-    async fn action(&self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError>;
 
     /// A resource's audit trail, oldest first.
     async fn audit_trail(
@@ -111,66 +116,6 @@ pub trait Store: Send + Sync {
     async fn add_signing_key(&self, user: UserId, key: [u8; 32], now: Timestamp) -> Result<bool, StoreError>;
 
     async fn signing_keys(&self, user: UserId) -> Result<Vec<[u8; 32]>, StoreError>;
-
-    /// `None` when the payout is not this user's.
-    async fn transaction_page(
-        &self,
-        user: UserId,
-        payout: PayoutId,
-        status: Option<TransactionStatus>,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Option<Page<Transaction>>, StoreError>;
-
-    /// A transaction of a payout of this user's, or why not (`NotFound` for the
-    /// payout, `TransactionNotInPayout` for the transaction).
-    async fn payout_transaction(
-        &self,
-        user: UserId,
-        payout: PayoutId,
-        transaction: TransactionId,
-    ) -> Result<Result<Transaction, Failure>, StoreError>;
-
-    /// A customer, if this caller on this site may reach it.
-    async fn customer(
-        &self,
-        user: UserId,
-        site: SiteId,
-        id: CustomerId,
-    ) -> Result<Result<Customer, Failure>, StoreError>;
-
-    /// This caller's customers on this site, optionally only the one with `email`.
-    async fn customer_page(
-        &self,
-        user: UserId,
-        site: SiteId,
-        email: Option<String>,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Page<Customer>, StoreError>;
-
-    /// A profile, if this caller on this site may reach it through this customer.
-    async fn profile(
-        &self,
-        user: UserId,
-        site: SiteId,
-        customer: CustomerId,
-        id: ProfileId,
-    ) -> Result<Result<Profile, Failure>, StoreError>;
-
-    /// A customer's profiles, if this caller on this site may reach the customer.
-    async fn profile_page(
-        &self,
-        user: UserId,
-        site: SiteId,
-        customer: CustomerId,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Result<Page<Profile>, Failure>, StoreError>;
-
-    /// Run one step of payout processing (see [`crate::engine::advance_payouts`]);
-    /// returns how many transactions moved. Public so tests can drain the queue.
-    async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError>;
 
     /// Set the account's notification URL (when given) and make a webhook secret when
     /// it has none or `rotate`. `Ok(None)`: no such account; `Ok(Some(secret))`: the
@@ -229,6 +174,48 @@ pub trait Store: Send + Sync {
 
     /// Finish queued writes and release the database.
     async fn close(&self);
+}
+
+impl dyn Store {
+    /// Run `work` in a write transaction (see [`Store::write_any`]).
+    pub async fn write<T, F>(&self, mut work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut dyn UnitOfWork) -> Result<T, StoreError> + Send + 'static,
+    {
+        let value = self.write_any(Box::new(move |uow| work(uow).map(|v| Box::new(v) as AnyValue))).await?;
+        restore(value)
+    }
+
+    /// Run `work` on a read connection (see [`Store::read_any`]).
+    pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Reads) -> Result<T, StoreError> + Send + 'static,
+    {
+        let value = self.read_any(Box::new(move |reads| work(reads).map(|v| Box::new(v) as AnyValue))).await?;
+        restore(value)
+    }
+
+    /// Apply one write command atomically (see [`crate::engine::apply`]).
+    pub async fn execute(&self, command: Command) -> Result<Executed, StoreError> {
+        self.write(move |uow| crate::engine::apply(uow, &command)).await
+    }
+
+    /// Run one step of payout processing (see [`crate::engine::advance_payouts`]);
+    /// returns how many transactions moved. Public so tests can drain the queue.
+    pub async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError> {
+        self.write(move |uow| crate::engine::advance_payouts(uow, now, delay_ms)).await
+    }
+}
+
+fn restore<T: 'static>(value: AnyValue) -> Result<T, StoreError> {
+    value.downcast::<T>().map(|v| *v).map_err(|_| StoreError::Database("a store job returned another type".into()))
+}
+
+/// [`open`], for a spawned task.
+pub async fn open_owned(url: String) -> Result<Arc<dyn Store>, StoreError> {
+    open(&url).await
 }
 
 /// Open the store a URL names: `sqlite://relative.db`, `sqlite:///abs/path.db`,

@@ -25,7 +25,7 @@ async fn a_retried_create_replays_the_same_bytes_and_creates_nothing_new() {
     assert_eq!(again.headers()["x-idempotency-replayed"], "true");
     assert_eq!(again.headers()["content-type"], "application/json");
     assert_eq!(again.bytes().await.unwrap(), first_bytes, "byte for byte");
-    assert_eq!(count_rows(&app, "terminal_actions"), 1);
+    assert_eq!(count_rows(&app, "resources WHERE kind = 'terminal_action'"), 1);
     assert_eq!(count_rows(&app, "audit_events"), 1);
 }
 
@@ -53,7 +53,7 @@ async fn the_same_key_with_another_request_is_409_idempotency_key_already_used()
         .await;
     assert_error(app.cancel_action(&account, &id, "shared").await, 409, "idempotency_key_already_used").await;
     assert_eq!(app.action_status(&account, &id).await, "created");
-    assert_eq!(count_rows(&app, "terminal_actions"), 2);
+    assert_eq!(count_rows(&app, "resources WHERE kind = 'terminal_action'"), 2);
 }
 
 #[tokio::test]
@@ -151,7 +151,7 @@ async fn concurrent_creates_with_one_key_create_one_action() {
         bodies.push(task.await.unwrap());
     }
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "every caller saw the same action");
-    assert_eq!(count_rows(&app, "terminal_actions"), 1);
+    assert_eq!(count_rows(&app, "resources WHERE kind = 'terminal_action'"), 1);
 }
 
 #[tokio::test]

@@ -142,7 +142,7 @@ async fn a_create_is_replayed_through_another_process() {
         bodies.push(task.await.unwrap());
     }
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "every process answered with the same action");
-    assert_eq!(app.count("terminal_actions"), 1);
+    assert_eq!(app.count("resources WHERE kind = 'terminal_action'"), 1);
     // Later retries, through each process in turn, replay it too.
     for i in 0..PROCESSES {
         let response = app

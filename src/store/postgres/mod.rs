@@ -5,11 +5,11 @@
 //! blocking threads). Exactly-once across processes rests on the database: an
 //! advisory lock per idempotency key (a duplicate waits, then replays), `FOR UPDATE`
 //! on every row a command loads, conditional updates, unique indexes as backstops,
-//! and `FOR UPDATE SKIP LOCKED` for the payout worker. A command that loses a race
+//! and `FOR UPDATE SKIP LOCKED` for the worker's due resources. A command that loses a race
 //! (unique violation, serialization failure, deadlock) is rolled back and run again.
 
-mod family_tables;
 mod notification_tables;
+mod resources;
 mod schema;
 mod tables;
 
@@ -20,13 +20,12 @@ use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::{AuditFilter, AuditRecord, Delivery, NewAccount, NotificationFilter, Page, Store};
-use crate::domain::customer::{Customer, CustomerId, Profile, ProfileId};
+use super::{
+    AnyValue, AuditFilter, AuditRecord, Delivery, NewAccount, NotificationFilter, Page, ReadWork, Store, WriteWork,
+};
 use crate::domain::notification::{Attempt, Notification};
-use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionStatus};
-use crate::domain::terminal_action::{ActionId, TerminalAction};
 use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
-use crate::engine::{self, access, Command, Executed, Failure, StoreError, UnitOfWork};
+use crate::engine::StoreError;
 use tables::{PgTables, Statements};
 
 /// Connections per process.
@@ -185,16 +184,16 @@ impl Store for PostgresStore {
         &self.hasher
     }
 
-    async fn execute(&self, command: Command) -> Result<Executed, StoreError> {
-        self.write(move |tables| engine::apply(tables, &command)).await
+    async fn write_any(&self, mut work: WriteWork) -> Result<AnyValue, StoreError> {
+        self.write(move |tables| work(tables)).await
+    }
+
+    async fn read_any(&self, work: ReadWork) -> Result<AnyValue, StoreError> {
+        self.read(move |tables| work(tables)).await
     }
 
     async fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError> {
         self.read(move |t| t.principal(token_hash)).await
-    }
-
-    async fn action(&self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError> {
-        self.read(move |t| t.action(user, id)).await
     }
 
     async fn audit_trail(
@@ -256,77 +255,6 @@ impl Store for PostgresStore {
 
     async fn signing_keys(&self, user: UserId) -> Result<Vec<[u8; 32]>, StoreError> {
         self.read(move |t| t.signing_keys(user)).await
-    }
-
-    async fn transaction_page(
-        &self,
-        user: UserId,
-        payout: PayoutId,
-        status: Option<TransactionStatus>,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Option<Page<Transaction>>, StoreError> {
-        self.read(move |t| t.transaction_page(user, payout, status, limit, offset)).await
-    }
-
-    async fn payout_transaction(
-        &self,
-        user: UserId,
-        payout: PayoutId,
-        transaction: TransactionId,
-    ) -> Result<Result<Transaction, Failure>, StoreError> {
-        self.read(move |t| access::transaction(t, user, payout, transaction)).await
-    }
-
-    async fn customer(
-        &self,
-        user: UserId,
-        site: SiteId,
-        id: CustomerId,
-    ) -> Result<Result<Customer, Failure>, StoreError> {
-        self.read(move |t| access::customer(t, user, site, &id)).await
-    }
-
-    async fn customer_page(
-        &self,
-        user: UserId,
-        site: SiteId,
-        email: Option<String>,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Page<Customer>, StoreError> {
-        self.read(move |t| t.customer_page(user, site, email.as_deref(), limit, offset)).await
-    }
-
-    async fn profile(
-        &self,
-        user: UserId,
-        site: SiteId,
-        customer: CustomerId,
-        id: ProfileId,
-    ) -> Result<Result<Profile, Failure>, StoreError> {
-        self.read(move |t| access::profile(t, user, site, &customer, &id)).await
-    }
-
-    async fn profile_page(
-        &self,
-        user: UserId,
-        site: SiteId,
-        customer: CustomerId,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Result<Page<Profile>, Failure>, StoreError> {
-        self.read(move |t| {
-            if let Err(failure) = access::customer(t, user, site, &customer)? {
-                return Ok(Err(failure));
-            }
-            Ok(Ok(t.profile_page(&customer, limit, offset)?))
-        })
-        .await
-    }
-
-    async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError> {
-        self.write(move |t| engine::advance_payouts(t, now, delay_ms)).await
     }
 
     async fn configure_notifications(

@@ -8,8 +8,11 @@ use super::pg_error;
 use crate::engine::StoreError;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_notifications.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_notifications.sql"),
+    include_str!("migrations/0003_resources.sql"),
+];
 /// Any constant; it names caja's migration lock among the database's advisory locks.
 const MIGRATION_LOCK: i64 = 0x6361_6a61_5f6d_6967; // "caja_mig"
 

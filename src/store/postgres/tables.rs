@@ -11,16 +11,14 @@ use postgres::{GenericClient, Row, Statement};
 use sha2::{Digest, Sha256};
 
 use super::pg_error;
-use crate::domain::customer::{self, Customer, CustomerId, PaymentMethod, Profile, ProfileId};
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::notification::NewNotification;
-use crate::domain::payout::{self, Payout, PayoutId, Transaction, TransactionId};
-use crate::domain::terminal_action::{ActionId, ActionStatus, PrintSubtype, TerminalAction, Transition};
+use crate::domain::resource::IndexEntry;
 use crate::domain::{
     AuditEvent, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse, Timestamp, TokenHash,
     UserId,
 };
-use crate::engine::{StoreError, UnitOfWork};
+use crate::engine::{Envelope, Loaded, StoreError, UnitOfWork};
 
 /// The statements a connection has prepared, by SQL text.
 pub type Statements = HashMap<String, Statement>;
@@ -222,23 +220,6 @@ pub fn audit_from_row(row: &Row) -> Result<AuditEvent, StoreError> {
     })
 }
 
-fn action_from_row(row: &Row) -> Result<TerminalAction, StoreError> {
-    let id: String = row.get(0);
-    let subtype: String = row.get(4);
-    let status: String = row.get(6);
-    Ok(TerminalAction {
-        id: ActionId::parse(&id).ok_or_else(|| corrupt("action id"))?,
-        user_id: user_id(row.get(1))?,
-        external_reference: row.get(2),
-        terminal_id: row.get(3),
-        subtype: PrintSubtype::parse(&subtype).ok_or_else(|| corrupt("print subtype"))?,
-        content: row.get(5),
-        status: ActionStatus::parse(&status).ok_or_else(|| corrupt("action status"))?,
-        created_at: Timestamp::from_millis(row.get(7)),
-        updated_at: Timestamp::from_millis(row.get(8)),
-    })
-}
-
 impl<C: GenericClient> UnitOfWork for PgTables<'_, C> {
     /// Takes the key's advisory lock first: a concurrent duplicate (in this process
     /// or another) waits here until the first commits, then reads its record.
@@ -291,50 +272,28 @@ impl<C: GenericClient> UnitOfWork for PgTables<'_, C> {
         Ok(())
     }
 
-    fn action(&mut self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError> {
-        let sql = format!(
-            "SELECT id, user_id, external_reference, terminal_id, subtype, content, status, created_at, updated_at
-             FROM terminal_actions WHERE id = $1 AND user_id = $2{}",
-            self.for_update()
-        );
-        self.query_opt(&sql, &[&id.to_string(), &user.get()])?.map(|row| action_from_row(&row)).transpose()
+    fn insert(&mut self, resource: &Envelope<'_>) -> Result<(), StoreError> {
+        self.insert_resource(resource)
     }
 
-    fn terminal_busy(&mut self, user: UserId, terminal_id: &str) -> Result<bool, StoreError> {
-        let rows = self.query(
-            "SELECT EXISTS (SELECT 1 FROM terminal_actions
-             WHERE user_id = $1 AND terminal_id = $2 AND status IN ('created', 'at_terminal'))",
-            &[&user.get(), &terminal_id],
-        )?;
-        Ok(rows[0].get(0))
+    fn update(&mut self, resource: &Envelope<'_>, version: i64) -> Result<bool, StoreError> {
+        self.update_resource(resource, version)
     }
 
-    fn insert_action(&mut self, a: &TerminalAction) -> Result<(), StoreError> {
-        self.execute(
-            "INSERT INTO terminal_actions
-             (id, user_id, external_reference, terminal_id, subtype, content, status, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &a.id.to_string(),
-                &a.user_id.get(),
-                &a.external_reference,
-                &a.terminal_id,
-                &a.subtype.as_str(),
-                &a.content,
-                &a.status.as_str(),
-                &a.created_at.as_millis(),
-                &a.updated_at.as_millis(),
-            ],
-        )?;
-        Ok(())
+    fn add_entry(&mut self, kind: &'static str, id: &str, entry: &IndexEntry) -> Result<(), StoreError> {
+        self.add_index_entry(kind, id, entry)
     }
 
-    fn move_action(&mut self, id: ActionId, t: Transition, now: Timestamp) -> Result<bool, StoreError> {
-        let moved = self.execute(
-            "UPDATE terminal_actions SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
-            &[&t.to.as_str(), &now.as_millis(), &id.to_string(), &t.from.as_str()],
-        )?;
-        Ok(moved == 1)
+    fn remove_entry(&mut self, kind: &'static str, id: &str, entry: &IndexEntry) -> Result<(), StoreError> {
+        self.remove_index_entry(kind, id, entry)
+    }
+
+    fn set_timer(&mut self, kind: &'static str, id: &str, wake_at: Option<Timestamp>) -> Result<(), StoreError> {
+        self.set_resource_timer(kind, id, wake_at)
+    }
+
+    fn due(&mut self, kind: &'static str, now: Timestamp, limit: usize) -> Result<Vec<Loaded>, StoreError> {
+        self.due_resources(kind, now, limit)
     }
 
     fn notification_target(&mut self, user: UserId) -> Result<(Option<String>, bool), StoreError> {
@@ -364,68 +323,5 @@ impl<C: GenericClient> UnitOfWork for PgTables<'_, C> {
             ],
         )?;
         Ok(())
-    }
-
-    fn insert_payout(&mut self, payout: &Payout, transactions: &[Transaction]) -> Result<(), StoreError> {
-        self.insert_payout_rows(payout, transactions)
-    }
-
-    fn payout(&mut self, user: UserId, id: PayoutId) -> Result<Option<Payout>, StoreError> {
-        self.payout_row(user, id)
-    }
-
-    fn transaction(&mut self, id: TransactionId) -> Result<Option<Transaction>, StoreError> {
-        self.transaction_row(id)
-    }
-
-    fn move_transaction(
-        &mut self,
-        id: TransactionId,
-        t: payout::Transition,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.update_transaction_status(id, t, now)
-    }
-
-    fn due_transactions(
-        &mut self,
-        now: Timestamp,
-        delay_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Transaction>, StoreError> {
-        self.due_transaction_rows(now, delay_ms, limit)
-    }
-
-    fn customer(&mut self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
-        self.customer_row(id)
-    }
-
-    fn customer_by_email(&mut self, user: UserId, email_key: &str) -> Result<Option<CustomerId>, StoreError> {
-        self.customer_id_by_email(user, email_key)
-    }
-
-    fn insert_customer(&mut self, customer: &Customer) -> Result<(), StoreError> {
-        self.insert_customer_row(customer)
-    }
-
-    fn profile(&mut self, id: &ProfileId) -> Result<Option<Profile>, StoreError> {
-        self.profile_row(id)
-    }
-
-    fn insert_profile(&mut self, profile: &Profile) -> Result<(), StoreError> {
-        self.insert_profile_row(profile)
-    }
-
-    fn move_profile(&mut self, id: &ProfileId, t: customer::Transition, now: Timestamp) -> Result<bool, StoreError> {
-        self.update_profile_status(id, t, now)
-    }
-
-    fn add_payment_method(
-        &mut self,
-        id: &ProfileId,
-        position: usize,
-        method: &PaymentMethod,
-    ) -> Result<(), StoreError> {
-        self.insert_payment_method(id, position, method)
     }
 }

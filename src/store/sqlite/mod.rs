@@ -2,10 +2,9 @@
 //! is on disk before it is acknowledged), a single group-committing writer thread
 //! and a small pool of read connections.
 
-mod customer_tables;
 mod notification_tables;
-mod payout_tables;
 mod readers;
+mod resources;
 mod schema;
 mod tables;
 mod writer;
@@ -16,13 +15,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{AuditFilter, AuditRecord, Delivery, NewAccount, NotificationFilter, Page, Store};
-use crate::domain::customer::{Customer, CustomerId, Profile, ProfileId};
+use super::{
+    AnyValue, AuditFilter, AuditRecord, Delivery, NewAccount, NotificationFilter, Page, ReadWork, Store, WriteWork,
+};
 use crate::domain::notification::{Attempt, Notification};
-use crate::domain::payout::{PayoutId, Transaction, TransactionId, TransactionStatus};
-use crate::domain::terminal_action::{ActionId, TerminalAction};
 use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
-use crate::engine::{self, access, Command, Executed, Failure, StoreError};
+use crate::engine::StoreError;
 use readers::Readers;
 use tables::Tables;
 use writer::Writer;
@@ -68,17 +66,16 @@ impl Store for SqliteStore {
         &self.hasher
     }
 
-    async fn execute(&self, command: Command) -> Result<Executed, StoreError> {
-        self.writer.write(move |conn| engine::apply(&mut Tables(conn), &command)).await
+    async fn write_any(&self, mut work: WriteWork) -> Result<AnyValue, StoreError> {
+        self.writer.write(move |conn| work(&mut Tables(conn))).await
+    }
+
+    async fn read_any(&self, work: ReadWork) -> Result<AnyValue, StoreError> {
+        self.readers.read(move |conn| work(&mut Tables(conn))).await
     }
 
     async fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError> {
         self.readers.read(move |conn| Tables(conn).principal(token_hash)).await
-    }
-
-    async fn action(&self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError> {
-        use engine::UnitOfWork;
-        self.readers.read(move |conn| Tables(conn).action(user, id)).await
     }
 
     async fn audit_trail(
@@ -146,79 +143,6 @@ impl Store for SqliteStore {
 
     async fn signing_keys(&self, user: UserId) -> Result<Vec<[u8; 32]>, StoreError> {
         self.readers.read(move |conn| Tables(conn).signing_keys(user)).await
-    }
-
-    async fn transaction_page(
-        &self,
-        user: UserId,
-        payout: PayoutId,
-        status: Option<TransactionStatus>,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Option<Page<Transaction>>, StoreError> {
-        self.readers.read(move |conn| Tables(conn).transaction_page(user, payout, status, limit, offset)).await
-    }
-
-    async fn payout_transaction(
-        &self,
-        user: UserId,
-        payout: PayoutId,
-        transaction: TransactionId,
-    ) -> Result<Result<Transaction, Failure>, StoreError> {
-        self.readers.read(move |conn| access::transaction(&mut Tables(conn), user, payout, transaction)).await
-    }
-
-    async fn customer(
-        &self,
-        user: UserId,
-        site: SiteId,
-        id: CustomerId,
-    ) -> Result<Result<Customer, Failure>, StoreError> {
-        self.readers.read(move |conn| access::customer(&mut Tables(conn), user, site, &id)).await
-    }
-
-    async fn customer_page(
-        &self,
-        user: UserId,
-        site: SiteId,
-        email: Option<String>,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Page<Customer>, StoreError> {
-        self.readers.read(move |conn| Tables(conn).customer_page(user, site, email.as_deref(), limit, offset)).await
-    }
-
-    async fn profile(
-        &self,
-        user: UserId,
-        site: SiteId,
-        customer: CustomerId,
-        id: ProfileId,
-    ) -> Result<Result<Profile, Failure>, StoreError> {
-        self.readers.read(move |conn| access::profile(&mut Tables(conn), user, site, &customer, &id)).await
-    }
-
-    async fn profile_page(
-        &self,
-        user: UserId,
-        site: SiteId,
-        customer: CustomerId,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Result<Page<Profile>, Failure>, StoreError> {
-        self.readers
-            .read(move |conn| {
-                let mut tables = Tables(conn);
-                if let Err(failure) = access::customer(&mut tables, user, site, &customer)? {
-                    return Ok(Err(failure));
-                }
-                Ok(Ok(tables.profile_page(&customer, limit, offset)?))
-            })
-            .await
-    }
-
-    async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError> {
-        self.writer.write(move |conn| engine::advance_payouts(&mut Tables(conn), now, delay_ms)).await
     }
 
     async fn configure_notifications(

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_payouts.sql"),
     include_str!("migrations/0003_customers.sql"),
     include_str!("migrations/0004_notifications.sql"),
+    include_str!("migrations/0005_resources.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

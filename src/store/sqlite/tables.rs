@@ -1,17 +1,16 @@
-//! Rows in and out: the SQLite side of [`UnitOfWork`] and of the store's reads.
+//! Rows in and out: the SQLite side of [`UnitOfWork`] (resources themselves are in
+//! `resources.rs`) and of the store's account, token and key reads.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::domain::customer::{self, Customer, CustomerId, PaymentMethod, Profile, ProfileId};
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::notification::NewNotification;
-use crate::domain::payout::{self, Payout, PayoutId, Transaction, TransactionId};
-use crate::domain::terminal_action::{ActionId, ActionStatus, PrintSubtype, TerminalAction, Transition};
+use crate::domain::resource::IndexEntry;
 use crate::domain::{
     AuditEvent, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse, Timestamp, TokenHash,
     UserId,
 };
-use crate::engine::{StoreError, UnitOfWork};
+use crate::engine::{Envelope, Loaded, StoreError, UnitOfWork};
 
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
@@ -73,117 +72,28 @@ impl UnitOfWork for Tables<'_> {
         Ok(())
     }
 
-    fn action(&mut self, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError> {
-        let mut stmt = self.0.prepare_cached(
-            "SELECT id, user_id, external_reference, terminal_id, subtype, content, status, created_at, updated_at
-             FROM terminal_actions WHERE id = ?1 AND user_id = ?2",
-        )?;
-        Ok(stmt.query_row(params![id.to_string(), user.get()], action_from_row).optional()?)
+    fn insert(&mut self, resource: &Envelope<'_>) -> Result<(), StoreError> {
+        self.insert_resource(resource)
     }
 
-    fn terminal_busy(&mut self, user: UserId, terminal_id: &str) -> Result<bool, StoreError> {
-        let mut stmt = self.0.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM terminal_actions
-             WHERE user_id = ?1 AND terminal_id = ?2 AND status IN ('created', 'at_terminal'))",
-        )?;
-        Ok(stmt.query_row(params![user.get(), terminal_id], |row| row.get(0))?)
+    fn update(&mut self, resource: &Envelope<'_>, version: i64) -> Result<bool, StoreError> {
+        self.update_resource(resource, version)
     }
 
-    fn insert_action(&mut self, action: &TerminalAction) -> Result<(), StoreError> {
-        let mut stmt = self.0.prepare_cached(
-            "INSERT INTO terminal_actions
-             (id, user_id, external_reference, terminal_id, subtype, content, status, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
-        stmt.execute(params![
-            action.id.to_string(),
-            action.user_id.get(),
-            action.external_reference,
-            action.terminal_id,
-            action.subtype.as_str(),
-            action.content,
-            action.status.as_str(),
-            action.created_at.as_millis(),
-            action.updated_at.as_millis(),
-        ])?;
-        Ok(())
+    fn add_entry(&mut self, kind: &'static str, id: &str, entry: &IndexEntry) -> Result<(), StoreError> {
+        self.add_index_entry(kind, id, entry)
     }
 
-    fn move_action(&mut self, id: ActionId, transition: Transition, now: Timestamp) -> Result<bool, StoreError> {
-        let mut stmt = self
-            .0
-            .prepare_cached("UPDATE terminal_actions SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status = ?4")?;
-        let moved =
-            stmt.execute(params![transition.to.as_str(), now.as_millis(), id.to_string(), transition.from.as_str(),])?;
-        Ok(moved == 1)
+    fn remove_entry(&mut self, kind: &'static str, id: &str, entry: &IndexEntry) -> Result<(), StoreError> {
+        self.remove_index_entry(kind, id, entry)
     }
 
-    fn insert_payout(&mut self, payout: &Payout, transactions: &[Transaction]) -> Result<(), StoreError> {
-        self.insert_payout_rows(payout, transactions)
+    fn set_timer(&mut self, kind: &'static str, id: &str, wake_at: Option<Timestamp>) -> Result<(), StoreError> {
+        self.set_resource_timer(kind, id, wake_at)
     }
 
-    fn payout(&mut self, user: UserId, id: PayoutId) -> Result<Option<Payout>, StoreError> {
-        self.payout_row(user, id)
-    }
-
-    fn transaction(&mut self, id: TransactionId) -> Result<Option<Transaction>, StoreError> {
-        self.transaction_row(id)
-    }
-
-    fn move_transaction(
-        &mut self,
-        id: TransactionId,
-        transition: payout::Transition,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.update_transaction_status(id, transition, now)
-    }
-
-    fn due_transactions(
-        &mut self,
-        now: Timestamp,
-        delay_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Transaction>, StoreError> {
-        self.due_transaction_rows(now, delay_ms, limit)
-    }
-
-    fn customer(&mut self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
-        self.customer_row(id)
-    }
-
-    fn customer_by_email(&mut self, user: UserId, email_key: &str) -> Result<Option<CustomerId>, StoreError> {
-        self.customer_id_by_email(user, email_key)
-    }
-
-    fn insert_customer(&mut self, customer: &Customer) -> Result<(), StoreError> {
-        self.insert_customer_row(customer)
-    }
-
-    fn profile(&mut self, id: &ProfileId) -> Result<Option<Profile>, StoreError> {
-        self.profile_row(id)
-    }
-
-    fn insert_profile(&mut self, profile: &Profile) -> Result<(), StoreError> {
-        self.insert_profile_row(profile)
-    }
-
-    fn move_profile(
-        &mut self,
-        id: &ProfileId,
-        transition: customer::Transition,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.update_profile_status(id, transition, now)
-    }
-
-    fn add_payment_method(
-        &mut self,
-        id: &ProfileId,
-        position: usize,
-        method: &PaymentMethod,
-    ) -> Result<(), StoreError> {
-        self.insert_payment_method(id, position, method)
+    fn due(&mut self, kind: &'static str, now: Timestamp, limit: usize) -> Result<Vec<Loaded>, StoreError> {
+        self.due_resources(kind, now, limit)
     }
 
     fn notification_target(&mut self, user: UserId) -> Result<(Option<String>, bool), StoreError> {
@@ -214,23 +124,6 @@ impl UnitOfWork for Tables<'_> {
         ])?;
         Ok(())
     }
-}
-
-fn action_from_row(row: &Row<'_>) -> rusqlite::Result<TerminalAction> {
-    let id: String = row.get(0)?;
-    let subtype: String = row.get(4)?;
-    let status: String = row.get(6)?;
-    Ok(TerminalAction {
-        id: ActionId::parse(&id).ok_or_else(|| corrupt("action id"))?,
-        user_id: user_id(row.get(1)?)?,
-        external_reference: row.get(2)?,
-        terminal_id: row.get(3)?,
-        subtype: PrintSubtype::parse(&subtype).ok_or_else(|| corrupt("print subtype"))?,
-        content: row.get(5)?,
-        status: ActionStatus::parse(&status).ok_or_else(|| corrupt("action status"))?,
-        created_at: Timestamp::from_millis(row.get(7)?),
-        updated_at: Timestamp::from_millis(row.get(8)?),
-    })
 }
 
 pub(super) fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
@@ -329,5 +222,29 @@ impl Tables<'_> {
     pub fn purge_idempotency_records(&self, before: Timestamp) -> Result<u64, StoreError> {
         let purged = self.0.execute("DELETE FROM idempotency_records WHERE created_at < ?1", [before.as_millis()])?;
         Ok(purged as u64)
+    }
+
+    pub fn signing_keys(&self, user: UserId) -> Result<Vec<[u8; 32]>, StoreError> {
+        let mut stmt = self.0.prepare_cached("SELECT public_key FROM signing_keys WHERE user_id = ?1")?;
+        let rows = stmt.query_map([user.get()], |row| {
+            let key: Vec<u8> = row.get(0)?;
+            key.try_into().map_err(|_| corrupt("signing key"))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn insert_signing_key(&self, user: UserId, key: [u8; 32], now: Timestamp) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT OR IGNORE INTO signing_keys (user_id, public_key, created_at) VALUES (?1, ?2, ?3)",
+            params![user.get(), &key[..], now.as_millis()],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_payouts_enabled(&self, user: UserId, enabled: bool) -> Result<bool, StoreError> {
+        let changed = self
+            .0
+            .execute("UPDATE accounts SET payouts_enabled = ?1 WHERE user_id = ?2", params![enabled, user.get()])?;
+        Ok(changed == 1)
     }
 }

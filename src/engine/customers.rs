@@ -1,0 +1,234 @@
+//! Customers and payment profiles: create a customer (one per email in an account),
+//! create a profile, add a payment method, cancel a profile, and the reads. Every
+//! access is checked for caller, site and customer mismatches in the contract's order
+//! by [`customer::check_access`].
+
+use super::resource::{self, Stored};
+use super::{audit, record_change, Change, Failure, Operation, Page, Reads, RequestContext, StoreError, UnitOfWork};
+use crate::domain::customer::{
+    self, AddMethodRefused, CancelDecision, Customer, CustomerId, NewCustomer, NewProfile, Owner, PaymentMethod,
+    Profile, ProfileId, ProfileStatus,
+};
+use crate::domain::{ResourceType, SiteId, UserId};
+
+type Outcome<T> = Result<Result<T, Failure>, StoreError>;
+
+#[derive(Clone, Debug)]
+pub struct CreateCustomer {
+    pub id: CustomerId,
+    pub new: NewCustomer,
+}
+
+impl Operation for CreateCustomer {
+    type Effect = Customer;
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Customer> {
+        let email = customer::email_entry(ctx.principal.user_id, &self.new.email);
+        if let Some(existing) = resource::find_unique::<Customer>(uow, customer::BY_EMAIL, &email)? {
+            let existing = CustomerId::parse(&existing)
+                .ok_or_else(|| StoreError::Database(format!("unreadable customer id {existing:?}")))?;
+            return Ok(Err(Failure::DuplicateEmail(existing)));
+        }
+        let created = Customer {
+            id: self.id.clone(),
+            owner: owner(ctx),
+            email: self.new.email.clone(),
+            first_name: self.new.first_name.clone(),
+            last_name: self.new.last_name.clone(),
+            description: self.new.description.clone(),
+            created_at: ctx.now,
+            updated_at: ctx.now,
+        };
+        resource::insert(uow, &created)?;
+        Ok(Ok(created))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CreateProfile {
+    pub customer: CustomerId,
+    pub id: ProfileId,
+    pub new: NewProfile,
+}
+
+impl Operation for CreateProfile {
+    type Effect = Profile;
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Profile> {
+        if let Err(failure) = customer_of(uow, ctx.principal.user_id, ctx.principal.site_id, &self.customer)? {
+            return Ok(Err(failure));
+        }
+        let profile = Profile {
+            id: self.id.clone(),
+            owner: owner(ctx),
+            customer_id: self.customer.clone(),
+            status: ProfileStatus::Pending,
+            description: self.new.description.clone(),
+            max_day_overdue: self.new.max_day_overdue,
+            statement_descriptor: self.new.statement_descriptor.clone(),
+            sequence_control: self.new.sequence_control,
+            payment_methods: Vec::new(),
+            created_at: ctx.now,
+            updated_at: ctx.now,
+        };
+        resource::insert(uow, &profile)?;
+        let event = audit(ctx, ResourceType::PaymentProfile, self.id.to_string(), None, profile.status.as_str(), None);
+        record_change(uow, event, None, None)?;
+        Ok(Ok(profile))
+    }
+}
+
+/// Add a payment method; the first makes a `PENDING` profile `READY`.
+#[derive(Clone, Debug)]
+pub struct AddPaymentMethod {
+    pub customer: CustomerId,
+    pub profile: ProfileId,
+    pub method: PaymentMethod,
+}
+
+impl Operation for AddPaymentMethod {
+    type Effect = Profile;
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Profile> {
+        let found = match reach_profile(uow, ctx, &self.customer, &self.profile)? {
+            Ok(found) => found,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        let transition = match customer::add_method(found.value.status, found.value.payment_methods.len()) {
+            Ok(transition) => transition,
+            Err(AddMethodRefused::Full) => return Ok(Err(Failure::PaymentMethodsFull)),
+            Err(AddMethodRefused::Cancelled) => return Ok(Err(Failure::ProfileCancelled)),
+        };
+        let mut updated = found.value.clone();
+        updated.payment_methods.push(self.method.clone());
+        updated.updated_at = ctx.now;
+        if let Some(t) = transition {
+            updated.status = t.to;
+        }
+        resource::update(uow, &found, &updated)?;
+        if let Some(t) = transition {
+            let event = audit(
+                ctx,
+                ResourceType::PaymentProfile,
+                self.profile.to_string(),
+                Some(t.from.as_str()),
+                t.to.as_str(),
+                None,
+            );
+            record_change(uow, event, None, None)?;
+        }
+        Ok(Ok(updated))
+    }
+}
+
+/// Cancel a profile; cancelling a `CANCELLED` one changes nothing.
+#[derive(Clone, Debug)]
+pub struct CancelProfile {
+    pub customer: CustomerId,
+    pub profile: ProfileId,
+}
+
+impl Operation for CancelProfile {
+    type Effect = Change;
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Change> {
+        let found = match reach_profile(uow, ctx, &self.customer, &self.profile)? {
+            Ok(found) => found,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        match customer::cancel(found.value.status) {
+            CancelDecision::Move(t) => {
+                let updated = Profile { status: t.to, updated_at: ctx.now, ..found.value.clone() };
+                resource::update(uow, &found, &updated)?;
+                let (from, to) = (Some(t.from.as_str()), t.to.as_str());
+                let event = audit(ctx, ResourceType::PaymentProfile, self.profile.to_string(), from, to, None);
+                record_change(uow, event, None, None)?;
+                Ok(Ok(Change::Moved))
+            }
+            CancelDecision::AlreadyCancelled => Ok(Ok(Change::Unchanged)),
+        }
+    }
+}
+
+/// A customer, if this caller on this site may reach it.
+pub fn customer_of(
+    reads: &mut dyn Reads,
+    user: UserId,
+    site: SiteId,
+    id: &CustomerId,
+) -> Result<Result<Customer, Failure>, StoreError> {
+    let Some(found) = resource::read::<Customer>(reads, id.as_str())? else {
+        return Ok(Err(Failure::NotFound));
+    };
+    let access = customer::check_access(&found.owner, None, user, site, id);
+    Ok(access.map(|()| found).map_err(Failure::Mismatch))
+}
+
+/// This caller's customers on this site, oldest first, optionally only the one with
+/// `email` (compared regardless of case).
+pub fn customer_page(
+    reads: &mut dyn Reads,
+    user: UserId,
+    site: SiteId,
+    email: Option<&str>,
+    limit: u32,
+    offset: u64,
+) -> Result<Page<Customer>, StoreError> {
+    let (name, value) = customer::site_entry(user, site, email);
+    resource::list::<Customer>(reads, name, &value, limit, offset)
+}
+
+/// A profile, if this caller on this site may reach it through this customer.
+pub fn profile_of(
+    reads: &mut dyn Reads,
+    user: UserId,
+    site: SiteId,
+    customer_in_path: &CustomerId,
+    id: &ProfileId,
+) -> Result<Result<Profile, Failure>, StoreError> {
+    Ok(reach(reads, user, site, customer_in_path, id)?.map(|s| s.value))
+}
+
+/// A customer's profiles, oldest first, if this caller on this site may reach the
+/// customer.
+pub fn profile_page(
+    reads: &mut dyn Reads,
+    user: UserId,
+    site: SiteId,
+    customer: &CustomerId,
+    limit: u32,
+    offset: u64,
+) -> Result<Result<Page<Profile>, Failure>, StoreError> {
+    if let Err(failure) = customer_of(reads, user, site, customer)? {
+        return Ok(Err(failure));
+    }
+    Ok(Ok(resource::list::<Profile>(reads, customer::BY_CUSTOMER, customer.as_str(), limit, offset)?))
+}
+
+fn owner(ctx: &RequestContext) -> Owner {
+    Owner { user_id: ctx.principal.user_id, site_id: ctx.principal.site_id }
+}
+
+fn reach_profile(
+    uow: &mut dyn UnitOfWork,
+    ctx: &RequestContext,
+    customer_in_path: &CustomerId,
+    id: &ProfileId,
+) -> Result<Result<Stored<Profile>, Failure>, StoreError> {
+    reach(uow, ctx.principal.user_id, ctx.principal.site_id, customer_in_path, id)
+}
+
+fn reach(
+    reads: &mut dyn Reads,
+    user: UserId,
+    site: SiteId,
+    customer_in_path: &CustomerId,
+    id: &ProfileId,
+) -> Result<Result<Stored<Profile>, Failure>, StoreError> {
+    let Some(found) = resource::load::<Profile>(reads, id.as_str())? else {
+        return Ok(Err(Failure::NotFound));
+    };
+    let v = &found.value;
+    let access = customer::check_access(&v.owner, Some(&v.customer_id), user, site, customer_in_path);
+    Ok(access.map(|()| found).map_err(Failure::Mismatch))
+}

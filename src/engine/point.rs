@@ -1,0 +1,101 @@
+//! Point terminal actions: create, cancel, the terminal's test-helper moves, and the
+//! read. One live action per terminal is the `live_terminal` unique entry.
+
+use super::resource::{self, Stored};
+use super::{audit, record_change, Change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
+use crate::domain::terminal_action::{self, ActionId, ActionStatus, NewAction, TerminalAction};
+use crate::domain::{ResourceType, UserId};
+
+type Outcome<T> = Result<Result<T, Failure>, StoreError>;
+
+/// Queue an action on a terminal that holds no live one.
+#[derive(Clone, Debug)]
+pub struct CreateAction {
+    pub id: ActionId,
+    pub new: NewAction,
+}
+
+impl Operation for CreateAction {
+    type Effect = TerminalAction;
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<TerminalAction> {
+        let user = ctx.principal.user_id;
+        let live = terminal_action::live_terminal(user, &self.new.terminal_id);
+        if resource::find_unique::<TerminalAction>(uow, terminal_action::LIVE_TERMINAL, &live)?.is_some() {
+            return Ok(Err(Failure::TerminalBusy));
+        }
+        let action = TerminalAction::create(self.id, user, self.new.clone(), ctx.now);
+        resource::insert(uow, &action)?;
+        let event = audit(ctx, ResourceType::TerminalAction, self.id.to_string(), None, "created", None);
+        record_change(uow, event, action.external_reference.as_deref(), None)?;
+        Ok(Ok(action))
+    }
+}
+
+/// Cancel through the API: only a `created` action.
+#[derive(Clone, Debug)]
+pub struct CancelAction {
+    pub id: ActionId,
+}
+
+impl Operation for CancelAction {
+    type Effect = Change;
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Change> {
+        let Some(action) = owned(uow, ctx.principal.user_id, self.id)? else {
+            return Ok(Err(Failure::NotFound));
+        };
+        match terminal_action::cancel(action.value.status) {
+            Ok(t) => move_action(uow, ctx, &action, t),
+            Err(refused) => Ok(Err(Failure::CannotCancel { status: refused.0.as_str() })),
+        }
+    }
+}
+
+/// The test helper: move an action along its machine, as the terminal would.
+#[derive(Clone, Debug)]
+pub struct MoveAction {
+    pub id: ActionId,
+    pub to: ActionStatus,
+}
+
+impl Operation for MoveAction {
+    type Effect = Change;
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Change> {
+        if ctx.principal.live_mode {
+            return Ok(Err(Failure::TestAccountsOnly));
+        }
+        let Some(action) = owned(uow, ctx.principal.user_id, self.id)? else {
+            return Ok(Err(Failure::NotFound));
+        };
+        match terminal_action::simulate(action.value.status, self.to) {
+            Ok(t) => move_action(uow, ctx, &action, t),
+            Err(refused) => {
+                Ok(Err(Failure::ForbiddenTransition { from: refused.0.from.as_str(), to: refused.0.to.as_str() }))
+            }
+        }
+    }
+}
+
+/// An action of this account (another account's is none).
+pub fn action(reads: &mut dyn Reads, user: UserId, id: ActionId) -> Result<Option<TerminalAction>, StoreError> {
+    Ok(owned(reads, user, id)?.map(|s| s.value))
+}
+
+fn owned(reads: &mut dyn Reads, user: UserId, id: ActionId) -> Result<Option<Stored<TerminalAction>>, StoreError> {
+    Ok(resource::load::<TerminalAction>(reads, &id.to_string())?.filter(|a| a.value.user_id == user))
+}
+
+fn move_action(
+    uow: &mut dyn UnitOfWork,
+    ctx: &RequestContext,
+    action: &Stored<TerminalAction>,
+    transition: terminal_action::Transition,
+) -> Outcome<Change> {
+    resource::update(uow, action, &action.value.moved(transition, ctx.now))?;
+    let (from, to) = (Some(transition.from.as_str()), transition.to.as_str());
+    let event = audit(ctx, ResourceType::TerminalAction, action.value.id.to_string(), from, to, None);
+    record_change(uow, event, action.value.external_reference.as_deref(), None)?;
+    Ok(Ok(Change::Moved))
+}

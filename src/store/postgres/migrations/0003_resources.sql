@@ -1,0 +1,121 @@
+-- One store for every resource family: each resource is an envelope and a JSON
+-- document; index entries (some unique) find and list it; a timer wakes it.
+-- The family tables of earlier releases are moved in and dropped.
+
+CREATE TABLE resources (
+    kind       TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    user_id    BIGINT NOT NULL,
+    status     TEXT,
+    version    BIGINT NOT NULL,
+    document   TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+
+CREATE TABLE resource_index (
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    sort_key    TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    is_unique   BOOLEAN NOT NULL,
+    PRIMARY KEY (kind, name, value, sort_key, resource_id)
+);
+-- The database itself refuses a second holder of a unique entry.
+CREATE UNIQUE INDEX resource_index_unique ON resource_index (kind, name, value) WHERE is_unique;
+CREATE INDEX resource_index_by_resource ON resource_index (kind, resource_id);
+
+CREATE TABLE resource_timers (
+    kind    TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    wake_at BIGINT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX resource_timers_due ON resource_timers (kind, wake_at);
+
+-- Terminal actions.
+INSERT INTO resources (kind, id, user_id, status, version, document, created_at, updated_at)
+SELECT 'terminal_action', id, user_id, status, 1,
+       json_build_object('id', id, 'user_id', user_id, 'external_reference', external_reference,
+                         'terminal_id', terminal_id, 'subtype', subtype, 'content', content, 'status', status,
+                         'created_at', created_at, 'updated_at', updated_at)::text,
+       created_at, updated_at
+FROM terminal_actions;
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
+SELECT 'terminal_action', 'live_terminal', user_id || ':' || terminal_id, '', id, TRUE
+FROM terminal_actions WHERE status IN ('created', 'at_terminal');
+
+-- Payouts and their transactions (in-process ones finish after the default 5 s delay).
+INSERT INTO resources (kind, id, user_id, status, version, document, created_at, updated_at)
+SELECT 'payout', id::text, user_id, NULL, 1,
+       json_build_object('id', id, 'user_id', user_id, 'external_reference', external_reference,
+                         'description', description, 'schedule_date', schedule_date,
+                         'notification_url', notification_url, 'created_at', created_at)::text,
+       created_at, created_at
+FROM payouts;
+INSERT INTO resources (kind, id, user_id, status, version, document, created_at, updated_at)
+SELECT 'payout_transaction', id::text, user_id, status, 1,
+       json_build_object('id', id, 'payout_id', payout_id, 'user_id', user_id, 'position', position,
+                         'account_json', account,
+                         'amount', json_build_object('currency', currency, 'cents', amount_cents),
+                         'description', description, 'external_reference', external_reference,
+                         'status', status, 'due_at', due_at, 'processing_since', processing_since,
+                         'wake_at', CASE status WHEN 'pending' THEN due_at
+                                                WHEN 'in_process' THEN processing_since + 5000 END,
+                         'created_at', created_at, 'updated_at', updated_at)::text,
+       created_at, updated_at
+FROM payout_transactions;
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
+SELECT 'payout_transaction', 'payout', payout_id::text, lpad(position::text, 20, '0'), id::text, FALSE
+FROM payout_transactions;
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
+SELECT 'payout_transaction', 'payout_status', payout_id || ':' || status, lpad(position::text, 20, '0'),
+       id::text, FALSE
+FROM payout_transactions;
+INSERT INTO resource_timers (kind, id, wake_at)
+SELECT 'payout_transaction', id::text, CASE status WHEN 'pending' THEN due_at ELSE processing_since + 5000 END
+FROM payout_transactions WHERE status IN ('pending', 'in_process');
+
+-- Customers.
+INSERT INTO resources (kind, id, user_id, status, version, document, created_at, updated_at)
+SELECT 'customer', id, user_id, NULL, 1,
+       json_build_object('id', id, 'owner', json_build_object('user_id', user_id, 'site_id', site_id),
+                         'email', email, 'first_name', first_name, 'last_name', last_name,
+                         'description', description, 'created_at', created_at, 'updated_at', updated_at)::text,
+       created_at, updated_at
+FROM customers;
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
+SELECT 'customer', 'email', user_id || ':' || email_key, '', id, TRUE FROM customers;
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
+SELECT 'customer', 'site', user_id || ':' || site_id, lpad(created_at::text, 20, '0'), id, FALSE FROM customers;
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
+SELECT 'customer', 'site_email', user_id || ':' || site_id || ':' || email_key, lpad(created_at::text, 20, '0'),
+       id, FALSE
+FROM customers;
+
+-- Payment profiles, with their payment methods inside.
+INSERT INTO resources (kind, id, user_id, status, version, document, created_at, updated_at)
+SELECT 'payment_profile', p.id, p.user_id, p.status, 1,
+       json_build_object('id', p.id, 'owner', json_build_object('user_id', p.user_id, 'site_id', p.site_id),
+                         'customer_id', p.customer_id, 'status', p.status, 'description', p.description,
+                         'max_day_overdue', p.max_day_overdue, 'statement_descriptor', p.statement_descriptor,
+                         'sequence_control', p.sequence_control,
+                         'payment_methods', COALESCE((SELECT json_agg(json_build_object('id', m.method_id,
+                                                                   'kind', m.type, 'card_id', m.card_id,
+                                                                   'created_at', m.created_at) ORDER BY m.position)
+                                                      FROM payment_methods m WHERE m.profile_id = p.id), '[]'::json),
+                         'created_at', p.created_at, 'updated_at', p.updated_at)::text,
+       p.created_at, p.updated_at
+FROM payment_profiles p;
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
+SELECT 'payment_profile', 'customer', customer_id, lpad(created_at::text, 20, '0'), id, FALSE
+FROM payment_profiles;
+
+DROP TABLE payment_methods;
+DROP TABLE payment_profiles;
+DROP TABLE customers;
+DROP TABLE payout_transactions;
+DROP TABLE payouts;
+DROP TABLE terminal_actions;

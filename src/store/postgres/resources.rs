@@ -1,0 +1,132 @@
+//! Resources of every kind on PostgreSQL: the envelope and document in `resources`,
+//! index entries in `resource_index`, timers in `resource_timers`. Inside a write
+//! every loaded resource is locked `FOR UPDATE`; the worker's due resources are taken
+//! with `SKIP LOCKED`, so several processes never wake the same one; a unique entry
+//! taken by a concurrent command is a unique violation, and the command runs again.
+
+use postgres::{GenericClient, Row};
+
+use super::tables::{page_bounds, PgTables};
+use crate::domain::resource::IndexEntry;
+use crate::domain::Timestamp;
+use crate::engine::{Envelope, LoadFor, Loaded, Page, Reads, StoreError};
+
+fn loaded(row: &Row) -> Loaded {
+    Loaded { version: row.get(0), document: row.get(1) }
+}
+
+impl<C: GenericClient> Reads for PgTables<'_, C> {
+    fn load(&mut self, kind: &'static str, id: &str, purpose: LoadFor) -> Result<Option<Loaded>, StoreError> {
+        let lock = if purpose == LoadFor::Update { self.for_update() } else { "" };
+        let sql = format!("SELECT version, document FROM resources WHERE kind = $1 AND id = $2{lock}");
+        Ok(self.query_opt(&sql, &[&kind, &id])?.map(|row| loaded(&row)))
+    }
+
+    fn find_unique(
+        &mut self,
+        kind: &'static str,
+        name: &'static str,
+        value: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = self.query_opt(
+            "SELECT resource_id FROM resource_index WHERE kind = $1 AND name = $2 AND value = $3 AND is_unique",
+            &[&kind, &name, &value],
+        )?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    fn list(
+        &mut self,
+        kind: &'static str,
+        name: &'static str,
+        value: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Loaded>, StoreError> {
+        let total: i64 = self.query(
+            "SELECT count(*) FROM resource_index WHERE kind = $1 AND name = $2 AND value = $3",
+            &[&kind, &name, &value],
+        )?[0]
+            .get(0);
+        let (limit, offset) = page_bounds(limit, offset);
+        let rows = self.query(
+            "SELECT r.version, r.document FROM resource_index i
+             JOIN resources r ON r.kind = i.kind AND r.id = i.resource_id
+             WHERE i.kind = $1 AND i.name = $2 AND i.value = $3
+             ORDER BY i.sort_key, i.resource_id LIMIT $4 OFFSET $5",
+            &[&kind, &name, &value, &limit, &offset],
+        )?;
+        Ok(Page { total: total as u64, items: rows.iter().map(loaded).collect() })
+    }
+}
+
+impl<C: GenericClient> PgTables<'_, C> {
+    pub fn insert_resource(&mut self, r: &Envelope<'_>) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO resources (kind, id, user_id, status, version, document, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, 1, $5, $6, $7)",
+            &[
+                &r.kind,
+                &r.id,
+                &r.user_id.get(),
+                &r.status,
+                &r.document,
+                &r.created_at.as_millis(),
+                &r.updated_at.as_millis(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn update_resource(&mut self, r: &Envelope<'_>, version: i64) -> Result<bool, StoreError> {
+        let updated = self.execute(
+            "UPDATE resources SET status = $1, version = version + 1, document = $2, updated_at = $3
+             WHERE kind = $4 AND id = $5 AND version = $6",
+            &[&r.status, &r.document, &r.updated_at.as_millis(), &r.kind, &r.id, &version],
+        )?;
+        Ok(updated == 1)
+    }
+
+    pub fn add_index_entry(&mut self, kind: &str, id: &str, e: &IndexEntry) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&kind, &e.name, &e.value, &e.sort, &id, &e.unique],
+        )?;
+        Ok(())
+    }
+
+    pub fn remove_index_entry(&mut self, kind: &str, id: &str, e: &IndexEntry) -> Result<(), StoreError> {
+        self.execute(
+            "DELETE FROM resource_index
+             WHERE kind = $1 AND name = $2 AND value = $3 AND sort_key = $4 AND resource_id = $5",
+            &[&kind, &e.name, &e.value, &e.sort, &id],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_resource_timer(&mut self, kind: &str, id: &str, wake_at: Option<Timestamp>) -> Result<(), StoreError> {
+        match wake_at {
+            Some(at) => self.execute(
+                "INSERT INTO resource_timers (kind, id, wake_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (kind, id) DO UPDATE SET wake_at = excluded.wake_at",
+                &[&kind, &id, &at.as_millis()],
+            )?,
+            None => self.execute("DELETE FROM resource_timers WHERE kind = $1 AND id = $2", &[&kind, &id])?,
+        };
+        Ok(())
+    }
+
+    pub fn due_resources(&mut self, kind: &str, now: Timestamp, limit: usize) -> Result<Vec<Loaded>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.query(
+            "SELECT r.version, r.document FROM resource_timers t
+             JOIN resources r ON r.kind = t.kind AND r.id = t.id
+             WHERE t.kind = $1 AND t.wake_at <= $2
+             ORDER BY t.wake_at, t.id LIMIT $3
+             FOR UPDATE OF r SKIP LOCKED",
+            &[&kind, &now.as_millis(), &limit],
+        )?;
+        Ok(rows.iter().map(loaded).collect())
+    }
+}

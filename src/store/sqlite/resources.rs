@@ -1,0 +1,142 @@
+//! Resources of every kind on SQLite: the envelope and document in `resources`,
+//! index entries in `resource_index`, timers in `resource_timers`. The writer thread
+//! is the only writer, so a conditional update never loses a race here; unique
+//! entries are still backed by a unique index.
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::tables::Tables;
+use crate::domain::resource::IndexEntry;
+use crate::domain::Timestamp;
+use crate::engine::{Envelope, LoadFor, Loaded, Page, Reads, StoreError};
+
+fn loaded(row: &Row<'_>) -> rusqlite::Result<Loaded> {
+    Ok(Loaded { version: row.get(0)?, document: row.get(1)? })
+}
+
+impl Reads for Tables<'_> {
+    /// The writer thread is the only writer: nothing needs a row lock.
+    fn load(&mut self, kind: &'static str, id: &str, _purpose: LoadFor) -> Result<Option<Loaded>, StoreError> {
+        let mut stmt = self.0.prepare_cached("SELECT version, document FROM resources WHERE kind = ?1 AND id = ?2")?;
+        Ok(stmt.query_row(params![kind, id], loaded).optional()?)
+    }
+
+    fn find_unique(
+        &mut self,
+        kind: &'static str,
+        name: &'static str,
+        value: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT resource_id FROM resource_index WHERE kind = ?1 AND name = ?2 AND value = ?3 AND is_unique = 1",
+        )?;
+        Ok(stmt.query_row(params![kind, name, value], |row| row.get(0)).optional()?)
+    }
+
+    fn list(
+        &mut self,
+        kind: &'static str,
+        name: &'static str,
+        value: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Loaded>, StoreError> {
+        let total: i64 = self
+            .0
+            .prepare_cached("SELECT count(*) FROM resource_index WHERE kind = ?1 AND name = ?2 AND value = ?3")?
+            .query_row(params![kind, name, value], |row| row.get(0))?;
+        let mut stmt = self.0.prepare_cached(
+            "SELECT r.version, r.document FROM resource_index i
+             JOIN resources r ON r.kind = i.kind AND r.id = i.resource_id
+             WHERE i.kind = ?1 AND i.name = ?2 AND i.value = ?3
+             ORDER BY i.sort_key, i.resource_id LIMIT ?4 OFFSET ?5",
+        )?;
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![kind, name, value, limit, offset], loaded)?;
+        Ok(Page { total: total as u64, items: rows.collect::<Result<_, _>>()? })
+    }
+}
+
+impl Tables<'_> {
+    pub fn insert_resource(&self, r: &Envelope<'_>) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO resources (kind, id, user_id, status, version, document, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                r.kind,
+                r.id,
+                r.user_id.get(),
+                r.status,
+                r.document,
+                r.created_at.as_millis(),
+                r.updated_at.as_millis()
+            ])?;
+        Ok(())
+    }
+
+    pub fn update_resource(&self, r: &Envelope<'_>, version: i64) -> Result<bool, StoreError> {
+        let updated = self
+            .0
+            .prepare_cached(
+                "UPDATE resources SET status = ?1, version = version + 1, document = ?2, updated_at = ?3
+                 WHERE kind = ?4 AND id = ?5 AND version = ?6",
+            )?
+            .execute(params![r.status, r.document, r.updated_at.as_millis(), r.kind, r.id, version])?;
+        Ok(updated == 1)
+    }
+
+    pub fn add_index_entry(&self, kind: &str, id: &str, e: &IndexEntry) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![kind, e.name, e.value, e.sort, id, e.unique])
+            .map_err(|err| match err.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                    StoreError::Contention(format!("{kind} {id}: {} {} is taken", e.name, e.value))
+                }
+                _ => err.into(),
+            })?;
+        Ok(())
+    }
+
+    pub fn remove_index_entry(&self, kind: &str, id: &str, e: &IndexEntry) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "DELETE FROM resource_index
+                 WHERE kind = ?1 AND name = ?2 AND value = ?3 AND sort_key = ?4 AND resource_id = ?5",
+            )?
+            .execute(params![kind, e.name, e.value, e.sort, id])?;
+        Ok(())
+    }
+
+    pub fn set_resource_timer(&self, kind: &str, id: &str, wake_at: Option<Timestamp>) -> Result<(), StoreError> {
+        match wake_at {
+            Some(at) => self
+                .0
+                .prepare_cached(
+                    "INSERT INTO resource_timers (kind, id, wake_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (kind, id) DO UPDATE SET wake_at = excluded.wake_at",
+                )?
+                .execute(params![kind, id, at.as_millis()])?,
+            None => self
+                .0
+                .prepare_cached("DELETE FROM resource_timers WHERE kind = ?1 AND id = ?2")?
+                .execute(params![kind, id])?,
+        };
+        Ok(())
+    }
+
+    pub fn due_resources(&self, kind: &str, now: Timestamp, limit: usize) -> Result<Vec<Loaded>, StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT r.version, r.document FROM resource_timers t
+             JOIN resources r ON r.kind = t.kind AND r.id = t.id
+             WHERE t.kind = ?1 AND t.wake_at <= ?2 ORDER BY t.wake_at, t.id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![kind, now.as_millis(), limit as i64], loaded)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
