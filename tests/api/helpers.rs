@@ -67,7 +67,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: Options) -> TestApp {
-        let db = TestDb::new();
+        TestApp::spawn_on(TestDb::new(), options).await
+    }
+
+    /// A server on a store made beforehand (say, by an earlier release).
+    pub async fn spawn_on(db: TestDb, options: Options) -> TestApp {
         let (server, store) = start(&db.url, options).await;
         TestApp {
             base: format!("http://{}", server.addr()),
@@ -84,7 +88,7 @@ impl TestApp {
         self.db.sql(statements);
     }
 
-    /// Rows in a table of the test's database.
+    /// Rows in a table of the test's database (`table` may carry a `WHERE` clause).
     pub fn count(&self, table: &str) -> i64 {
         self.db.count(table)
     }
@@ -256,6 +260,19 @@ impl TestDb {
         });
         let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
         TestDb { url: format!("{base}/{name}"), kind: DbKind::Postgres { admin_url: admin_url.clone(), name } }
+    }
+
+    /// A store written by an earlier release: a copy of the SQLite file, or a fresh
+    /// PostgreSQL database loaded from a plain-SQL dump (`pg_dump --inserts`).
+    pub fn from_files(sqlite_file: &std::path::Path, postgres_dump: &str) -> TestDb {
+        let db = TestDb::new();
+        match &db.kind {
+            DbKind::Sqlite { path, .. } => {
+                std::fs::copy(sqlite_file, path).expect("copy the SQLite fixture");
+            }
+            DbKind::Postgres { .. } => db.sql(postgres_dump),
+        }
+        db
     }
 
     pub fn sql(&self, statements: &str) {

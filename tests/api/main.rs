@@ -7,6 +7,7 @@ mod customers;
 mod faults;
 mod helpers;
 mod idempotency;
+mod migration;
 mod openapi;
 mod payout_worker;
 mod payouts;

@@ -1,0 +1,162 @@
+//! A store written by the release before the resource store (commit 590d1dc,
+//! `tests/fixtures/previous_release/make.sh`) is opened by this release, migrated at
+//! start, and serves everything it had: every resource byte for byte, every stored
+//! response replayed under its key, the audit trail, the pending notifications, the
+//! uniqueness rules and the payout worker's timers.
+
+use std::path::PathBuf;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{on_postgres, Options, TestApp, TestDb};
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/previous_release")
+}
+
+/// What the previous release answered, for the store under test.
+fn expected() -> Value {
+    let raw = std::fs::read_to_string(fixture_dir().join("expected.json")).expect("expected.json");
+    let all: Value = serde_json::from_str(&raw).expect("expected.json is JSON");
+    all[if on_postgres() { "postgres" } else { "sqlite" }].clone()
+}
+
+async fn migrated_app() -> TestApp {
+    let dump = std::fs::read_to_string(fixture_dir().join("postgres.sql")).expect("postgres.sql");
+    let db = TestDb::from_files(&fixture_dir().join("caja.db"), &dump);
+    // The fixture's keys were stored when it was made: keep them binding.
+    let options = Options { idempotency_retention_ms: 100 * 365 * 24 * 3600 * 1000, ..Options::default() };
+    TestApp::spawn_on(db, options).await
+}
+
+fn token(expected: &Value, account: &str) -> String {
+    expected["accounts"][account]["access_token"].as_str().expect("token").to_owned()
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> (StatusCode, String) {
+    let response = app.client.get(format!("{}{path}", app.base)).bearer_auth(token).send().await.expect("GET");
+    (response.status(), response.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn a_store_of_the_previous_release_serves_every_resource_and_response_it_had() {
+    let app = migrated_app().await;
+    let expected = expected();
+
+    for read in expected["gets"].as_array().expect("gets") {
+        let token = token(&expected, read["account"].as_str().expect("account"));
+        let (status, body) = get(&app, &token, read["path"].as_str().expect("path")).await;
+        assert_eq!(status.as_u16(), read["status"], "{}", read["name"]);
+        assert_eq!(body, read["body"].as_str().expect("body"), "{} reads as it did", read["name"]);
+    }
+
+    for request in expected["requests"].as_array().expect("requests") {
+        let method = Method::from_bytes(request["method"].as_str().expect("method").as_bytes()).expect("method");
+        let mut builder =
+            app.client.request(method, format!("{}{}", app.base, request["path"].as_str().expect("path")));
+        for (name, value) in request["headers"].as_object().expect("headers") {
+            builder = builder.header(name.as_str(), value.as_str().expect("header value"));
+        }
+        if let Some(body) = request["body"].as_str() {
+            builder = builder.body(body.to_owned());
+        }
+        let response = builder.send().await.expect("replay");
+        assert_eq!(response.status().as_u16(), request["status"], "{}", request["name"]);
+        assert_eq!(response.headers()["x-idempotency-replayed"], "true", "{} is replayed", request["name"]);
+        let body = response.text().await.expect("body");
+        assert_eq!(body, request["response_body"].as_str().expect("response body"), "{}", request["name"]);
+    }
+}
+
+#[tokio::test]
+async fn the_migrated_store_keeps_its_rules_and_timers() {
+    let app = migrated_app().await;
+    let expected = expected();
+    let mlb = token(&expected, "mlb");
+    let ids = &expected["ids"];
+    let id = |group: &str, name: &str| ids[group][name].as_str().expect("id").to_owned();
+
+    // One live action per terminal: action A still holds its terminal.
+    let body = serde_json::json!({
+        "type": "print", "config": {"point": {"terminal_id": id("terminals", "A"), "subtype": "custom"}},
+        "content": "again"
+    });
+    let busy = app
+        .client
+        .post(format!("{}/terminals/v1/actions", app.base))
+        .bearer_auth(&mlb)
+        .header("X-Idempotency-Key", "after-migration-1")
+        .json(&body)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(busy.status(), StatusCode::CONFLICT);
+    assert_eq!(busy.json::<Value>().await.expect("json")["error"], "already_queued_order_for_terminal");
+
+    // One customer per email, regardless of case: customer X still holds it.
+    let duplicate = app
+        .client
+        .post(format!("{}/v1/customers", app.base))
+        .bearer_auth(&mlb)
+        .header("X-Idempotency-Key", "after-migration-2")
+        .json(&serde_json::json!({"email": "ANA@example.com"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(duplicate.status(), StatusCode::BAD_REQUEST);
+    assert!(duplicate.text().await.expect("body").contains(&id("customers", "X")), "names the existing customer");
+
+    // Listings by status read the migrated index entries.
+    let scheduled = id("payouts", "scheduled");
+    let (status, body) = get(&app, &mlb, &format!("/v1/payouts/{scheduled}/transactions?status=canceled")).await;
+    assert_eq!(status, StatusCode::OK);
+    let page: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(page["paging"]["total"], 1);
+    assert_eq!(page["transactions"][0]["id"], ids["transactions"]["scheduled"][1]);
+
+    // The worker's timers came along: what was in process finishes, what is
+    // scheduled for 2030 waits.
+    let now = caja::domain::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    assert_eq!(app.store().advance_payouts(now, 0).await.expect("advance"), 2);
+    let tx_status =
+        |payout: &str, tx: &Value| format!("/v1/payouts/{payout}/transactions/{}", tx.as_str().unwrap_or(""));
+    let status_of = |body: String| serde_json::from_str::<Value>(&body).expect("json")["status"].clone();
+    let txs = &ids["transactions"];
+    let (_, pending) = get(&app, &mlb, &tx_status(&scheduled, &txs["scheduled"][0])).await;
+    assert_eq!(status_of(pending), "pending");
+    let (_, in_process) = get(&app, &mlb, &tx_status(&scheduled, &txs["scheduled"][2])).await;
+    assert_eq!(status_of(in_process), "processed");
+    let immediate = id("payouts", "immediate");
+    let (_, immediate_tx) = get(&app, &mlb, &tx_status(&immediate, &txs["immediate"][0])).await;
+    assert_eq!(status_of(immediate_tx), "processed");
+
+    // And new work lands beside the old: action A cancels, and is audited once more.
+    let cancel = app
+        .cancel_action(
+            &crate::helpers::Account { user_id: 0, token: mlb.clone() },
+            &id("actions", "A"),
+            "after-migration-3",
+        )
+        .await;
+    assert_eq!(cancel.status(), StatusCode::OK);
+    let (_, trail) = get(&app, &mlb, &format!("/v1/audit-events?resource_id={}", id("actions", "A"))).await;
+    let trail: Value = serde_json::from_str(&trail).expect("json");
+    assert_eq!(trail["paging"]["total"], 2, "{trail}");
+}
+
+#[tokio::test]
+async fn several_processes_opening_the_old_store_at_once_migrate_it_once() {
+    let dump = std::fs::read_to_string(fixture_dir().join("postgres.sql")).expect("postgres.sql");
+    let db = TestDb::from_files(&fixture_dir().join("caja.db"), &dump);
+    let opens: Vec<_> = (0..3).map(|_| tokio::spawn(caja::store::open_owned(db.url.clone()))).collect();
+    for open in opens {
+        let store = open.await.expect("task").expect("each opener migrates or finds it migrated");
+        store.close().await;
+    }
+    let app = TestApp::spawn_on(db, Options::default()).await;
+    assert_eq!(app.count("resources WHERE kind = 'terminal_action'"), 3);
+    assert_eq!(app.count("resources WHERE kind = 'payout_transaction'"), 4);
+    assert_eq!(app.count("resources WHERE kind = 'payment_profile'"), 3);
+    assert_eq!(app.count("resource_index WHERE name = 'live_terminal'"), 2, "A and C hold their terminals");
+}
