@@ -158,5 +158,5 @@ async fn several_processes_opening_the_old_store_at_once_migrate_it_once() {
     assert_eq!(app.count("resources WHERE kind = 'terminal_action'"), 3);
     assert_eq!(app.count("resources WHERE kind = 'payout_transaction'"), 4);
     assert_eq!(app.count("resources WHERE kind = 'payment_profile'"), 3);
-    assert_eq!(app.count("resource_index WHERE name = 'live_terminal'"), 2, "A and C hold their terminals");
+    assert_eq!(app.count("resource_keys WHERE name = 'live_terminal'"), 2, "A and C hold their terminals");
 }

@@ -1,5 +1,6 @@
 //! Resources of every kind on PostgreSQL: the envelope and document in `resources`,
-//! index entries in `resource_index`, timers in `resource_timers`. Inside a write
+//! unique entries in `resource_keys`, listing entries in `resource_index`, timers in
+//! `resource_timers`. Inside a write
 //! every loaded resource is locked `FOR UPDATE`; the worker's due resources are taken
 //! with `SKIP LOCKED`, so several processes never wake the same one; a unique entry
 //! taken by a concurrent command is a unique violation, and the command runs again.
@@ -29,7 +30,7 @@ impl<C: GenericClient> Reads for PgTables<'_, C> {
         value: &str,
     ) -> Result<Option<String>, StoreError> {
         let row = self.query_opt(
-            "SELECT resource_id FROM resource_index WHERE kind = $1 AND name = $2 AND value = $3 AND is_unique",
+            "SELECT resource_id FROM resource_keys WHERE kind = $1 AND name = $2 AND value = $3",
             &[&kind, &name, &value],
         )?;
         Ok(row.map(|row| row.get(0)))
@@ -88,20 +89,33 @@ impl<C: GenericClient> PgTables<'_, C> {
     }
 
     pub fn add_index_entry(&mut self, kind: &str, id: &str, e: &IndexEntry) -> Result<(), StoreError> {
-        self.execute(
-            "INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&kind, &e.name, &e.value, &e.sort, &id, &e.unique],
-        )?;
+        if e.unique {
+            self.execute(
+                "INSERT INTO resource_keys (kind, name, value, resource_id) VALUES ($1, $2, $3, $4)",
+                &[&kind, &e.name, &e.value, &id],
+            )?;
+        } else {
+            self.execute(
+                "INSERT INTO resource_index (kind, name, value, sort_key, resource_id) VALUES ($1, $2, $3, $4, $5)",
+                &[&kind, &e.name, &e.value, &e.sort, &id],
+            )?;
+        }
         Ok(())
     }
 
     pub fn remove_index_entry(&mut self, kind: &str, id: &str, e: &IndexEntry) -> Result<(), StoreError> {
-        self.execute(
-            "DELETE FROM resource_index
-             WHERE kind = $1 AND name = $2 AND value = $3 AND sort_key = $4 AND resource_id = $5",
-            &[&kind, &e.name, &e.value, &e.sort, &id],
-        )?;
+        if e.unique {
+            self.execute(
+                "DELETE FROM resource_keys WHERE kind = $1 AND name = $2 AND value = $3 AND resource_id = $4",
+                &[&kind, &e.name, &e.value, &id],
+            )?;
+        } else {
+            self.execute(
+                "DELETE FROM resource_index
+                 WHERE kind = $1 AND name = $2 AND value = $3 AND sort_key = $4 AND resource_id = $5",
+                &[&kind, &e.name, &e.value, &e.sort, &id],
+            )?;
+        }
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! Resources of every kind on SQLite: the envelope and document in `resources`,
-//! index entries in `resource_index`, timers in `resource_timers`. The writer thread
+//! unique entries in `resource_keys`, listing entries in `resource_index`, timers in
+//! `resource_timers`. The writer thread
 //! is the only writer, so a conditional update never loses a race here; unique
 //! entries are still backed by a unique index.
 
@@ -27,9 +28,9 @@ impl Reads for Tables<'_> {
         name: &'static str,
         value: &str,
     ) -> Result<Option<String>, StoreError> {
-        let mut stmt = self.0.prepare_cached(
-            "SELECT resource_id FROM resource_index WHERE kind = ?1 AND name = ?2 AND value = ?3 AND is_unique = 1",
-        )?;
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT resource_id FROM resource_keys WHERE kind = ?1 AND name = ?2 AND value = ?3")?;
         Ok(stmt.query_row(params![kind, name, value], |row| row.get(0)).optional()?)
     }
 
@@ -88,28 +89,41 @@ impl Tables<'_> {
     }
 
     pub fn add_index_entry(&self, kind: &str, id: &str, e: &IndexEntry) -> Result<(), StoreError> {
-        self.0
-            .prepare_cached(
-                "INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![kind, e.name, e.value, e.sort, id, e.unique])
-            .map_err(|err| match err.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::ConstraintViolation) => {
-                    StoreError::Contention(format!("{kind} {id}: {} {} is taken", e.name, e.value))
-                }
-                _ => err.into(),
-            })?;
+        let inserted = if e.unique {
+            self.0
+                .prepare_cached("INSERT INTO resource_keys (kind, name, value, resource_id) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![kind, e.name, e.value, id])
+        } else {
+            self.0
+                .prepare_cached(
+                    "INSERT INTO resource_index (kind, name, value, sort_key, resource_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![kind, e.name, e.value, e.sort, id])
+        };
+        inserted.map_err(|err| match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                StoreError::Contention(format!("{kind} {id}: {} {} is taken", e.name, e.value))
+            }
+            _ => err.into(),
+        })?;
         Ok(())
     }
 
     pub fn remove_index_entry(&self, kind: &str, id: &str, e: &IndexEntry) -> Result<(), StoreError> {
-        self.0
-            .prepare_cached(
-                "DELETE FROM resource_index
-                 WHERE kind = ?1 AND name = ?2 AND value = ?3 AND sort_key = ?4 AND resource_id = ?5",
-            )?
-            .execute(params![kind, e.name, e.value, e.sort, id])?;
+        if e.unique {
+            self.0
+                .prepare_cached(
+                    "DELETE FROM resource_keys WHERE kind = ?1 AND name = ?2 AND value = ?3 AND resource_id = ?4",
+                )?
+                .execute(params![kind, e.name, e.value, id])?;
+        } else {
+            self.0
+                .prepare_cached(
+                    "DELETE FROM resource_index
+                     WHERE kind = ?1 AND name = ?2 AND value = ?3 AND sort_key = ?4 AND resource_id = ?5",
+                )?
+                .execute(params![kind, e.name, e.value, e.sort, id])?;
+        }
         Ok(())
     }
 

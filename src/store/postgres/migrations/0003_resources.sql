@@ -14,18 +14,24 @@ CREATE TABLE resources (
     PRIMARY KEY (kind, id)
 );
 
+-- Unique entries: the primary key itself refuses a second holder.
+CREATE TABLE resource_keys (
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    PRIMARY KEY (kind, name, value)
+);
+
+-- Listing entries: one index serves every lookup and page, in sort order.
 CREATE TABLE resource_index (
     kind        TEXT NOT NULL,
     name        TEXT NOT NULL,
     value       TEXT NOT NULL,
     sort_key    TEXT NOT NULL,
     resource_id TEXT NOT NULL,
-    is_unique   BOOLEAN NOT NULL,
     PRIMARY KEY (kind, name, value, sort_key, resource_id)
 );
--- The database itself refuses a second holder of a unique entry.
-CREATE UNIQUE INDEX resource_index_unique ON resource_index (kind, name, value) WHERE is_unique;
-CREATE INDEX resource_index_by_resource ON resource_index (kind, resource_id);
 
 CREATE TABLE resource_timers (
     kind    TEXT NOT NULL,
@@ -43,8 +49,8 @@ SELECT 'terminal_action', id, user_id, status, 1,
                          'created_at', created_at, 'updated_at', updated_at)::text,
        created_at, updated_at
 FROM terminal_actions;
-INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
-SELECT 'terminal_action', 'live_terminal', user_id || ':' || terminal_id, '', id, TRUE
+INSERT INTO resource_keys (kind, name, value, resource_id)
+SELECT 'terminal_action', 'live_terminal', user_id || ':' || terminal_id, id
 FROM terminal_actions WHERE status IN ('created', 'at_terminal');
 
 -- Payouts and their transactions (in-process ones finish after the default 5 s delay).
@@ -67,12 +73,12 @@ SELECT 'payout_transaction', id::text, user_id, status, 1,
                          'created_at', created_at, 'updated_at', updated_at)::text,
        created_at, updated_at
 FROM payout_transactions;
-INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
-SELECT 'payout_transaction', 'payout', payout_id::text, lpad(position::text, 20, '0'), id::text, FALSE
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id)
+SELECT 'payout_transaction', 'payout', payout_id::text, lpad(position::text, 20, '0'), id::text
 FROM payout_transactions;
-INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id)
 SELECT 'payout_transaction', 'payout_status', payout_id || ':' || status, lpad(position::text, 20, '0'),
-       id::text, FALSE
+       id::text
 FROM payout_transactions;
 INSERT INTO resource_timers (kind, id, wake_at)
 SELECT 'payout_transaction', id::text, CASE status WHEN 'pending' THEN due_at ELSE processing_since + 5000 END
@@ -86,13 +92,13 @@ SELECT 'customer', id, user_id, NULL, 1,
                          'description', description, 'created_at', created_at, 'updated_at', updated_at)::text,
        created_at, updated_at
 FROM customers;
-INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
-SELECT 'customer', 'email', user_id || ':' || email_key, '', id, TRUE FROM customers;
-INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
-SELECT 'customer', 'site', user_id || ':' || site_id, lpad(created_at::text, 20, '0'), id, FALSE FROM customers;
-INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
+INSERT INTO resource_keys (kind, name, value, resource_id)
+SELECT 'customer', 'email', user_id || ':' || email_key, id FROM customers;
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id)
+SELECT 'customer', 'site', user_id || ':' || site_id, lpad(created_at::text, 20, '0'), id FROM customers;
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id)
 SELECT 'customer', 'site_email', user_id || ':' || site_id || ':' || email_key, lpad(created_at::text, 20, '0'),
-       id, FALSE
+       id
 FROM customers;
 
 -- Payment profiles, with their payment methods inside.
@@ -109,8 +115,8 @@ SELECT 'payment_profile', p.id, p.user_id, p.status, 1,
                          'created_at', p.created_at, 'updated_at', p.updated_at)::text,
        p.created_at, p.updated_at
 FROM payment_profiles p;
-INSERT INTO resource_index (kind, name, value, sort_key, resource_id, is_unique)
-SELECT 'payment_profile', 'customer', customer_id, lpad(created_at::text, 20, '0'), id, FALSE
+INSERT INTO resource_index (kind, name, value, sort_key, resource_id)
+SELECT 'payment_profile', 'customer', customer_id, lpad(created_at::text, 20, '0'), id
 FROM payment_profiles;
 
 DROP TABLE payment_methods;
