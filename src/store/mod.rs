@@ -176,7 +176,7 @@ pub trait Store: Send + Sync {
     async fn close(&self);
 }
 
-impl dyn Store {
+impl dyn Store + '_ {
     /// Run `work` in a write transaction (see [`Store::write_any`]).
     pub async fn write<T, F>(&self, mut work: F) -> Result<T, StoreError>
     where

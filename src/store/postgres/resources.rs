@@ -51,10 +51,14 @@ impl<C: GenericClient> Reads for PgTables<'_, C> {
             .get(0);
         let (limit, offset) = page_bounds(limit, offset);
         let rows = self.query(
-            "SELECT r.version, r.document FROM resource_index i
-             JOIN resources r ON r.kind = i.kind AND r.id = i.resource_id
-             WHERE i.kind = $1 AND i.name = $2 AND i.value = $3
-             ORDER BY i.sort_key, i.resource_id LIMIT $4 OFFSET $5",
+            // The page is cut from the index alone, then joined: the rows skipped by
+            // OFFSET are never looked up.
+            "SELECT r.version, r.document FROM (
+                 SELECT sort_key, resource_id, seq FROM resource_index
+                 WHERE kind = $1 AND name = $2 AND value = $3
+                 ORDER BY sort_key, resource_id LIMIT $4 OFFSET $5
+             ) i JOIN resources r ON r.seq = i.seq
+             ORDER BY i.sort_key, i.resource_id",
             &[&kind, &name, &value, &limit, &offset],
         )?;
         Ok(Page { total: total as u64, items: rows.iter().map(loaded).collect() })
@@ -96,7 +100,8 @@ impl<C: GenericClient> PgTables<'_, C> {
             )?;
         } else {
             self.execute(
-                "INSERT INTO resource_index (kind, name, value, sort_key, resource_id) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO resource_index (kind, name, value, sort_key, resource_id, seq)
+                 SELECT $1, $2, $3, $4, $5, seq FROM resources WHERE kind = $1 AND id = $5",
                 &[&kind, &e.name, &e.value, &e.sort, &id],
             )?;
         }

@@ -47,10 +47,14 @@ impl Reads for Tables<'_> {
             .prepare_cached("SELECT count(*) FROM resource_index WHERE kind = ?1 AND name = ?2 AND value = ?3")?
             .query_row(params![kind, name, value], |row| row.get(0))?;
         let mut stmt = self.0.prepare_cached(
-            "SELECT r.version, r.document FROM resource_index i
-             JOIN resources r ON r.kind = i.kind AND r.id = i.resource_id
-             WHERE i.kind = ?1 AND i.name = ?2 AND i.value = ?3
-             ORDER BY i.sort_key, i.resource_id LIMIT ?4 OFFSET ?5",
+            // The page is cut from the index alone, then joined: the rows skipped by
+            // OFFSET are never looked up.
+            "SELECT r.version, r.document FROM (
+                 SELECT sort_key, resource_id, seq FROM resource_index
+                 WHERE kind = ?1 AND name = ?2 AND value = ?3
+                 ORDER BY sort_key, resource_id LIMIT ?4 OFFSET ?5
+             ) i JOIN resources r ON r.seq = i.seq
+             ORDER BY i.sort_key, i.resource_id",
         )?;
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![kind, name, value, limit, offset], loaded)?;
@@ -96,7 +100,8 @@ impl Tables<'_> {
         } else {
             self.0
                 .prepare_cached(
-                    "INSERT INTO resource_index (kind, name, value, sort_key, resource_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO resource_index (kind, name, value, sort_key, resource_id, seq)
+                     SELECT ?1, ?2, ?3, ?4, ?5, seq FROM resources WHERE kind = ?1 AND id = ?5",
                 )?
                 .execute(params![kind, e.name, e.value, e.sort, id])
         };

@@ -2,7 +2,10 @@
 -- document; index entries (some unique) find and list it; a timer wakes it.
 -- The family tables of earlier releases are moved in and dropped.
 
+-- `seq` numbers resources in the order they were stored: listing entries point at it,
+-- so the children of one parent, stored together, are read from neighbouring pages.
 CREATE TABLE resources (
+    seq        BIGSERIAL PRIMARY KEY,
     kind       TEXT NOT NULL,
     id         TEXT NOT NULL,
     user_id    BIGINT NOT NULL,
@@ -11,7 +14,7 @@ CREATE TABLE resources (
     document   TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
-    PRIMARY KEY (kind, id)
+    UNIQUE (kind, id)
 );
 
 -- Unique entries: the primary key itself refuses a second holder.
@@ -30,7 +33,8 @@ CREATE TABLE resource_index (
     value       TEXT NOT NULL,
     sort_key    TEXT NOT NULL,
     resource_id TEXT NOT NULL,
-    PRIMARY KEY (kind, name, value, sort_key, resource_id)
+    seq         BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, name, value, sort_key, resource_id) INCLUDE (seq)
 );
 
 CREATE TABLE resource_timers (
@@ -118,6 +122,8 @@ FROM payment_profiles p;
 INSERT INTO resource_index (kind, name, value, sort_key, resource_id)
 SELECT 'payment_profile', 'customer', customer_id, lpad(created_at::text, 20, '0'), id
 FROM payment_profiles;
+
+UPDATE resource_index i SET seq = r.seq FROM resources r WHERE r.kind = i.kind AND r.id = i.resource_id;
 
 DROP TABLE payment_methods;
 DROP TABLE payment_profiles;

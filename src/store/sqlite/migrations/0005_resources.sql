@@ -2,7 +2,10 @@
 -- document; index entries (some unique) find and list it; a timer wakes it.
 -- The family tables of earlier releases are moved in and dropped.
 
+-- `seq` numbers resources in the order they were stored: listing entries point at it,
+-- so the children of one parent, stored together, are read from neighbouring pages.
 CREATE TABLE resources (
+    seq        INTEGER PRIMARY KEY,
     kind       TEXT NOT NULL,
     id         TEXT NOT NULL,
     user_id    INTEGER NOT NULL,
@@ -11,7 +14,7 @@ CREATE TABLE resources (
     document   TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    PRIMARY KEY (kind, id)
+    UNIQUE (kind, id)
 );
 
 -- Unique entries: the primary key itself refuses a second holder.
@@ -30,6 +33,7 @@ CREATE TABLE resource_index (
     value       TEXT NOT NULL,
     sort_key    TEXT NOT NULL,
     resource_id TEXT NOT NULL,
+    seq         INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (kind, name, value, sort_key, resource_id)
 ) WITHOUT ROWID;
 
@@ -117,6 +121,9 @@ SELECT 'payment_profile', p.id, p.user_id, p.status, 1,
 FROM payment_profiles p;
 INSERT INTO resource_index (kind, name, value, sort_key, resource_id)
 SELECT 'payment_profile', 'customer', customer_id, printf('%020d', created_at), id FROM payment_profiles;
+
+UPDATE resource_index
+SET seq = (SELECT r.seq FROM resources r WHERE r.kind = resource_index.kind AND r.id = resource_index.resource_id);
 
 DROP TABLE payment_methods;
 DROP TABLE payment_profiles;

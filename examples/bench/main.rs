@@ -1,11 +1,18 @@
-//! Throughput and latency of creates and cancels over real HTTP:
-//! `cargo run --release --example bench [REQUESTS] [STORE_URL]`, on a fresh SQLite
-//! store in a temporary directory by default, or on the (empty) database STORE_URL
-//! names, e.g. `postgres://postgres@127.0.0.1:5432/caja_bench`.
+//! Throughput and latency over real HTTP, on a fresh SQLite store in a temporary
+//! directory by default, or on the (empty) database STORE_URL names, e.g.
+//! `postgres://postgres@127.0.0.1:5432/caja_bench`.
 //!
-//! 64 concurrent clients first create REQUESTS print actions (each on its own
-//! terminal), then cancel every one of them; each request is a durable, audited,
-//! idempotent write. Prints requests per second and latency percentiles.
+//! `cargo run --release --example bench [REQUESTS] [STORE_URL]`: 64 concurrent
+//! clients first create REQUESTS print actions (each on its own terminal), then
+//! cancel every one of them; each request is a durable, audited, idempotent write.
+//! Prints requests per second and latency percentiles.
+//!
+//! `cargo run --release --example bench scale [LARGE] [STORE_URL]`: reads as the
+//! store grows. It stores 10,000 resources (half customers, half payout transactions
+//! in payouts of 1,000), measures a lookup by a declared field (a customer search by
+//! email) and a filtered page read (a payout's pending transactions, 50 from a random
+//! offset), then grows the store to LARGE resources (default 1,000,000) and measures
+//! again, and prints each figure at LARGE as a ratio to the 10,000 case.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -23,6 +30,9 @@ const CLIENTS: usize = 64;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("scale") {
+        return scale::main().await;
+    }
     let requests: usize = std::env::args().nth(1).map_or(Ok(5_000), |n| n.parse())?;
     let dir = tempfile::tempdir()?;
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
@@ -47,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
 
     let kind = url.split("://").next().unwrap_or("?");
     println!("caja bench: {requests} creates, then {requests} cancels, {CLIENTS} concurrent clients, {kind}");
-    let ids = run("create", requests, |i| {
+    let (ids, _) = run("create", requests, |i| {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
         async move {
             let body = json!({
@@ -86,8 +96,10 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+mod scale;
+
 /// Run `requests` calls of `call` with at most CLIENTS in flight; print the figures.
-async fn run<F, Fut>(name: &str, requests: usize, call: F) -> anyhow::Result<Vec<String>>
+async fn run<F, Fut>(name: &str, requests: usize, call: F) -> anyhow::Result<(Vec<String>, Figures)>
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<String>> + Send + 'static,
@@ -112,15 +124,31 @@ where
         outputs.push(out);
         latencies.push(latency);
     }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let figures = Figures::of(requests, started.elapsed(), latencies);
     println!(
         "{name:>6}: {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({requests} in {:.2} s)",
-        requests as f64 / elapsed.as_secs_f64(),
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        elapsed.as_secs_f64(),
+        figures.per_second, figures.p50_ms, figures.p99_ms, figures.seconds,
     );
-    Ok(outputs)
+    Ok((outputs, figures))
+}
+
+/// Throughput and latency of one measured run.
+struct Figures {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    seconds: f64,
+}
+
+impl Figures {
+    fn of(requests: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Figures {
+        latencies.sort();
+        let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        Figures {
+            per_second: requests as f64 / elapsed.as_secs_f64(),
+            p50_ms: pct(0.50).as_secs_f64() * 1e3,
+            p99_ms: pct(0.99).as_secs_f64() * 1e3,
+            seconds: elapsed.as_secs_f64(),
+        }
+    }
 }
