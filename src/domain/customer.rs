@@ -479,6 +479,32 @@ mod tests {
     use ProfileStatus::*;
 
     #[test]
+    fn a_customer_is_unique_by_email_in_its_account_and_listed_by_site() {
+        let user = UserId::new(7).unwrap_or_else(|| unreachable!());
+        let customer = Customer {
+            id: CustomerId::from_random(1, [0; 15]),
+            owner: Owner { user_id: user, site_id: SiteId::Mlb },
+            email: "Ana@Example.com".into(),
+            first_name: None,
+            last_name: None,
+            description: None,
+            created_at: Timestamp::from_millis(3),
+            updated_at: Timestamp::from_millis(3),
+        };
+        let created = sort_number(3);
+        assert_eq!(
+            customer.index(),
+            vec![
+                IndexEntry::unique(BY_EMAIL, "7:ana@example.com".into()),
+                IndexEntry::list(BY_SITE, "7:MLB".into(), created.clone()),
+                IndexEntry::list(BY_SITE_EMAIL, "7:MLB:ana@example.com".into(), created),
+            ]
+        );
+        let document = serde_json::to_string(&customer).unwrap_or_default();
+        assert_eq!(serde_json::from_str::<Customer>(&document).ok(), Some(customer));
+    }
+
+    #[test]
     fn ids() {
         let customer = CustomerId::from_random(42, [1; 15]);
         assert_eq!(customer.as_str(), "000000042-bbbbbbbbbbbbbbb");

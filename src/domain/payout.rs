@@ -530,6 +530,52 @@ mod tests {
     use proptest::prelude::*;
     use TransactionStatus::*;
 
+    fn pending(due_at: i64) -> Transaction {
+        let user = UserId::new(7).unwrap_or_else(|| unreachable!());
+        let id = |n| PayoutId::new(n).unwrap_or_else(|| unreachable!());
+        let new = NewPayout {
+            external_reference: None,
+            description: None,
+            schedule_date: Some(Timestamp::from_millis(due_at)),
+            notification_url: None,
+            transactions: vec![NewTransaction {
+                account_json: "{}".into(),
+                amount: Amount { currency: "BRL", cents: 100 },
+                description: None,
+                external_reference: None,
+            }],
+        };
+        let tid = TransactionId::new(42).unwrap_or_else(|| unreachable!());
+        create(id(9), &[tid], user, new, Timestamp::from_millis(1)).1.remove(0)
+    }
+
+    #[test]
+    fn the_timer_follows_processing() {
+        let t = pending(100);
+        assert_eq!(t.wake_at, Some(Timestamp::from_millis(100)), "pending: due at the schedule date");
+        let started = t.moved(Transition { from: Pending, to: InProcess }, Timestamp::from_millis(100), 30);
+        assert_eq!(started.wake_at, Some(Timestamp::from_millis(130)), "in process: at the end of the delay");
+        assert_eq!(started.processing_since, Some(Timestamp::from_millis(100)));
+        let done = started.moved(Transition { from: InProcess, to: Processed }, Timestamp::from_millis(130), 30);
+        assert_eq!(done.wake_at, None, "final: never again");
+        assert_eq!(started.rearmed(500).wake_at, Some(Timestamp::from_millis(600)), "a longer delay re-arms it");
+    }
+
+    #[test]
+    fn a_transaction_is_listed_by_payout_and_by_payout_and_status() {
+        let t = pending(100);
+        let position = sort_number(0);
+        assert_eq!(
+            t.index(),
+            vec![
+                IndexEntry::list(BY_PAYOUT, "9".into(), position.clone()),
+                IndexEntry::list(BY_PAYOUT_STATUS, "9:pending".into(), position),
+            ]
+        );
+        let document = serde_json::to_string(&t).unwrap_or_default();
+        assert_eq!(serde_json::from_str::<Transaction>(&document).ok(), Some(t));
+    }
+
     #[test]
     fn the_machine_in_full() {
         let allowed = [

@@ -299,6 +299,38 @@ mod tests {
     use proptest::prelude::*;
     use ActionStatus::*;
 
+    fn stored(status: ActionStatus) -> TerminalAction {
+        let user = UserId::new(7).unwrap_or_else(|| unreachable!());
+        let new = NewAction {
+            external_reference: None,
+            terminal_id: "T_1".into(),
+            subtype: PrintSubtype::Custom,
+            content: "x".into(),
+        };
+        TerminalAction {
+            status,
+            ..TerminalAction::create(ActionId::from_random([1; 16]), user, new, Timestamp::from_millis(5))
+        }
+    }
+
+    #[test]
+    fn an_action_holds_its_terminal_only_while_live() {
+        for status in [Created, AtTerminal] {
+            assert_eq!(stored(status).index(), vec![IndexEntry::unique(LIVE_TERMINAL, "7:T_1".into())]);
+        }
+        for status in [Processed, Failed, Canceled] {
+            assert_eq!(stored(status).index(), vec![], "{status:?} frees the terminal");
+        }
+    }
+
+    #[test]
+    fn an_action_round_trips_through_its_document() {
+        let action = stored(AtTerminal);
+        let document = serde_json::to_string(&action).unwrap_or_default();
+        assert!(document.contains(r#""status":"at_terminal""#), "{document}");
+        assert_eq!(serde_json::from_str::<TerminalAction>(&document).ok(), Some(action));
+    }
+
     #[test]
     fn every_status_against_every_target() {
         // (from, to, allowed): the machine written out in full.

@@ -15,6 +15,7 @@ mod pipeline;
 mod point;
 mod processes;
 mod receiver;
+mod resource_store;
 mod webhooks;
 
 use std::io::Write;
