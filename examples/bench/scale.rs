@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caja::domain::customer::{Customer, CustomerId, Owner};
+use caja::domain::customer_data::CustomerData;
 use caja::domain::payout::{Amount, Payout, PayoutId, Transaction, TransactionId, TransactionStatus};
 use caja::domain::{SiteId, Timestamp, UserId};
 use caja::engine::resource;
@@ -64,9 +65,11 @@ pub async fn main() -> anyhow::Result<()> {
 
     let mut filled = Filled::default();
     filled.grow(store.as_ref(), user, SMALL).await?;
+    settle(&url).await?;
     let (small_lookup, small_page) = reader.measure(&filled).await?;
     let started = Instant::now();
     filled.grow(store.as_ref(), user, large).await?;
+    settle(&url).await?;
     println!("filled to {large} resources in {:.0} s", started.elapsed().as_secs_f64());
     let (large_lookup, large_page) = reader.measure(&filled).await?;
 
@@ -79,6 +82,22 @@ pub async fn main() -> anyhow::Result<()> {
         );
     }
     server.stop().await?;
+    Ok(())
+}
+
+/// On PostgreSQL, do after a bulk fill what autovacuum would do soon after it
+/// (`VACUUM ANALYZE`), so the measurement sees the database's steady state rather
+/// than autovacuum running beside it. SQLite needs nothing.
+async fn settle(url: &str) -> anyhow::Result<()> {
+    if !url.starts_with("postgres") {
+        return Ok(());
+    }
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+        client.batch_execute("VACUUM ANALYZE")
+    })
+    .await??;
     Ok(())
 }
 
@@ -115,16 +134,14 @@ impl Filled {
                 let mut rng = rand::rng();
                 for email in &batch {
                     let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-                    let customer = Customer {
-                        id: CustomerId::from_random(rng.random(), rng.random()),
-                        owner: Owner { user_id: user, site_id: SiteId::Mlb },
-                        email: email.clone(),
+                    let data = CustomerData {
+                        email: Some(email.clone()),
                         first_name: Some("Ana".into()),
-                        last_name: None,
-                        description: None,
-                        created_at: now,
-                        updated_at: now,
+                        ..CustomerData::default()
                     };
+                    let id = CustomerId::from_random(rng.random(), rng.random());
+                    let owner = Owner { user_id: user, site_id: SiteId::Mlb };
+                    let customer = Customer::create(id, owner, false, data, now);
                     resource::insert(uow, &customer)?;
                 }
                 Ok(())

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use super::customer_data::{Address, Cause, CustomerData, Identification, Phone, EMAIL_NOT_UPDATABLE};
 use super::resource::{scoped, sort_number, IndexEntry, Resource};
 use super::{SiteId, Timestamp, UserId};
 
@@ -207,47 +208,36 @@ pub fn valid_email(raw: &str) -> bool {
         && !raw.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct CustomerDraft {
-    pub email: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub description: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewCustomer {
-    pub email: String,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub description: Option<String>,
-}
-
-impl NewCustomer {
-    pub fn parse(draft: CustomerDraft) -> Result<Self, InvalidInput> {
-        let Some(email) = draft.email else {
-            return Err(InvalidInput("email is required".into()));
-        };
-        if !valid_email(&email) {
-            return Err(InvalidInput(format!("email {email:?} is not a valid address")));
-        }
-        check_text("first_name", &draft.first_name, NAME_CHARS_MAX)?;
-        check_text("last_name", &draft.last_name, NAME_CHARS_MAX)?;
-        check_text("description", &draft.description, DESCRIPTION_CHARS_MAX)?;
-        Ok(NewCustomer {
-            email,
-            first_name: draft.first_name,
-            last_name: draft.last_name,
-            description: draft.description,
-        })
-    }
-}
-
-/// Emails are unique per account regardless of case.
+/// The form emails are compared in: unique per account regardless of case.
 pub fn email_key(email: &str) -> String {
     email.to_lowercase()
 }
 
+/// `active`, or `deactive` once deleted (the live API's own spelling).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CustomerStatus {
+    #[default]
+    Active,
+    Deactive,
+}
+
+crate::serde_as_text!(CustomerStatus, CustomerStatus::parse, |s: &CustomerStatus| s.as_str());
+
+impl CustomerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerStatus::Active => "active",
+            CustomerStatus::Deactive => "deactive",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [CustomerStatus::Active, CustomerStatus::Deactive].into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// A stored customer: every field the Customers reference documents. Fields added
+/// after the first release default when an older document is read.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Customer {
     pub id: CustomerId,
@@ -256,8 +246,93 @@ pub struct Customer {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub description: Option<String>,
+    #[serde(default)]
+    pub phone: Phone,
+    #[serde(default)]
+    pub identification: Identification,
+    #[serde(default)]
+    pub address: Address,
+    #[serde(default)]
+    pub default_address: Option<String>,
+    /// As the caller sent it (RFC 3339, offset kept).
+    #[serde(default)]
+    pub date_registered: Option<String>,
+    #[serde(default)]
+    pub default_card: Option<String>,
+    /// A JSON object's text.
+    #[serde(default)]
+    pub metadata: Option<String>,
+    #[serde(default)]
+    pub status: CustomerStatus,
+    #[serde(default)]
+    pub live_mode: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl Customer {
+    /// A new, active customer from validated data (see [`CustomerData::for_create`]).
+    pub fn create(id: CustomerId, owner: Owner, live_mode: bool, data: CustomerData, now: Timestamp) -> Customer {
+        let blank = Customer {
+            id,
+            owner,
+            email: String::new(),
+            first_name: None,
+            last_name: None,
+            description: None,
+            phone: Phone::default(),
+            identification: Identification::default(),
+            address: Address::default(),
+            default_address: None,
+            date_registered: None,
+            default_card: None,
+            metadata: None,
+            status: CustomerStatus::Active,
+            live_mode,
+            created_at: now,
+            updated_at: now,
+        };
+        blank.updated(data, now)
+    }
+
+    /// The customer with every field `data` sends replaced.
+    pub fn updated(&self, data: CustomerData, now: Timestamp) -> Customer {
+        let mut c = self.clone();
+        let keep = |new: Option<String>, old: &mut Option<String>| {
+            if new.is_some() {
+                *old = new;
+            }
+        };
+        if let Some(email) = data.email {
+            c.email = email;
+        }
+        keep(data.first_name, &mut c.first_name);
+        keep(data.last_name, &mut c.last_name);
+        keep(data.description, &mut c.description);
+        keep(data.default_address, &mut c.default_address);
+        keep(data.date_registered, &mut c.date_registered);
+        keep(data.default_card, &mut c.default_card);
+        keep(data.metadata, &mut c.metadata);
+        if let Some(phone) = data.phone {
+            c.phone = phone;
+        }
+        if let Some(identification) = data.identification {
+            c.identification = identification;
+        }
+        if let Some(address) = data.address {
+            c.address = address;
+        }
+        c.updated_at = now;
+        c
+    }
+
+    /// May an update set `email`? Only to the address it has (code 126 otherwise).
+    pub fn check_email_change(&self, data: &CustomerData) -> Result<(), Cause> {
+        match &data.email {
+            Some(email) if email_key(email) != email_key(&self.email) => Err(EMAIL_NOT_UPDATABLE),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -407,7 +482,7 @@ pub fn site_entry(user: UserId, site: SiteId, email: Option<&str>) -> (&'static 
     }
 }
 
-/// Stored as kind `customer`.
+/// Stored as kind `customer`; unique by email in its account while active.
 impl Resource for Customer {
     const KIND: &'static str = "customer";
 
@@ -420,7 +495,7 @@ impl Resource for Customer {
     }
 
     fn status(&self) -> Option<&'static str> {
-        None
+        Some(self.status.as_str())
     }
 
     fn created_at(&self) -> Timestamp {
@@ -431,7 +506,11 @@ impl Resource for Customer {
         self.updated_at
     }
 
+    /// A deleted (`deactive`) customer is found by id only, and frees its email.
     fn index(&self) -> Vec<IndexEntry> {
+        if self.status == CustomerStatus::Deactive {
+            return Vec::new();
+        }
         let (user, site, created) = (self.owner.user_id, self.owner.site_id, sort_number(self.created_at.as_millis()));
         let (by_site, site_value) = site_entry(user, site, None);
         let (by_email, email_value) = site_entry(user, site, Some(&self.email));
@@ -481,16 +560,10 @@ mod tests {
     #[test]
     fn a_customer_is_unique_by_email_in_its_account_and_listed_by_site() {
         let user = UserId::new(7).unwrap_or_else(|| unreachable!());
-        let customer = Customer {
-            id: CustomerId::from_random(1, [0; 15]),
-            owner: Owner { user_id: user, site_id: SiteId::Mlb },
-            email: "Ana@Example.com".into(),
-            first_name: None,
-            last_name: None,
-            description: None,
-            created_at: Timestamp::from_millis(3),
-            updated_at: Timestamp::from_millis(3),
-        };
+        let data = CustomerData { email: Some("Ana@Example.com".into()), ..CustomerData::default() };
+        let owner = Owner { user_id: user, site_id: SiteId::Mlb };
+        let customer =
+            Customer::create(CustomerId::from_random(1, [0; 15]), owner, false, data, Timestamp::from_millis(3));
         let created = sort_number(3);
         assert_eq!(
             customer.index(),
@@ -501,7 +574,10 @@ mod tests {
             ]
         );
         let document = serde_json::to_string(&customer).unwrap_or_default();
-        assert_eq!(serde_json::from_str::<Customer>(&document).ok(), Some(customer));
+        assert_eq!(serde_json::from_str::<Customer>(&document).ok(), Some(customer.clone()));
+
+        let deleted = Customer { status: CustomerStatus::Deactive, ..customer };
+        assert_eq!(deleted.index(), vec![], "a deleted customer frees its email and leaves the listings");
     }
 
     #[test]

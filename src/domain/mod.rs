@@ -7,6 +7,7 @@
 pub mod account;
 pub mod audit;
 pub mod customer;
+pub mod customer_data;
 pub mod idempotency;
 pub mod notification;
 pub mod payout;

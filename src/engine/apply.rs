@@ -9,7 +9,10 @@ use crate::domain::idempotency::{self, Decision, IdempotencyRecord};
 pub fn apply(uow: &mut dyn UnitOfWork, command: &Command) -> Result<Executed, StoreError> {
     let ctx = &command.ctx;
     let user = ctx.principal.user_id;
-    let existing = uow.idempotency_record(user, &ctx.key)?;
+    let Some(key) = &ctx.key else {
+        return Ok(Executed::Fresh(command.run(uow)?));
+    };
+    let existing = uow.idempotency_record(user, key)?;
     match idempotency::decide(existing.as_ref(), ctx.fingerprint, ctx.now, ctx.retention_ms) {
         Decision::Execute => {}
         Decision::Replay(response) => return Ok(Executed::Replayed(response)),
@@ -24,7 +27,7 @@ pub fn apply(uow: &mut dyn UnitOfWork, command: &Command) -> Result<Executed, St
     if idempotency::is_storable(response.status) {
         let record =
             IdempotencyRecord { fingerprint: ctx.fingerprint, response: response.clone(), created_at: ctx.now };
-        uow.save_idempotency_record(user, &ctx.key, &record)?;
+        uow.save_idempotency_record(user, key, &record)?;
     }
     Ok(Executed::Fresh(response))
 }

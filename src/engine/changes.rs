@@ -49,7 +49,7 @@ pub fn audit(
         deleted_by: note.and_then(|n| n.deleted_by.clone()),
         comments: note.and_then(|n| n.comments.clone()),
         request_id: ctx.request_id.clone(),
-        idempotency_key: Some(ctx.key.clone()),
+        idempotency_key: ctx.key.clone(),
         at: ctx.now,
     }
 }

@@ -2,13 +2,16 @@
 
 use super::{StoreError, UnitOfWork};
 use crate::domain::customer::{CustomerId, Mismatch};
+use crate::domain::customer_data::Cause;
 use crate::domain::{Fingerprint, IdempotencyKey, Principal, StoredResponse, Timestamp};
 
 /// Everything about the request that is not the operation itself.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     pub principal: Principal,
-    pub key: IdempotencyKey,
+    /// The request's `X-Idempotency-Key`; `None` only where the family's reference
+    /// declares none and the caller sent none: then the request simply runs.
+    pub key: Option<IdempotencyKey>,
     pub fingerprint: Fingerprint,
     pub request_id: String,
     pub now: Timestamp,
@@ -80,6 +83,8 @@ pub enum Failure {
     Mismatch(Mismatch),
     /// The account already has a customer with this email (its id).
     DuplicateEmail(CustomerId),
+    /// A field refused with one of the reference's numbered causes (customers).
+    Invalid(Cause),
     /// The profile already holds the most payment methods it may.
     PaymentMethodsFull,
     /// A cancelled profile takes no payment methods.

@@ -6,42 +6,113 @@
 use super::resource::{self, Stored};
 use super::{audit, record_change, Change, Failure, Operation, Page, Reads, RequestContext, StoreError, UnitOfWork};
 use crate::domain::customer::{
-    self, AddMethodRefused, CancelDecision, Customer, CustomerId, NewCustomer, NewProfile, Owner, PaymentMethod,
+    self, AddMethodRefused, CancelDecision, Customer, CustomerId, CustomerStatus, NewProfile, Owner, PaymentMethod,
     Profile, ProfileId, ProfileStatus,
 };
+use crate::domain::customer_data::CustomerData;
 use crate::domain::{ResourceType, SiteId, UserId};
 
 type Outcome<T> = Result<Result<T, Failure>, StoreError>;
 
+/// Create a customer from validated data ([`CustomerData::for_create`]).
 #[derive(Clone, Debug)]
 pub struct CreateCustomer {
     pub id: CustomerId,
-    pub new: NewCustomer,
+    pub data: CustomerData,
 }
 
 impl Operation for CreateCustomer {
     type Effect = Customer;
 
     fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Customer> {
-        let email = customer::email_entry(ctx.principal.user_id, &self.new.email);
-        if let Some(existing) = resource::find_unique::<Customer>(uow, customer::BY_EMAIL, &email)? {
-            let existing = CustomerId::parse(&existing)
-                .ok_or_else(|| StoreError::Database(format!("unreadable customer id {existing:?}")))?;
+        let email = self.data.email.as_deref().unwrap_or_default();
+        if let Some(existing) = holder_of(uow, ctx.principal.user_id, email)? {
             return Ok(Err(Failure::DuplicateEmail(existing)));
         }
-        let created = Customer {
-            id: self.id.clone(),
-            owner: owner(ctx),
-            email: self.new.email.clone(),
-            first_name: self.new.first_name.clone(),
-            last_name: self.new.last_name.clone(),
-            description: self.new.description.clone(),
-            created_at: ctx.now,
-            updated_at: ctx.now,
-        };
+        let created =
+            Customer::create(self.id.clone(), owner(ctx), ctx.principal.live_mode, self.data.clone(), ctx.now);
         resource::insert(uow, &created)?;
         Ok(Ok(created))
     }
+}
+
+/// Replace the fields an update sends; the email may not change (cause 126).
+#[derive(Clone, Debug)]
+pub struct UpdateCustomer {
+    pub id: CustomerId,
+    pub data: CustomerData,
+}
+
+impl Operation for UpdateCustomer {
+    type Effect = Customer;
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Customer> {
+        let Some(found) = active_customer(uow, ctx.principal.user_id, ctx.principal.site_id, &self.id)? else {
+            return Ok(Err(Failure::NotFound));
+        };
+        if let Err(cause) = found.value.check_email_change(&self.data) {
+            return Ok(Err(Failure::Invalid(cause)));
+        }
+        let updated = found.value.updated(self.data.clone(), ctx.now);
+        resource::update(uow, &found, &updated)?;
+        Ok(Ok(updated))
+    }
+}
+
+/// Delete a customer: it answers `deactive`, is found no more, and frees its email.
+#[derive(Clone, Debug)]
+pub struct DeleteCustomer {
+    pub id: CustomerId,
+}
+
+impl Operation for DeleteCustomer {
+    type Effect = Customer;
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Customer> {
+        let Some(found) = active_customer(uow, ctx.principal.user_id, ctx.principal.site_id, &self.id)? else {
+            return Ok(Err(Failure::NotFound));
+        };
+        let deleted = Customer { status: CustomerStatus::Deactive, updated_at: ctx.now, ..found.value.clone() };
+        resource::update(uow, &found, &deleted)?;
+        Ok(Ok(deleted))
+    }
+}
+
+/// The id of this account's active customer with this email.
+fn holder_of(reads: &mut dyn Reads, user: UserId, email: &str) -> Result<Option<CustomerId>, StoreError> {
+    let Some(existing) =
+        resource::find_unique::<Customer>(reads, customer::BY_EMAIL, &customer::email_entry(user, email))?
+    else {
+        return Ok(None);
+    };
+    CustomerId::parse(&existing)
+        .map(Some)
+        .ok_or_else(|| StoreError::Database(format!("unreadable customer id {existing:?}")))
+}
+
+/// This caller's active customer on this site (to update): another account's or
+/// site's, or a deleted one, is none.
+fn active_customer(
+    reads: &mut dyn Reads,
+    user: UserId,
+    site: SiteId,
+    id: &CustomerId,
+) -> Result<Option<Stored<Customer>>, StoreError> {
+    let found = resource::load::<Customer>(reads, id.as_str())?;
+    Ok(found.filter(|c| {
+        c.value.owner == Owner { user_id: user, site_id: site } && c.value.status == CustomerStatus::Active
+    }))
+}
+
+/// A customer, as the Customers reference answers it: `None` when it does not exist
+/// for this caller on this site (or was deleted).
+pub fn customer(
+    reads: &mut dyn Reads,
+    user: UserId,
+    site: SiteId,
+    id: &CustomerId,
+) -> Result<Option<Customer>, StoreError> {
+    Ok(active_customer(reads, user, site, id)?.map(|s| s.value))
 }
 
 #[derive(Clone, Debug)]
@@ -150,14 +221,16 @@ impl Operation for CancelProfile {
     }
 }
 
-/// A customer, if this caller on this site may reach it.
+/// A customer, if this caller on this site may reach it (the payment profiles'
+/// answer: another account's or site's customer is a mismatch).
 pub fn customer_of(
     reads: &mut dyn Reads,
     user: UserId,
     site: SiteId,
     id: &CustomerId,
 ) -> Result<Result<Customer, Failure>, StoreError> {
-    let Some(found) = resource::read::<Customer>(reads, id.as_str())? else {
+    let found = resource::read::<Customer>(reads, id.as_str())?.filter(|c| c.status == CustomerStatus::Active);
+    let Some(found) = found else {
         return Ok(Err(Failure::NotFound));
     };
     let access = customer::check_access(&found.owner, None, user, site, id);

@@ -1,9 +1,11 @@
-//! Customers and their payment profiles: `/v1/customers…`.
+//! Customers: `POST /v1/customers`, `GET /v1/customers/search`, and
+//! `GET|PUT|DELETE /v1/customers/{customer_id}`, as the Customers reference
+//! (`reference/api-json/customers.json`) and the official SDKs' live tests answer them.
 //!
-//! A customer and its profiles belong to the account and site of the token that
-//! created them. Reaching a profile as another account, with a token of another site,
-//! or through another customer is a mismatch (400), as the reference page spells it;
-//! only what does not exist at all is `resource_not_found`.
+//! A customer belongs to the account and site of the token that created it; for
+//! any other caller it does not exist (404 `not_found`). `X-Idempotency-Key` is
+//! optional, as the reference declares none: with one, the request is exactly-once;
+//! without one, it simply runs. Refused fields carry the reference's numbered cause.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -13,48 +15,118 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody, Family};
 use super::paging::{self, Listing};
-use super::request::{
-    json, json_response, moved, operation, parse_json, query, read_failed, render, Write, WriteRequest,
-};
+use super::request::{json, json_response, operation, parse_json, query, read_failed, render, Write, WriteRequest};
 use super::AppState;
-use crate::domain::customer::{
-    Customer, CustomerDraft, CustomerId, MethodDraft, NewCustomer, NewProfile, PaymentMethod, Profile, ProfileDraft,
-    ProfileId,
-};
+use crate::domain::customer::{Customer, CustomerId};
+use crate::domain::customer_data::{self as causes, Address, CustomerData, Identification, Phone};
 use crate::domain::Principal;
-use crate::engine::customers::{self as engine, AddPaymentMethod, CancelProfile, CreateCustomer, CreateProfile};
+use crate::engine::customers::{self as engine, CreateCustomer, DeleteCustomer, UpdateCustomer};
 use crate::engine::{Failure, PathParam};
 
 const FAMILY: Family = Family::Customers;
 
 pub fn routes() -> Router<AppState> {
-    const PROFILES: &str = "/v1/customers/{customer_id}/payment-profiles";
     Router::new()
         .route("/v1/customers", post(create_customer))
         .route("/v1/customers/search", get(search_customers))
-        .route("/v1/customers/{customer_id}", get(get_customer))
-        .route(PROFILES, post(create_profile).get(list_profiles))
-        .route(&format!("{PROFILES}/{{payment_profile_id}}"), get(get_profile))
-        .route(&format!("{PROFILES}/{{payment_profile_id}}/payment-methods"), post(add_payment_method))
-        .route(&format!("{PROFILES}/{{payment_profile_id}}/cancel"), post(cancel_profile))
+        .route("/v1/customers/{customer_id}", get(get_customer).put(update_customer).delete(delete_customer))
 }
 
 // ---- bodies and views ----
 
+/// A customer's data, as `POST` and `PUT` take it. Every field is optional but
+/// `email` on a create; an update replaces what it sends (never the email).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerBody {
-    /// Required; unique per account (regardless of case).
     #[schema(example = "ana@example.com")]
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    pub phone: Option<PhoneBody>,
+    pub identification: Option<IdentificationBody>,
+    /// The id of the default address.
+    pub default_address: Option<String>,
+    pub address: Option<AddressBody>,
+    /// RFC 3339, e.g. `2021-10-20T11:37:30.000-04:00` (kept as sent).
+    pub date_registered: Option<String>,
     pub description: Option<String>,
+    /// The id of the default card.
+    pub default_card: Option<String>,
+    /// Any JSON object.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Box<RawValue>>,
 }
 
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneBody {
+    pub area_code: Option<String>,
+    pub number: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentificationBody {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub number: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBody {
+    pub id: Option<String>,
+    pub zip_code: Option<String>,
+    pub street_name: Option<String>,
+    pub street_number: Option<i64>,
+    pub city: Option<CityBody>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CityBody {
+    pub name: Option<String>,
+}
+
+impl CustomerBody {
+    /// The domain's data; `metadata` must be a JSON object (cause 117).
+    fn into_data(self) -> Result<CustomerData, Failure> {
+        let metadata = match self.metadata {
+            Some(raw) if !raw.get().trim_start().starts_with('{') => {
+                return Err(Failure::Invalid(causes::METADATA_INVALID));
+            }
+            other => other.map(|raw| raw.get().to_owned()),
+        };
+        Ok(CustomerData {
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            phone: self.phone.map(|p| Phone { area_code: p.area_code, number: p.number }),
+            identification: self.identification.map(|i| Identification { kind: i.kind, number: i.number }),
+            default_address: self.default_address,
+            address: self.address.map(|a| Address {
+                id: a.id,
+                zip_code: a.zip_code,
+                street_name: a.street_name,
+                street_number: a.street_number,
+                city: a.city.and_then(|c| c.name),
+            }),
+            date_registered: self.date_registered,
+            description: self.description,
+            default_card: self.default_card,
+            metadata,
+        })
+    }
+}
+
+/// A customer as the API answers it: every field the reference documents, `null`
+/// where unset, and the objects always present.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerView {
     #[schema(example = "123456789-abcdefghijk1234")]
@@ -62,109 +134,81 @@ pub struct CustomerView {
     pub email: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    pub phone: PhoneBody,
+    pub identification: IdentificationBody,
+    pub address: AddressView,
+    pub date_registered: Option<String>,
     pub description: Option<String>,
-    pub site_id: &'static str,
-    pub created_date: String,
-    pub last_updated_date: String,
+    pub date_created: String,
+    pub date_last_updated: String,
+    #[schema(value_type = Object)]
+    pub metadata: Box<RawValue>,
+    pub default_card: Option<String>,
+    pub default_address: Option<String>,
+    /// Saved cards (none yet: caja does not store cards).
+    #[schema(value_type = Vec<Object>)]
+    pub cards: Vec<()>,
+    #[schema(value_type = Vec<Object>)]
+    pub addresses: Vec<()>,
+    pub live_mode: bool,
+    pub user_id: i64,
+    /// The collector: the account's user id.
+    pub merchant_id: i64,
+    /// The application: caja has none apart from the account, so the account's user id.
+    pub client_id: i64,
+    /// `active`, or `deactive` in the answer to a delete.
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddressView {
+    pub id: Option<String>,
+    pub zip_code: Option<String>,
+    pub street_name: Option<String>,
+    pub street_number: Option<i64>,
 }
 
 impl From<&Customer> for CustomerView {
     fn from(c: &Customer) -> Self {
+        let user = c.owner.user_id.get();
+        let metadata = c.metadata.as_deref().unwrap_or("{}");
         CustomerView {
             id: c.id.to_string(),
             email: c.email.clone(),
             first_name: c.first_name.clone(),
             last_name: c.last_name.clone(),
+            phone: PhoneBody { area_code: c.phone.area_code.clone(), number: c.phone.number.clone() },
+            identification: IdentificationBody {
+                kind: c.identification.kind.clone(),
+                number: c.identification.number.clone(),
+            },
+            address: AddressView {
+                id: c.address.id.clone(),
+                zip_code: c.address.zip_code.clone(),
+                street_name: c.address.street_name.clone(),
+                street_number: c.address.street_number,
+            },
+            date_registered: c.date_registered.clone(),
             description: c.description.clone(),
-            site_id: c.owner.site_id.as_str(),
-            created_date: c.created_at.to_rfc3339(),
-            last_updated_date: c.updated_at.to_rfc3339(),
+            date_created: c.created_at.to_rfc3339(),
+            date_last_updated: c.updated_at.to_rfc3339(),
+            metadata: RawValue::from_string(metadata.to_owned())
+                .unwrap_or_else(|_| RawValue::from_string("{}".to_owned()).unwrap_or_else(|_| unreachable!())),
+            default_card: c.default_card.clone(),
+            default_address: c.default_address.clone(),
+            cards: Vec::new(),
+            addresses: Vec::new(),
+            live_mode: c.live_mode,
+            user_id: user,
+            merchant_id: user,
+            client_id: user,
+            status: c.status.as_str(),
         }
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ProfileBody {
-    pub description: Option<String>,
-    /// 1 to 10; 3 when absent.
-    pub max_day_overdue: Option<i64>,
-    /// 1 to 22 characters.
-    pub statement_descriptor: Option<String>,
-    /// `AUTO` (default) or `MANUAL`.
-    pub sequence_control: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct PaymentMethodBody {
-    /// The payment method, e.g. `visa`, `master`.
-    #[schema(example = "visa")]
-    pub id: Option<String>,
-    /// `credit_card`, `debit_card`, `prepaid_card` or `account_money`.
-    #[serde(rename = "type")]
-    #[schema(example = "credit_card")]
-    pub kind: Option<String>,
-    /// A card token (used once; never stored or shown).
-    pub token: Option<String>,
-    pub card_id: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProfileView {
-    #[schema(example = "0123456789abcdef0123456789abcdef")]
-    pub id: String,
-    /// `PENDING`, `READY` or `CANCELLED`.
-    pub status: &'static str,
-    pub customer_id: String,
-    pub caller_id: i64,
-    pub site_id: &'static str,
-    pub description: Option<String>,
-    pub max_day_overdue: u8,
-    pub statement_descriptor: Option<String>,
-    pub sequence_control: &'static str,
-    pub payment_methods: Vec<PaymentMethodView>,
-    pub created_date: String,
-    pub last_updated_date: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentMethodView {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub card_id: Option<String>,
-    pub created_date: String,
-}
-
-impl From<&PaymentMethod> for PaymentMethodView {
-    fn from(m: &PaymentMethod) -> Self {
-        PaymentMethodView {
-            id: m.id.clone(),
-            kind: m.kind.clone(),
-            card_id: m.card_id.clone(),
-            created_date: m.created_at.to_rfc3339(),
-        }
-    }
-}
-
-impl From<&Profile> for ProfileView {
-    fn from(p: &Profile) -> Self {
-        ProfileView {
-            id: p.id.to_string(),
-            status: p.status.as_str(),
-            customer_id: p.customer_id.to_string(),
-            caller_id: p.owner.user_id.get(),
-            site_id: p.owner.site_id.as_str(),
-            description: p.description.clone(),
-            max_day_overdue: p.max_day_overdue,
-            statement_descriptor: p.statement_descriptor.clone(),
-            sequence_control: p.sequence_control.as_str(),
-            payment_methods: p.payment_methods.iter().map(PaymentMethodView::from).collect(),
-            created_date: p.created_at.to_rfc3339(),
-            last_updated_date: p.updated_at.to_rfc3339(),
-        }
-    }
-}
-
+/// The search's documented parameters; any other is refused (cause 204), never
+/// ignored.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
@@ -176,14 +220,7 @@ pub struct SearchParams {
     pub offset: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// 1 to 100; 30 when absent.
-    pub limit: Option<String>,
-    /// From 0.
-    pub offset: Option<String>,
-}
+const SEARCH_PARAMS: [&str; 3] = ["email", "limit", "offset"];
 
 // ---- shared steps ----
 
@@ -191,55 +228,56 @@ fn refuse(failure: Failure) -> ApiError {
     ApiError::refused(FAMILY, failure)
 }
 
-fn customer_id(raw: &str) -> Result<CustomerId, Failure> {
+/// A customer id from the path (`<9 digits>-<15 letters or digits>`).
+pub fn customer_id(raw: &str) -> Result<CustomerId, Failure> {
     CustomerId::parse(raw).ok_or(Failure::InvalidPathParam(PathParam::CustomerId))
 }
 
-fn profile_ids(path: Result<Path<(String, String)>, PathRejection>) -> Result<(CustomerId, ProfileId), Failure> {
-    let Ok(Path((customer, profile))) = path else {
-        return Err(Failure::InvalidPathParam(PathParam::CustomerId));
-    };
-    let profile = ProfileId::parse(&profile).ok_or(Failure::InvalidPathParam(PathParam::ProfileId))?;
-    Ok((customer_id(&customer)?, profile))
+fn path_id(path: Result<Path<String>, PathRejection>) -> Result<CustomerId, Failure> {
+    customer_id(&path.map(|Path(raw)| raw).unwrap_or_default())
 }
 
-async fn begin(state: &AppState, request: &WriteRequest) -> Result<Write, ApiError> {
-    Write::begin(state, FAMILY, request).await
+/// A body as customer data, refused with the reference's causes: not a JSON object
+/// (118), an unknown or mistyped field (125), a field out of its rules.
+fn customer_data(body: &[u8]) -> Result<CustomerData, Failure> {
+    let body = parse_json::<CustomerBody>(body, false).map_err(|failure| match failure {
+        Failure::MalformedJson(_) => Failure::Invalid(causes::BODY_NOT_OBJECT),
+        Failure::InvalidBody(detail) if detail.contains("must be a JSON object") => {
+            Failure::Invalid(causes::BODY_NOT_OBJECT)
+        }
+        other => other,
+    })?;
+    body.into_data()
 }
 
-// ---- customers ----
+fn ok(status: StatusCode) -> impl Fn(&Customer) -> crate::domain::StoredResponse + Send + Sync {
+    move |c| json_response(status, &CustomerView::from(c))
+}
+
+// ---- handlers ----
 
 /// Create a customer.
 #[utoipa::path(
     post, path = "/v1/customers", tag = "Customers",
-    params(("X-Idempotency-Key" = String, Header, description = "1 to 64 characters")),
+    params(("X-Idempotency-Key" = Option<String>, Header, description = "Optional; 1 to 64 characters")),
     request_body = CustomerBody,
     responses(
         (status = 201, description = "Created", body = CustomerView),
-        (status = 400, description = "bad_request (also a duplicate email), invalid_idempotency_key", body = ErrorBody),
-        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
+        (status = 400, description = "bad_request with a cause: 101 (email taken), 106, 107 … 118, 125; invalid_idempotency_key", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
-        (status = 429, description = "Too Many Requests", body = ErrorBody),
+        (status = 429, description = "too_many_requests", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn create_customer(State(state): State<AppState>, request: WriteRequest) -> Result<Response, ApiError> {
-    let write = begin(&state, &request).await?;
-    let parsed = parse_json::<CustomerBody>(write.body(), false).and_then(|b| {
-        let draft = CustomerDraft {
-            email: b.email,
-            first_name: b.first_name,
-            last_name: b.last_name,
-            description: b.description,
-        };
-        NewCustomer::parse(draft).map_err(|e| Failure::InvalidBody(e.0))
-    });
-    let op = operation(Ok(()), parsed, |(), new| {
+    let write = Write::begin(&state, FAMILY, &request).await?;
+    let data = customer_data(write.body()).and_then(|data| data.for_create().map_err(Failure::Invalid));
+    let op = operation(Ok(()), data, |(), data| {
         let mut rng = rand::rng();
-        CreateCustomer { id: CustomerId::from_random(rng.random(), rng.random()), new }
+        CreateCustomer { id: CustomerId::from_random(rng.random(), rng.random()), data }
     });
-    let success = |c: &Customer| json_response(StatusCode::CREATED, &CustomerView::from(c));
-    Ok(write.execute(&state, op, render(FAMILY, success)).await)
+    Ok(write.execute(&state, op, render(FAMILY, ok(StatusCode::CREATED))).await)
 }
 
 /// Read a customer.
@@ -248,9 +286,8 @@ pub async fn create_customer(State(state): State<AppState>, request: WriteReques
     params(("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`")),
     responses(
         (status = 200, description = "The customer", body = CustomerView),
-        (status = 400, description = "caller_id_mismatch, site_id_mismatch", body = ErrorBody),
-        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
-        (status = 404, description = "resource_not_found", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 404, description = "not_found (also another account's or site's, or a deleted customer)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -259,12 +296,65 @@ pub async fn get_customer(
     Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let raw = path.map(|Path(raw)| raw).unwrap_or_default();
-    let id = customer_id(&raw).map_err(refuse)?;
+    let id = path_id(path).map_err(refuse)?;
     let (user, site) = (principal.user_id, principal.site_id);
     let found =
-        state.store.read(move |r| engine::customer_of(r, user, site, &id)).await.map_err(|e| read_failed(FAMILY, e))?;
-    Ok(json(StatusCode::OK, &CustomerView::from(&found.map_err(refuse)?)))
+        state.store.read(move |r| engine::customer(r, user, site, &id)).await.map_err(|e| read_failed(FAMILY, e))?;
+    let found = found.ok_or_else(|| refuse(Failure::NotFound))?;
+    Ok(json(StatusCode::OK, &CustomerView::from(&found)))
+}
+
+/// Update a customer: the fields sent replace the stored ones.
+#[utoipa::path(
+    put, path = "/v1/customers/{customer_id}", tag = "Customers",
+    params(
+        ("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"),
+        ("X-Idempotency-Key" = Option<String>, Header, description = "Optional; 1 to 64 characters"),
+    ),
+    request_body = CustomerBody,
+    responses(
+        (status = 200, description = "The updated customer", body = CustomerView),
+        (status = 400, description = "bad_request with a cause: 106 … 118, 125, 126 (the email cannot change)", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+        (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update_customer(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    request: WriteRequest,
+) -> Result<Response, ApiError> {
+    let write = Write::begin(&state, FAMILY, &request).await?;
+    let data = customer_data(write.body()).and_then(|data| data.validated().map_err(Failure::Invalid));
+    let op = operation(path_id(path), data, |id, data| UpdateCustomer { id, data });
+    Ok(write.execute(&state, op, render(FAMILY, ok(StatusCode::OK))).await)
+}
+
+/// Delete a customer: the answer is the customer with `status` `deactive`; after it
+/// the customer is not found, and its email is free.
+#[utoipa::path(
+    delete, path = "/v1/customers/{customer_id}", tag = "Customers",
+    params(
+        ("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"),
+        ("X-Idempotency-Key" = Option<String>, Header, description = "Optional; 1 to 64 characters"),
+    ),
+    responses(
+        (status = 200, description = "The deleted customer", body = CustomerView),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete_customer(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    request: WriteRequest,
+) -> Result<Response, ApiError> {
+    let write = Write::begin(&state, FAMILY, &request).await?;
+    let op = operation(path_id(path), Ok(()), |id, ()| DeleteCustomer { id });
+    Ok(write.execute(&state, op, render(FAMILY, ok(StatusCode::OK))).await)
 }
 
 /// Search the caller's customers on the token's site.
@@ -273,16 +363,20 @@ pub async fn get_customer(
     params(SearchParams),
     responses(
         (status = 200, description = "A page of customers, oldest first", body = Listing<CustomerView>),
-        (status = 400, description = "bad_request (limit or offset)", body = ErrorBody),
-        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
+        (status = 400, description = "bad_request with cause 204 (a parameter other than email, limit, offset), or a bad limit or offset", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn search_customers(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    all: Result<Query<Vec<(String, String)>>, QueryRejection>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    if query(FAMILY, all)?.iter().any(|(name, _)| !SEARCH_PARAMS.contains(&name.as_str())) {
+        return Err(refuse(Failure::Invalid(causes::FILTERS_INVALID)));
+    }
     let params = query(FAMILY, params)?;
     let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref()).map_err(refuse)?;
     let email = params.email.filter(|e| !e.is_empty());
@@ -293,180 +387,4 @@ pub async fn search_customers(
         .await
         .map_err(|e| read_failed(FAMILY, e))?;
     Ok(json(StatusCode::OK, &Listing::<CustomerView>::of(&page, limit, offset)))
-}
-
-// ---- payment profiles ----
-
-/// Create a payment profile for a customer (status `PENDING`).
-#[utoipa::path(
-    post, path = "/v1/customers/{customer_id}/payment-profiles", tag = "Payment profiles",
-    params(
-        ("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"),
-        ("X-Idempotency-Key" = String, Header, description = "1 to 64 characters"),
-    ),
-    request_body = ProfileBody,
-    responses(
-        (status = 201, description = "Created", body = ProfileView),
-        (status = 400, description = "bad_request, caller_id_mismatch, site_id_mismatch, invalid_idempotency_key", body = ErrorBody),
-        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
-        (status = 404, description = "resource_not_found", body = ErrorBody),
-        (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
-        (status = 429, description = "Too Many Requests", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn create_profile(
-    State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    request: WriteRequest,
-) -> Result<Response, ApiError> {
-    let write = begin(&state, &request).await?;
-    let raw = path.map(|Path(raw)| raw).unwrap_or_default();
-    let parsed = parse_json::<ProfileBody>(write.body(), false).and_then(|b| {
-        let draft = ProfileDraft {
-            description: b.description,
-            max_day_overdue: b.max_day_overdue,
-            statement_descriptor: b.statement_descriptor,
-            sequence_control: b.sequence_control,
-        };
-        NewProfile::parse(draft).map_err(|e| Failure::InvalidBody(e.0))
-    });
-    let op = operation(customer_id(&raw), parsed, |customer, new| CreateProfile {
-        customer,
-        id: ProfileId::from_random(rand::random()),
-        new,
-    });
-    let success = |p: &Profile| json_response(StatusCode::CREATED, &ProfileView::from(p));
-    Ok(write.execute(&state, op, render(FAMILY, success)).await)
-}
-
-/// List a customer's payment profiles.
-#[utoipa::path(
-    get, path = "/v1/customers/{customer_id}/payment-profiles", tag = "Payment profiles",
-    params(("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"), PageParams),
-    responses(
-        (status = 200, description = "A page of profiles, oldest first", body = Listing<ProfileView>),
-        (status = 400, description = "caller_id_mismatch, site_id_mismatch, bad_request", body = ErrorBody),
-        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
-        (status = 404, description = "resource_not_found", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn list_profiles(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    path: Result<Path<String>, PathRejection>,
-    params: Result<Query<PageParams>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let raw = path.map(|Path(raw)| raw).unwrap_or_default();
-    let customer = customer_id(&raw).map_err(refuse)?;
-    let params = query(FAMILY, params)?;
-    let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref()).map_err(refuse)?;
-    let (user, site) = (principal.user_id, principal.site_id);
-    let page = state
-        .store
-        .read(move |r| engine::profile_page(r, user, site, &customer, limit, offset))
-        .await
-        .map_err(|e| read_failed(FAMILY, e))?
-        .map_err(refuse)?;
-    Ok(json(StatusCode::OK, &Listing::<ProfileView>::of(&page, limit, offset)))
-}
-
-/// Read a payment profile.
-#[utoipa::path(
-    get, path = "/v1/customers/{customer_id}/payment-profiles/{payment_profile_id}", tag = "Payment profiles",
-    params(
-        ("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"),
-        ("payment_profile_id" = String, Path, description = "32 lowercase hex digits"),
-    ),
-    responses(
-        (status = 200, description = "The profile", body = ProfileView),
-        (status = 400, description = "caller_id_mismatch, site_id_mismatch, customer_id_mismatch", body = ErrorBody),
-        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
-        (status = 404, description = "resource_not_found", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn get_profile(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let (customer, profile) = profile_ids(path).map_err(refuse)?;
-    let (user, site) = (principal.user_id, principal.site_id);
-    let found = state
-        .store
-        .read(move |r| engine::profile_of(r, user, site, &customer, &profile))
-        .await
-        .map_err(|e| read_failed(FAMILY, e))?;
-    Ok(json(StatusCode::OK, &ProfileView::from(&found.map_err(refuse)?)))
-}
-
-/// Add a payment method (at most 2). The first makes a `PENDING` profile `READY`.
-#[utoipa::path(
-    post, path = "/v1/customers/{customer_id}/payment-profiles/{payment_profile_id}/payment-methods", tag = "Payment profiles",
-    params(
-        ("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"),
-        ("payment_profile_id" = String, Path, description = "32 lowercase hex digits"),
-        ("X-Idempotency-Key" = String, Header, description = "1 to 64 characters"),
-    ),
-    request_body = PaymentMethodBody,
-    responses(
-        (status = 201, description = "Added; the profile as it is now", body = ProfileView),
-        (status = 400, description = "bad_request (a third method, a CANCELLED profile, an invalid method), caller_id_mismatch, site_id_mismatch, customer_id_mismatch", body = ErrorBody),
-        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
-        (status = 404, description = "resource_not_found", body = ErrorBody),
-        (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn add_payment_method(
-    State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    request: WriteRequest,
-) -> Result<Response, ApiError> {
-    let write = begin(&state, &request).await?;
-    let now = write.ctx.now;
-    let parsed = parse_json::<PaymentMethodBody>(write.body(), false).and_then(|b| {
-        let draft = MethodDraft { id: b.id, kind: b.kind, token: b.token, card_id: b.card_id };
-        PaymentMethod::parse(draft, now).map_err(|e| Failure::InvalidBody(e.0))
-    });
-    let op = operation(profile_ids(path), parsed, |(customer, profile), method| AddPaymentMethod {
-        customer,
-        profile,
-        method,
-    });
-    let success = |p: &Profile| json_response(StatusCode::CREATED, &ProfileView::from(p));
-    Ok(write.execute(&state, op, render(FAMILY, success)).await)
-}
-
-/// Cancel a payment profile. `CANCELLED` is final; cancelling it again is a 204 that
-/// changes nothing.
-#[utoipa::path(
-    post, path = "/v1/customers/{customer_id}/payment-profiles/{payment_profile_id}/cancel", tag = "Payment profiles",
-    params(
-        ("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"),
-        ("payment_profile_id" = String, Path, description = "32 lowercase hex digits"),
-        ("X-Idempotency-Key" = String, Header, description = "1 to 64 characters"),
-    ),
-    responses(
-        (status = 204, description = "Cancelled (or already was)"),
-        (status = 400, description = "caller_id_mismatch, site_id_mismatch, customer_id_mismatch, invalid_idempotency_key, bad_request", body = ErrorBody),
-        (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
-        (status = 404, description = "resource_not_found", body = ErrorBody),
-        (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
-        (status = 429, description = "Too Many Requests", body = ErrorBody),
-        (status = 500, description = "internal_server_error", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn cancel_profile(
-    State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    request: WriteRequest,
-) -> Result<Response, ApiError> {
-    let write = begin(&state, &request).await?;
-    let body = parse_json::<serde_json::Value>(write.body(), true);
-    let op = operation(profile_ids(path), body, |(customer, profile), _| CancelProfile { customer, profile });
-    Ok(write.execute(&state, op, render(FAMILY, moved(StatusCode::NO_CONTENT))).await)
 }

@@ -2,7 +2,9 @@
 //! family's documented status and code.
 //!
 //! Every error body has the shape every official SDK parses:
-//! `{"message":"…","error":"<code>","status":<status>,"cause":[]}`.
+//! `{"message":"…","error":"<code>","status":<status>,"cause":[…]}`; `cause` holds
+//! the reference's numbered cause (`{"code":"101","description":"…","data":null}`)
+//! where the family's page documents one, and is empty otherwise.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::customer::Mismatch;
+use crate::domain::customer_data::Cause;
 use crate::domain::StoredResponse;
 use crate::engine::{Failure, PathParam};
 
@@ -18,13 +21,24 @@ use crate::engine::{Failure, PathParam};
 pub enum Family {
     Point,
     Payouts,
-    /// Customers and their payment profiles.
+    /// Customers (`/v1/customers`, its search and one customer).
     Customers,
+    /// A customer's payment profiles (`/v1/customers/{id}/payment-profiles…`).
+    Profiles,
     /// caja's own endpoints: notifications and audit events.
     Caja,
 }
 
 impl Family {
+    /// Whether a write may come without `X-Idempotency-Key` (its reference declares
+    /// none); with one, it is exactly-once as everywhere.
+    pub fn idempotency_key_optional(self) -> bool {
+        match self {
+            Family::Customers => true,
+            Family::Point | Family::Payouts | Family::Profiles | Family::Caja => false,
+        }
+    }
+
     /// The family a path belongs to; `None` outside the API (health, OpenAPI).
     pub fn of_path(path: &str) -> Option<Family> {
         let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
@@ -32,6 +46,8 @@ impl Family {
             Some(Family::Point)
         } else if under("/v1/payouts") {
             Some(Family::Payouts)
+        } else if under("/v1/customers") && path.contains("/payment-profiles") {
+            Some(Family::Profiles)
         } else if under("/v1/customers") {
             Some(Family::Customers)
         } else if under("/v1/notifications") || under("/v1/audit-events") {
@@ -108,8 +124,18 @@ pub struct ErrorBody {
     pub error: String,
     /// The HTTP status, repeated.
     pub status: u16,
-    /// Always empty; kept because the SDKs expect it.
-    pub cause: Vec<String>,
+    /// The documented cause, where there is one.
+    pub cause: Vec<CauseBody>,
+}
+
+/// One entry of an error's `cause`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CauseBody {
+    /// The reference's code, e.g. `"101"`.
+    pub code: String,
+    /// The reference's text, e.g. `"the customer already exist."`.
+    pub description: String,
+    pub data: Option<String>,
 }
 
 /// One row of a family's error table.
@@ -118,19 +144,30 @@ struct Row {
     code: &'static str,
     message: String,
     retry_after_secs: Option<u64>,
+    cause: Option<Cause>,
 }
 
 impl Row {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Row { status, code, message: message.into(), retry_after_secs: None }
+        Row { status, code, message: message.into(), retry_after_secs: None, cause: None }
+    }
+
+    /// A 400 `bad_request` carrying a documented cause.
+    fn caused(cause: Cause, message: impl Into<String>) -> Self {
+        Row { cause: Some(cause), ..Row::new(StatusCode::BAD_REQUEST, "bad_request", message) }
     }
 
     fn body(&self) -> Vec<u8> {
+        let cause = self.cause.map(|c| CauseBody {
+            code: c.code.to_owned(),
+            description: c.description.to_owned(),
+            data: None,
+        });
         let body = ErrorBody {
             message: self.message.clone(),
             error: self.code.to_owned(),
             status: self.status.as_u16(),
-            cause: Vec::new(),
+            cause: cause.into_iter().collect(),
         };
         serde_json::to_vec(&body).unwrap_or_default()
     }
@@ -149,6 +186,7 @@ fn table(family: Family, kind: &ErrorKind) -> Row {
         Family::Point => point_table(kind),
         Family::Payouts => payouts_table(kind),
         Family::Customers => customers_table(kind),
+        Family::Profiles => profiles_table(kind),
         Family::Caja => caja_table(kind),
     }
 }
@@ -218,7 +256,7 @@ fn point_refusal(failure: &Failure) -> Row {
             "The terminal already has a queued action (status \"created\" or \"at_terminal\"). Cancel it or wait until it finishes.",
         ),
         Failure::ForbiddenTransition { from, to } => forbidden_transition("An action", from, to),
-        Failure::DuplicateEmail(_) | Failure::PaymentMethodsFull | Failure::ProfileCancelled => {
+        Failure::DuplicateEmail(_) | Failure::PaymentMethodsFull | Failure::ProfileCancelled | Failure::Invalid(_) => {
             invalid_body("not a terminal action request")
         }
     }
@@ -292,15 +330,63 @@ fn payouts_refusal(failure: &Failure) -> Row {
         ),
         Failure::TerminalBusy => invalid_body("unexpected terminal conflict"),
         Failure::ForbiddenTransition { from, to } => forbidden_transition("A transaction", from, to),
-        Failure::DuplicateEmail(_) | Failure::PaymentMethodsFull | Failure::ProfileCancelled => {
+        Failure::DuplicateEmail(_) | Failure::PaymentMethodsFull | Failure::ProfileCancelled | Failure::Invalid(_) => {
             invalid_body("not a payout request")
         }
     }
 }
 
-/// Customers and payment profiles (004_9d80cb417b54b09d.txt and CONTRACT.md). The
-/// codes are spelled as the page spells them, spaces and capitals included.
+/// Customers (`reference/api-json/customers.json`): the classic codes, with the
+/// numbered cause of each refused field.
 fn customers_table(kind: &ErrorKind) -> Row {
+    use StatusCode as S;
+    match kind {
+        ErrorKind::MissingToken | ErrorKind::InvalidToken => Row::new(S::UNAUTHORIZED, "unauthorized", "unauthorized."),
+        ErrorKind::RateLimited { retry_after_secs } => rate_limited("too_many_requests", *retry_after_secs),
+        // The key is optional here; a malformed one is still refused.
+        ErrorKind::IdempotencyKeyMissing | ErrorKind::IdempotencyKeyInvalid => idempotency_key_invalid(),
+        ErrorKind::IdempotencyKeyReused => idempotency_key_reused(),
+        ErrorKind::InvalidSignature | ErrorKind::PayoutsDisabled => {
+            Row::new(S::FORBIDDEN, "forbidden", "No permission to access the resource.")
+        }
+        ErrorKind::PayloadTooLarge => payload_too_large(),
+        ErrorKind::IdempotencyStoreFailure | ErrorKind::Internal => generic_row(GenericError::Internal),
+        ErrorKind::Refused(failure) => customer_refusal(failure),
+    }
+}
+
+fn customer_refusal(failure: &Failure) -> Row {
+    use crate::domain::customer_data as causes;
+    match failure {
+        Failure::NotFound | Failure::InvalidPathParam(_) | Failure::Mismatch(_) | Failure::TransactionNotInPayout => {
+            Row::new(StatusCode::NOT_FOUND, "not_found", "customer not found")
+        }
+        Failure::Invalid(cause) => Row::caused(*cause, cause.description),
+        Failure::DuplicateEmail(existing) => Row::caused(
+            causes::ALREADY_EXISTS,
+            format!(
+                "{} An active customer of this account has this email: {existing}.",
+                causes::ALREADY_EXISTS.description
+            ),
+        ),
+        Failure::MalformedJson(detail) => {
+            Row::caused(causes::BODY_NOT_OBJECT, format!("{} ({detail})", causes::BODY_NOT_OBJECT.description))
+        }
+        Failure::InvalidBody(detail) => {
+            Row::caused(causes::PARAMETERS_INVALID, format!("invalid parameters: {detail}."))
+        }
+        Failure::TestAccountsOnly => test_accounts_only(),
+        Failure::CannotCancel { .. }
+        | Failure::TerminalBusy
+        | Failure::PaymentMethodsFull
+        | Failure::ProfileCancelled
+        | Failure::ForbiddenTransition { .. } => invalid_body("not a customer request"),
+    }
+}
+
+/// Payment profiles (004_9d80cb417b54b09d.txt and CONTRACT.md). The codes are spelled
+/// as the page spells them, spaces and capitals included.
+fn profiles_table(kind: &ErrorKind) -> Row {
     use StatusCode as S;
     let header_missing = || {
         Row::new(
@@ -328,11 +414,11 @@ fn customers_table(kind: &ErrorKind) -> Row {
             "internal_server_error",
             "Request failed due to an internal server error. Please try again later and, if the problem persists, contact Support with error details.",
         ),
-        ErrorKind::Refused(failure) => customers_refusal(failure),
+        ErrorKind::Refused(failure) => profiles_refusal(failure),
     }
 }
 
-fn customers_refusal(failure: &Failure) -> Row {
+fn profiles_refusal(failure: &Failure) -> Row {
     use StatusCode as S;
     match failure {
         Failure::NotFound | Failure::InvalidPathParam(_) | Failure::TransactionNotInPayout => Row::new(
@@ -357,9 +443,8 @@ fn customers_refusal(failure: &Failure) -> Row {
         ),
         Failure::MalformedJson(detail) => malformed_json(detail),
         Failure::InvalidBody(detail) => invalid_body(detail),
-        Failure::DuplicateEmail(existing) => {
-            invalid_body(&format!("email: this account already has a customer with this email (id {existing})"))
-        }
+        Failure::DuplicateEmail(_) => invalid_body("not a payment profile request"),
+        Failure::Invalid(cause) => invalid_body(cause.description),
         Failure::PaymentMethodsFull => invalid_body("a payment profile holds at most 2 payment methods"),
         Failure::ProfileCancelled => invalid_body("a CANCELLED payment profile takes no payment methods"),
         Failure::TestAccountsOnly => test_accounts_only(),

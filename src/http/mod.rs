@@ -9,6 +9,7 @@ mod openapi;
 mod paging;
 mod payouts;
 mod point;
+mod profiles;
 mod rate_limit;
 mod request;
 mod request_id;
@@ -89,6 +90,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(point::routes())
         .merge(payouts::routes())
         .merge(customers::routes())
+        .merge(profiles::routes())
         .merge(notifications::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))

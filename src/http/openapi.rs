@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
-use super::{customers, notifications, payouts, point};
+use super::{customers, notifications, payouts, point, profiles};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,11 +28,13 @@ use super::{customers, notifications, payouts, point};
         customers::create_customer,
         customers::search_customers,
         customers::get_customer,
-        customers::create_profile,
-        customers::list_profiles,
-        customers::get_profile,
-        customers::add_payment_method,
-        customers::cancel_profile,
+        customers::update_customer,
+        customers::delete_customer,
+        profiles::create_profile,
+        profiles::list_profiles,
+        profiles::get_profile,
+        profiles::add_payment_method,
+        profiles::cancel_profile,
         notifications::list_notifications,
         notifications::retry_notification,
         notifications::list_audit_events,

@@ -59,8 +59,9 @@ impl Write {
         let key_header = parts.headers.get("x-idempotency-key").map(|v| v.to_str().map_err(|_| ()));
         let key = match key_header {
             Some(Err(())) => Err(KeyError::Invalid),
-            Some(Ok(raw)) => IdempotencyKey::parse(Some(raw)),
-            None => IdempotencyKey::parse(None),
+            Some(Ok(raw)) => IdempotencyKey::parse(Some(raw)).map(Some),
+            None if family.idempotency_key_optional() => Ok(None),
+            None => IdempotencyKey::parse(None).map(Some),
         }
         .map_err(|err| {
             ApiError::new(

@@ -326,6 +326,18 @@ pub fn action_body(terminal: &str) -> Value {
     })
 }
 
+/// Assert a 400 `bad_request` whose `cause` is the reference's numbered cause, and
+/// return the body.
+pub async fn assert_cause(response: Response, cause: &str, description: &str) -> Value {
+    assert_eq!(response.status().as_u16(), 400, "status for cause {cause}");
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(body["error"], "bad_request", "{body}");
+    assert_eq!(body["status"], 400, "{body}");
+    assert_eq!(body["cause"], json!([{ "code": cause, "description": description, "data": null }]), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body
+}
+
 /// Assert the contract's error body and return it.
 pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status().as_u16(), status, "status for {code}");

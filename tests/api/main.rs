@@ -3,6 +3,7 @@
 //! temporary directory and talks HTTP to it.
 
 mod cli;
+mod customer_reference;
 mod customers;
 mod faults;
 mod helpers;
