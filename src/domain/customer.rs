@@ -132,12 +132,36 @@ pub fn cancel(current: ProfileStatus) -> CancelDecision {
 pub enum AddMethodRefused {
     Cancelled,
     Full,
+    /// The profile already holds this card.
+    Duplicate,
 }
 
-/// Adding a method: the first one makes a `PENDING` profile `READY`.
-pub fn add_method(current: ProfileStatus, methods_held: usize) -> Result<Option<Transition>, AddMethodRefused> {
-    if methods_held >= PAYMENT_METHODS_MAX {
+/// Removing a method: a `READY` profile left without methods is `PENDING` again
+/// (the status page: "READY can go back to PENDING if all its methods are removed").
+/// A `CANCELLED` profile's methods stay as they are.
+pub fn remove_method(current: ProfileStatus, methods_left: usize) -> Result<Option<Transition>, AddMethodRefused> {
+    match current {
+        ProfileStatus::Ready if methods_left == 0 => Ok(Some(Transition { from: current, to: ProfileStatus::Pending })),
+        ProfileStatus::Ready | ProfileStatus::Pending => Ok(None),
+        ProfileStatus::Cancelled => Err(AddMethodRefused::Cancelled),
+    }
+}
+
+/// Adding a method: the first one makes a `PENDING` profile `READY` (caja approves
+/// the card at once, where Mercado Pago runs a test payment first).
+pub fn add_method(
+    current: ProfileStatus,
+    held: &[PaymentMethod],
+    new: &PaymentMethod,
+) -> Result<Option<Transition>, AddMethodRefused> {
+    if current == ProfileStatus::Cancelled {
+        return Err(AddMethodRefused::Cancelled);
+    }
+    if held.len() >= PAYMENT_METHODS_MAX {
         return Err(AddMethodRefused::Full);
+    }
+    if new.card_id.is_some() && held.iter().any(|m| m.card_id == new.card_id) {
+        return Err(AddMethodRefused::Duplicate);
     }
     match current {
         ProfileStatus::Pending => Ok(Some(Transition { from: current, to: ProfileStatus::Ready })),
@@ -410,12 +434,20 @@ pub struct MethodDraft {
     pub id: Option<String>,
     pub kind: Option<String>,
     pub token: Option<String>,
+    /// The card's id, in decimal (the reference's `long`).
     pub card_id: Option<String>,
 }
+
+/// A card token's length, as the add-payment-method page gives it.
+pub const TOKEN_CHARS: std::ops::RangeInclusive<usize> = 32..=33;
 
 /// A payment method as kept: the card token is used once and never stored.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentMethod {
+    /// A UUID naming this method in the profile (what `DELETE …/payment-methods/{id}`
+    /// takes). Methods stored before it existed get one derived from their place.
+    #[serde(default)]
+    pub payment_method_id: String,
     pub id: String,
     pub kind: String,
     pub card_id: Option<String>,
@@ -425,7 +457,8 @@ pub struct PaymentMethod {
 const METHOD_KINDS: [&str; 4] = ["credit_card", "debit_card", "prepaid_card", "account_money"];
 
 impl PaymentMethod {
-    pub fn parse(draft: MethodDraft, now: Timestamp) -> Result<Self, InvalidInput> {
+    /// A validated method named `payment_method_id` (a fresh UUID).
+    pub fn parse(draft: MethodDraft, payment_method_id: String, now: Timestamp) -> Result<Self, InvalidInput> {
         let id = draft.id.filter(|id| {
             (1..=32).contains(&id.len())
                 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
@@ -436,12 +469,24 @@ impl PaymentMethod {
         let Some(kind) = draft.kind.filter(|k| METHOD_KINDS.contains(&k.as_str())) else {
             return Err(InvalidInput(format!("type must be one of {}", METHOD_KINDS.join(", "))));
         };
-        check_text("token", &draft.token, 256)?;
-        check_text("card_id", &draft.card_id, 64)?;
+        if draft
+            .token
+            .as_ref()
+            .is_some_and(|t| !TOKEN_CHARS.contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(InvalidInput("token must be a card token of 32 or 33 letters and digits".into()));
+        }
+        if draft
+            .card_id
+            .as_ref()
+            .is_some_and(|c| c.is_empty() || c.len() > 19 || !c.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(InvalidInput("card_id must be a card's numeric id".into()));
+        }
         if kind != "account_money" && draft.token.is_none() && draft.card_id.is_none() {
             return Err(InvalidInput("a card payment method needs a token or a card_id".into()));
         }
-        Ok(PaymentMethod { id, kind, card_id: draft.card_id, created_at: now })
+        Ok(PaymentMethod { payment_method_id, id, kind, card_id: draft.card_id, created_at: now })
     }
 }
 
@@ -468,6 +513,29 @@ pub const BY_SITE: &str = "site";
 pub const BY_SITE_EMAIL: &str = "site_email";
 /// Profiles: listed by customer, oldest first.
 pub const BY_CUSTOMER: &str = "customer";
+/// Profiles: listed by customer and status, oldest first.
+pub const BY_CUSTOMER_STATUS: &str = "customer_status";
+
+/// The `customer_status` value of a customer's profiles in `status`.
+pub fn customer_status(customer: &CustomerId, status: ProfileStatus) -> String {
+    format!("{customer}:{}", status.as_str())
+}
+
+impl Profile {
+    /// The profile with every payment method named: a method stored before methods
+    /// had a `payment_method_id` gets one derived from the profile and its place.
+    pub fn with_method_ids(mut self) -> Profile {
+        for (position, method) in self.payment_methods.iter_mut().enumerate() {
+            if method.payment_method_id.is_empty() {
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&self.id.as_str().as_bytes()[..16]);
+                bytes[15] = bytes[15].wrapping_add(position as u8);
+                method.payment_method_id = uuid::Builder::from_random_bytes(bytes).into_uuid().to_string();
+            }
+        }
+        self
+    }
+}
 
 /// The `email` value of an account's customer with this email.
 pub fn email_entry(user: UserId, email: &str) -> String {
@@ -547,7 +615,11 @@ impl Resource for Profile {
     }
 
     fn index(&self) -> Vec<IndexEntry> {
-        vec![IndexEntry::list(BY_CUSTOMER, self.customer_id.to_string(), sort_number(self.created_at.as_millis()))]
+        let created = sort_number(self.created_at.as_millis());
+        vec![
+            IndexEntry::list(BY_CUSTOMER, self.customer_id.to_string(), created.clone()),
+            IndexEntry::list(BY_CUSTOMER_STATUS, customer_status(&self.customer_id, self.status), created),
+        ]
     }
 }
 
@@ -600,11 +672,25 @@ mod tests {
         assert_eq!(cancel(Pending), CancelDecision::Move(Transition { from: Pending, to: Cancelled }));
         assert_eq!(cancel(Ready), CancelDecision::Move(Transition { from: Ready, to: Cancelled }));
         assert_eq!(cancel(Cancelled), CancelDecision::AlreadyCancelled);
-        assert_eq!(add_method(Pending, 0), Ok(Some(Transition { from: Pending, to: Ready })));
-        assert_eq!(add_method(Ready, 1), Ok(None));
-        assert_eq!(add_method(Ready, 2), Err(AddMethodRefused::Full));
-        assert_eq!(add_method(Cancelled, 0), Err(AddMethodRefused::Cancelled));
-        assert_eq!(add_method(Cancelled, 2), Err(AddMethodRefused::Full));
+        let card = |n: u8| method(&n.to_string());
+        assert_eq!(add_method(Pending, &[], &card(1)), Ok(Some(Transition { from: Pending, to: Ready })));
+        assert_eq!(add_method(Ready, &[card(1)], &card(2)), Ok(None));
+        assert_eq!(add_method(Ready, &[card(1)], &card(1)), Err(AddMethodRefused::Duplicate));
+        assert_eq!(add_method(Ready, &[card(1), card(2)], &card(3)), Err(AddMethodRefused::Full));
+        assert_eq!(add_method(Cancelled, &[], &card(1)), Err(AddMethodRefused::Cancelled));
+        assert_eq!(remove_method(Ready, 0), Ok(Some(Transition { from: Ready, to: Pending })));
+        assert_eq!(remove_method(Ready, 1), Ok(None));
+        assert_eq!(remove_method(Cancelled, 0), Err(AddMethodRefused::Cancelled));
+    }
+
+    fn method(card_id: &str) -> PaymentMethod {
+        let draft = MethodDraft {
+            id: Some("visa".into()),
+            kind: Some("credit_card".into()),
+            token: None,
+            card_id: Some(card_id.into()),
+        };
+        PaymentMethod::parse(draft, format!("m-{card_id}"), Timestamp::from_millis(0)).unwrap()
     }
 
     #[test]
@@ -654,22 +740,33 @@ mod tests {
     }
 
     proptest! {
-        /// Random sequences of cancels and method additions: CANCELLED is final, at
-        /// most two methods are ever held, and READY means at least one method.
+        /// Random sequences of cancels, method additions and removals: CANCELLED is
+        /// final, at most two methods are ever held, and READY means at least one.
         #[test]
-        fn random_profile_histories(ops in proptest::collection::vec(0u8..3, 0..30)) {
-            let (mut status, mut methods) = (Pending, 0usize);
+        fn random_profile_histories(ops in proptest::collection::vec(0u8..4, 0..30)) {
+            let (mut status, mut methods, mut next) = (Pending, Vec::new(), 0u8);
             for op in ops {
                 let before = status;
                 if op == 0 {
                     if let CancelDecision::Move(t) = cancel(status) { status = t.to; }
-                } else if let Ok(t) = add_method(status, methods) {
-                    methods += 1;
-                    if let Some(t) = t { status = t.to; }
+                } else if op == 3 {
+                    if !methods.is_empty() {
+                        if let Ok(t) = remove_method(status, methods.len() - 1) {
+                            methods.pop();
+                            if let Some(t) = t { status = t.to; }
+                        }
+                    }
+                } else {
+                    next += 1;
+                    let new = method(&next.to_string());
+                    if let Ok(t) = add_method(status, &methods, &new) {
+                        methods.push(new);
+                        if let Some(t) = t { status = t.to; }
+                    }
                 }
-                prop_assert!(methods <= PAYMENT_METHODS_MAX);
+                prop_assert!(methods.len() <= PAYMENT_METHODS_MAX);
                 prop_assert!(before != Cancelled || status == Cancelled);
-                prop_assert!(status != Ready || methods >= 1);
+                prop_assert!(status != Ready || !methods.is_empty());
             }
         }
     }

@@ -87,6 +87,10 @@ pub enum Failure {
     Invalid(Cause),
     /// The profile already holds the most payment methods it may.
     PaymentMethodsFull,
+    /// The profile already holds this card.
+    DuplicatePaymentMethod,
+    /// No payment method of the profile has this `payment_method_id`.
+    PaymentMethodNotFound,
     /// A cancelled profile takes no payment methods.
     ProfileCancelled,
     /// The test helper asked for a move the machine forbids.

@@ -165,10 +165,9 @@ impl Operation for AddPaymentMethod {
             Ok(found) => found,
             Err(failure) => return Ok(Err(failure)),
         };
-        let transition = match customer::add_method(found.value.status, found.value.payment_methods.len()) {
+        let transition = match customer::add_method(found.value.status, &found.value.payment_methods, &self.method) {
             Ok(transition) => transition,
-            Err(AddMethodRefused::Full) => return Ok(Err(Failure::PaymentMethodsFull)),
-            Err(AddMethodRefused::Cancelled) => return Ok(Err(Failure::ProfileCancelled)),
+            Err(refused) => return Ok(Err(method_refusal(refused))),
         };
         let mut updated = found.value.clone();
         updated.payment_methods.push(self.method.clone());
@@ -189,6 +188,54 @@ impl Operation for AddPaymentMethod {
             record_change(uow, event, None, None)?;
         }
         Ok(Ok(updated))
+    }
+}
+
+/// Remove a payment method; a `READY` profile left without any is `PENDING` again.
+#[derive(Clone, Debug)]
+pub struct RemovePaymentMethod {
+    pub customer: CustomerId,
+    pub profile: ProfileId,
+    pub payment_method_id: String,
+}
+
+impl Operation for RemovePaymentMethod {
+    type Effect = Change;
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Change> {
+        let found = match reach_profile(uow, ctx, &self.customer, &self.profile)? {
+            Ok(found) => found,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        let mut updated = found.value.clone();
+        let Some(position) = updated.payment_methods.iter().position(|m| m.payment_method_id == self.payment_method_id)
+        else {
+            return Ok(Err(Failure::PaymentMethodNotFound));
+        };
+        updated.payment_methods.remove(position);
+        let transition = match customer::remove_method(updated.status, updated.payment_methods.len()) {
+            Ok(transition) => transition,
+            Err(refused) => return Ok(Err(method_refusal(refused))),
+        };
+        if let Some(t) = transition {
+            updated.status = t.to;
+        }
+        updated.updated_at = ctx.now;
+        resource::update(uow, &found, &updated)?;
+        if let Some(t) = transition {
+            let (from, to) = (Some(t.from.as_str()), t.to.as_str());
+            let event = audit(ctx, ResourceType::PaymentProfile, self.profile.to_string(), from, to, None);
+            record_change(uow, event, None, None)?;
+        }
+        Ok(Ok(Change::Moved))
+    }
+}
+
+fn method_refusal(refused: AddMethodRefused) -> Failure {
+    match refused {
+        AddMethodRefused::Full => Failure::PaymentMethodsFull,
+        AddMethodRefused::Cancelled => Failure::ProfileCancelled,
+        AddMethodRefused::Duplicate => Failure::DuplicatePaymentMethod,
     }
 }
 
@@ -262,20 +309,26 @@ pub fn profile_of(
     Ok(reach(reads, user, site, customer_in_path, id)?.map(|s| s.value))
 }
 
-/// A customer's profiles, oldest first, if this caller on this site may reach the
-/// customer.
+/// A customer's profiles, oldest first, optionally only those in `status`, if this
+/// caller on this site may reach the customer.
 pub fn profile_page(
     reads: &mut dyn Reads,
     user: UserId,
     site: SiteId,
     customer: &CustomerId,
+    status: Option<ProfileStatus>,
     limit: u32,
     offset: u64,
 ) -> Result<Result<Page<Profile>, Failure>, StoreError> {
     if let Err(failure) = customer_of(reads, user, site, customer)? {
         return Ok(Err(failure));
     }
-    Ok(Ok(resource::list::<Profile>(reads, customer::BY_CUSTOMER, customer.as_str(), limit, offset)?))
+    let (name, value) = match status {
+        Some(status) => (customer::BY_CUSTOMER_STATUS, customer::customer_status(customer, status)),
+        None => (customer::BY_CUSTOMER, customer.to_string()),
+    };
+    let page = resource::list::<Profile>(reads, name, &value, limit, offset)?;
+    Ok(Ok(page.map(Profile::with_method_ids)))
 }
 
 fn owner(ctx: &RequestContext) -> Owner {
@@ -303,5 +356,6 @@ fn reach(
     };
     let v = &found.value;
     let access = customer::check_access(&v.owner, Some(&v.customer_id), user, site, customer_in_path);
+    let found = Stored { version: found.version, value: found.value.with_method_ids() };
     Ok(access.map(|()| found).map_err(Failure::Mismatch))
 }

@@ -256,9 +256,12 @@ fn point_refusal(failure: &Failure) -> Row {
             "The terminal already has a queued action (status \"created\" or \"at_terminal\"). Cancel it or wait until it finishes.",
         ),
         Failure::ForbiddenTransition { from, to } => forbidden_transition("An action", from, to),
-        Failure::DuplicateEmail(_) | Failure::PaymentMethodsFull | Failure::ProfileCancelled | Failure::Invalid(_) => {
-            invalid_body("not a terminal action request")
-        }
+        Failure::DuplicateEmail(_)
+        | Failure::PaymentMethodsFull
+        | Failure::DuplicatePaymentMethod
+        | Failure::PaymentMethodNotFound
+        | Failure::ProfileCancelled
+        | Failure::Invalid(_) => invalid_body("not a terminal action request"),
     }
 }
 
@@ -330,9 +333,12 @@ fn payouts_refusal(failure: &Failure) -> Row {
         ),
         Failure::TerminalBusy => invalid_body("unexpected terminal conflict"),
         Failure::ForbiddenTransition { from, to } => forbidden_transition("A transaction", from, to),
-        Failure::DuplicateEmail(_) | Failure::PaymentMethodsFull | Failure::ProfileCancelled | Failure::Invalid(_) => {
-            invalid_body("not a payout request")
-        }
+        Failure::DuplicateEmail(_)
+        | Failure::PaymentMethodsFull
+        | Failure::DuplicatePaymentMethod
+        | Failure::PaymentMethodNotFound
+        | Failure::ProfileCancelled
+        | Failure::Invalid(_) => invalid_body("not a payout request"),
     }
 }
 
@@ -379,6 +385,8 @@ fn customer_refusal(failure: &Failure) -> Row {
         Failure::CannotCancel { .. }
         | Failure::TerminalBusy
         | Failure::PaymentMethodsFull
+        | Failure::DuplicatePaymentMethod
+        | Failure::PaymentMethodNotFound
         | Failure::ProfileCancelled
         | Failure::ForbiddenTransition { .. } => invalid_body("not a customer request"),
     }
@@ -420,12 +428,25 @@ fn profiles_table(kind: &ErrorKind) -> Row {
 
 fn profiles_refusal(failure: &Failure) -> Row {
     use StatusCode as S;
-    match failure {
-        Failure::NotFound | Failure::InvalidPathParam(_) | Failure::TransactionNotInPayout => Row::new(
+    let not_found = || {
+        Row::new(
             S::NOT_FOUND,
             "resource_not_found",
             "Request failed because the payment profile was not found. Verify that the payment profile ID, customer ID and caller ID are correct.",
-        ),
+        )
+    };
+    let validation_error = |detail: &str| {
+        Row::new(
+            S::BAD_REQUEST,
+            "validation_error",
+            format!("The request failed due to a validation error for the senti fields. More details can be found in \"details\". Verify that the data sent is correct and try again. ({detail})"),
+        )
+    };
+    match failure {
+        Failure::NotFound
+        | Failure::InvalidPathParam(_)
+        | Failure::TransactionNotInPayout
+        | Failure::PaymentMethodNotFound => not_found(),
         Failure::Mismatch(Mismatch::Caller) => Row::new(
             S::BAD_REQUEST,
             "caller_id_mismatch",
@@ -441,15 +462,28 @@ fn profiles_refusal(failure: &Failure) -> Row {
             "customer_id_mismatch",
             "Request failed because the \"customer_id\" sent does not match the payment profile. Verify if the correct value was sent and try again.",
         ),
-        Failure::MalformedJson(detail) => malformed_json(detail),
-        Failure::InvalidBody(detail) => invalid_body(detail),
+        Failure::MalformedJson(detail) => Row::new(
+            S::BAD_REQUEST,
+            "payload_failed",
+            format!("The request failed, possibly due to formatting or invalid data errors. More details can be found in \"details\". Verify that the data sent is correct and try again. ({detail})"),
+        ),
+        Failure::InvalidBody(detail) => validation_error(detail),
+        Failure::Invalid(cause) => validation_error(cause.description),
+        Failure::PaymentMethodsFull => Row::new(
+            S::BAD_REQUEST,
+            "more_than_two_payment_methods_not_allowed",
+            "The request failed because more than two objects containing payment method information were sent, which is the maximum allowed for the profile creation. Review the request and verify that you have sent that node correctly.",
+        ),
+        Failure::DuplicatePaymentMethod => Row::new(
+            S::BAD_REQUEST,
+            "duplicate_payment_method_not_allowed",
+            "Request failed due to a duplicated payment method. It is not allowed to add a payment method that already exists in the payment profile.",
+        ),
+        Failure::ProfileCancelled => validation_error("a CANCELLED payment profile's payment methods cannot change"),
         Failure::DuplicateEmail(_) => invalid_body("not a payment profile request"),
-        Failure::Invalid(cause) => invalid_body(cause.description),
-        Failure::PaymentMethodsFull => invalid_body("a payment profile holds at most 2 payment methods"),
-        Failure::ProfileCancelled => invalid_body("a CANCELLED payment profile takes no payment methods"),
         Failure::TestAccountsOnly => test_accounts_only(),
         Failure::CannotCancel { status } => invalid_body(&format!("cannot cancel in status {status}")),
-        Failure::TerminalBusy => invalid_body("not a customer request"),
+        Failure::TerminalBusy => invalid_body("not a payment profile request"),
         Failure::ForbiddenTransition { from, to } => forbidden_transition("A payment profile", from, to),
     }
 }

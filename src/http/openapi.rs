@@ -34,6 +34,7 @@ use super::{customers, notifications, payouts, point, profiles};
         profiles::list_profiles,
         profiles::get_profile,
         profiles::add_payment_method,
+        profiles::remove_payment_method,
         profiles::cancel_profile,
         notifications::list_notifications,
         notifications::retry_notification,

@@ -20,9 +20,14 @@ pub struct Paging {
 
 /// Parse `limit` (1 to 100, default 30) and `offset` (from 0, default 0).
 pub fn parse(limit: Option<&str>, offset: Option<&str>) -> Result<(u32, u64), Failure> {
+    parse_with(PAGE_LIMIT_DEFAULT, limit, offset)
+}
+
+/// [`parse`], for a listing whose page documents another default page size.
+pub fn parse_with(default: u32, limit: Option<&str>, offset: Option<&str>) -> Result<(u32, u64), Failure> {
     let bad = |msg: &str| Failure::InvalidBody(msg.to_owned());
     let limit = match limit {
-        None | Some("") => PAGE_LIMIT_DEFAULT,
+        None | Some("") => default,
         Some(raw) => raw
             .parse::<u32>()
             .ok()

@@ -12,8 +12,10 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_cause, assert_error, unique_key, Account, Options, TestApp};
 
+/// A card payment method; each call names another card.
 fn card() -> Value {
-    json!({ "id": "visa", "type": "credit_card", "token": "tok_123", "card_id": "card_1" })
+    let card_id = 1_000_000_000 + u64::from(rand::random::<u32>());
+    json!({ "id": "visa", "type": "credit_card", "token": "9b2d63e00d66a8c721607214ceda233a", "card_id": card_id })
 }
 
 impl TestApp {
@@ -159,7 +161,8 @@ async fn profile_lifecycle_pending_ready_cancelled() {
     assert_eq!(ready["payment_methods"][0]["id"], "visa");
     assert!(ready["payment_methods"][0].get("token").is_none(), "the token is never shown");
     assert_eq!(app.add_method(&account, &customer, profile).await.status(), StatusCode::CREATED);
-    assert_error(app.add_method(&account, &customer, profile).await, 400, "bad_request").await;
+    let third = app.add_method(&account, &customer, profile).await;
+    assert_error(third, 400, "more_than_two_payment_methods_not_allowed").await;
 
     let cancel = app.cancel_profile(&account, &customer, profile, "c1").await;
     assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
@@ -186,7 +189,7 @@ async fn profile_lifecycle_pending_ready_cancelled() {
         .await
         .unwrap();
     assert_eq!(list["paging"]["total"], 1);
-    assert_eq!(list["results"][0]["status"], "CANCELLED");
+    assert_eq!(list["data"][0]["status"], "CANCELLED");
 }
 
 #[tokio::test]
@@ -199,7 +202,7 @@ async fn pending_to_cancelled_and_cancelled_is_final() {
     // Again, with a new key: 204, no change, no new audit record.
     assert_eq!(app.cancel_profile(&account, &customer, &profile, "c2").await.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.profile_audit(&account, &profile).await.len(), 2);
-    let error = assert_error(app.add_method(&account, &customer, &profile).await, 400, "bad_request").await;
+    let error = assert_error(app.add_method(&account, &customer, &profile).await, 400, "validation_error").await;
     assert!(error["message"].as_str().unwrap().contains("CANCELLED"));
     assert_eq!(app.profile_status(&account, &customer, &profile).await, "CANCELLED");
 }
@@ -353,13 +356,13 @@ async fn the_same_key_for_another_request_is_409_and_malformed_json_is_400() {
         .send()
         .await
         .unwrap();
-    assert_error(raw, 400, "bad_request").await;
+    assert_error(raw, 400, "payload_failed").await;
     for body in [
         json!({ "max_day_overdue": 11 }),
         json!({ "sequence_control": "SOMETIMES" }),
         json!({ "statement_descriptor": "x".repeat(23) }),
     ] {
-        assert_error(app.create_profile(&account, &customer, &body).await, 400, "bad_request").await;
+        assert_error(app.create_profile(&account, &customer, &body).await, 400, "validation_error").await;
     }
 }
 
@@ -398,4 +401,77 @@ async fn over_the_limit_is_429_too_many_requests_then_it_recovers() {
     assert_error(limited, 429, "Too Many Requests").await;
     tokio::time::sleep(Duration::from_secs(retry_after)).await;
     assert_eq!(search().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn payment_methods_are_shown_as_the_profile_pages_show_them_and_can_be_removed() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let customer = app.new_customer(&account).await;
+    let profile = app.new_profile(&account, &customer).await;
+    let path = format!("/v1/customers/{customer}/payment-profiles/{profile}/payment-methods");
+    let with_card = |card_id: Value| json!({ "id": "master", "type": "credit_card", "token": "9b2d63e00d66a8c721607214ceda233a", "card_id": card_id });
+    let add = |body: Value| app.post(&path, &account.token, Some(&unique_key())).json(&body).send();
+    let first: Value = add(with_card(json!(1234567890))).await.unwrap().json().await.unwrap();
+    let method = &first["payment_methods"][0];
+    assert_eq!(method["card_id"], 1234567890, "a number, as sent");
+    assert_eq!((method["status"].clone(), method["default_method"].clone()), (json!("READY"), json!(true)));
+    let method_id = method["payment_method_id"].as_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&method_id).is_ok(), "{method_id}");
+
+    // The same card again is a duplicate; a card id as a string of digits is the same card.
+    assert_error(add(with_card(json!("1234567890"))).await.unwrap(), 400, "duplicate_payment_method_not_allowed").await;
+    let second: Value = add(with_card(json!(987))).await.unwrap().json().await.unwrap();
+    assert_eq!(second["payment_methods"][1]["default_method"], false);
+    for bad in
+        [json!({ "id": "visa", "type": "credit_card", "token": "short" }), json!({ "id": "visa", "type": "pix" })]
+    {
+        assert_error(add(bad).await.unwrap(), 400, "validation_error").await;
+    }
+
+    // Removing: 204; the last one gone makes a READY profile PENDING again.
+    let remove = |id: &str| {
+        let url = format!("{}{path}/{id}", app.base);
+        app.client.delete(url).bearer_auth(&account.token).header("X-Idempotency-Key", unique_key()).send()
+    };
+    assert_eq!(remove(&method_id).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_error(remove(&method_id).await.unwrap(), 404, "resource_not_found").await;
+    let left: Value = app.get_profile(&account, &customer, &profile).await.json().await.unwrap();
+    assert_eq!(left["payment_methods"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        (left["status"].clone(), left["payment_methods"][0]["default_method"].clone()),
+        (json!("READY"), json!(true))
+    );
+    let last = left["payment_methods"][0]["payment_method_id"].as_str().unwrap().to_owned();
+    assert_eq!(remove(&last).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.profile_status(&account, &customer, &profile).await, "PENDING");
+    let trail = app.profile_audit(&account, &profile).await;
+    assert_eq!(trail.last(), Some(&(Some("READY".to_owned()), "PENDING".to_owned())));
+}
+
+#[tokio::test]
+async fn the_profile_list_is_keyed_data_fifty_by_default_and_filtered_by_status() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let customer = app.new_customer(&account).await;
+    let (a, b, c) = (
+        app.new_profile(&account, &customer).await,
+        app.new_profile(&account, &customer).await,
+        app.new_profile(&account, &customer).await,
+    );
+    app.add_method(&account, &customer, &b).await;
+    app.cancel_profile(&account, &customer, &c, &unique_key()).await;
+    let list = |query: &str| {
+        let url = format!("{}/v1/customers/{customer}/payment-profiles{query}", app.base);
+        app.client.get(url).bearer_auth(&account.token).send()
+    };
+    let all: Value = list("").await.unwrap().json().await.unwrap();
+    assert_eq!(all["paging"], json!({ "limit": 50, "offset": 0, "total": 3 }));
+    assert!(all.get("results").is_none(), "{all}");
+    assert_eq!(all["data"].as_array().map(Vec::len), Some(3));
+    for (status, id) in [("PENDING", &a), ("READY", &b), ("CANCELLED", &c)] {
+        let page: Value = list(&format!("?status={status}")).await.unwrap().json().await.unwrap();
+        assert_eq!((page["paging"]["total"].clone(), page["data"][0]["id"].clone()), (json!(1), json!(id)), "{status}");
+    }
+    assert_error(list("?status=ready").await.unwrap(), 400, "validation_error").await;
 }

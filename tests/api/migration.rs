@@ -53,6 +53,10 @@ async fn a_store_of_the_previous_release_serves_every_resource_and_response_it_h
             // Customers now answer as the Customers reference does (dates renamed,
             // every documented field): the same customers, in the new shape.
             assert_same_customers(before, &body, name);
+        } else if name.starts_with("profile") {
+            // So do payment profiles (the list keyed `data`, 50 by default; methods
+            // with `payment_method_id`, `status`, `default_method`).
+            assert_same_profiles(before, &body, name);
         } else {
             assert_eq!(body, before, "{name} reads as it did");
         }
@@ -96,6 +100,42 @@ fn assert_same_customers(before: &str, after: &str, name: &str) {
         assert_eq!(old["created_date"], new["date_created"], "{name}");
         assert_eq!(old["last_updated_date"], new["date_last_updated"], "{name}");
         assert_eq!(new["status"], "active", "{name}");
+    }
+}
+
+/// A profile read (or list) of the previous release and of this one hold the same
+/// profiles and payment methods.
+fn assert_same_profiles(before: &str, after: &str, name: &str) {
+    let (before, after): (Value, Value) =
+        (serde_json::from_str(before).expect("before"), serde_json::from_str(after).expect("after"));
+    let pairs: Vec<(&Value, &Value)> = match (before.get("results"), after.get("data")) {
+        (Some(old), Some(new)) => {
+            assert_eq!(before["paging"]["total"], after["paging"]["total"], "{name}");
+            old.as_array().expect("results").iter().zip(new.as_array().expect("data")).collect()
+        }
+        _ => vec![(&before, &after)],
+    };
+    assert!(!pairs.is_empty(), "{name}");
+    for (old, new) in pairs {
+        for field in [
+            "id",
+            "status",
+            "customer_id",
+            "description",
+            "max_day_overdue",
+            "statement_descriptor",
+            "sequence_control",
+            "created_date",
+            "last_updated_date",
+        ] {
+            assert_eq!(old[field], new[field], "{name}: {field}");
+        }
+        let (old_methods, new_methods) = (old["payment_methods"].as_array(), new["payment_methods"].as_array());
+        assert_eq!(old_methods.map(Vec::len), new_methods.map(Vec::len), "{name}");
+        for (m, n) in old_methods.into_iter().flatten().zip(new_methods.into_iter().flatten()) {
+            assert_eq!((&m["id"], &m["type"]), (&n["id"], &n["type"]), "{name}");
+            assert!(n["payment_method_id"].as_str().is_some_and(|id| id.len() == 36), "{name}: {n}");
+        }
     }
 }
 
