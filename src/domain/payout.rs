@@ -381,6 +381,68 @@ pub struct Transaction {
     pub updated_at: Timestamp,
 }
 
+/// Every transaction status the payouts reference names for the list's `status`
+/// filter (P4). caja's machine holds six of them; a filter on another matches none.
+pub const DOCUMENTED_STATUSES: [&str; 11] = [
+    "approved",
+    "canceled",
+    "created",
+    "error",
+    "failed",
+    "in_process",
+    "pending",
+    "processed",
+    "refunded",
+    "rejected",
+    "success",
+];
+
+/// What `GET /v1/payouts/{id}` answers about a payout's transactions (P3): items
+/// waiting (`pending`, `in_process`), canceled, paid (`processed`), and refused
+/// (`failed`, `rejected`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub pending: u64,
+    pub canceled: u64,
+    pub success: u64,
+    pub error: u64,
+}
+
+impl Summary {
+    /// The summary of `count` transactions in each status.
+    pub fn of(counts: impl IntoIterator<Item = (TransactionStatus, u64)>) -> Summary {
+        use TransactionStatus::*;
+        let mut summary = Summary::default();
+        for (status, count) in counts {
+            let bucket = match status {
+                Pending | InProcess => &mut summary.pending,
+                Canceled => &mut summary.canceled,
+                Processed => &mut summary.success,
+                Failed | Rejected => &mut summary.error,
+            };
+            *bucket += count;
+        }
+        summary
+    }
+
+    /// The payout's status (P3: `pending`, `in_process`, `completed`, `canceled`):
+    /// `canceled` when every transaction was; `completed` when none is left
+    /// waiting; `in_process` when some are done or `in_process` and others wait;
+    /// `pending` while none has started.
+    pub fn status(&self, in_process: u64) -> &'static str {
+        let done = self.canceled + self.success + self.error;
+        if self.pending == 0 && self.success + self.error == 0 && self.canceled > 0 {
+            "canceled"
+        } else if self.pending == 0 {
+            "completed"
+        } else if in_process > 0 || done > 0 {
+            "in_process"
+        } else {
+            "pending"
+        }
+    }
+}
+
 /// A list of a payout's transactions, in order (`payout`), and of those in one status
 /// (`payout_status`).
 pub const BY_PAYOUT: &str = "payout";
@@ -388,7 +450,12 @@ pub const BY_PAYOUT_STATUS: &str = "payout_status";
 
 /// The `payout_status` value of a payout's transactions in `status`.
 pub fn payout_status(payout: PayoutId, status: TransactionStatus) -> String {
-    format!("{payout}:{}", status.as_str())
+    payout_status_named(payout, status.as_str())
+}
+
+/// [`payout_status`] for a status named in a request (which may be one caja never holds).
+pub fn payout_status_named(payout: PayoutId, status: &str) -> String {
+    format!("{payout}:{status}")
 }
 
 impl Transaction {

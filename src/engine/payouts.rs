@@ -11,6 +11,7 @@ use super::{audit, record_change, Change, Failure, Operation, Reads, RequestCont
 use crate::domain::payout::{
     self, CancelNote, NewPayout, Payout, PayoutId, Transaction, TransactionId, TransactionStatus,
 };
+use crate::domain::resource::Resource;
 use crate::domain::{AuditEvent, ResourceType, Timestamp, UserId};
 
 type Outcome<T> = Result<Result<T, Failure>, StoreError>;
@@ -152,13 +153,14 @@ pub fn transaction(
     Ok(locate(reads, user, payout, id)?.map(|(_, t)| t.value))
 }
 
-/// A page of a payout's transactions, in order, optionally in one status; `None`
-/// when the payout is not this user's.
+/// A page of a payout's transactions, in order, optionally only those in `status`
+/// (any of [`payout::DOCUMENTED_STATUSES`]); `None` when the payout is not this
+/// user's.
 pub fn transaction_page(
     reads: &mut dyn Reads,
     user: UserId,
     payout: PayoutId,
-    status: Option<TransactionStatus>,
+    status: Option<&str>,
     limit: u32,
     offset: u64,
 ) -> Result<Option<super::Page<Transaction>>, StoreError> {
@@ -166,10 +168,31 @@ pub fn transaction_page(
         return Ok(None);
     }
     let (name, value) = match status {
-        Some(status) => (payout::BY_PAYOUT_STATUS, payout::payout_status(payout, status)),
+        Some(status) => (payout::BY_PAYOUT_STATUS, payout::payout_status_named(payout, status)),
         None => (payout::BY_PAYOUT, payout.to_string()),
     };
     resource::list::<Transaction>(reads, name, &value, limit, offset).map(Some)
+}
+
+/// A payout of this user with its summary and status (`GET /v1/payouts/{id}`),
+/// counted from the payout's listing entries, one status at a time.
+pub fn payout_summary(
+    reads: &mut dyn Reads,
+    user: UserId,
+    id: PayoutId,
+) -> Result<Option<(Payout, payout::Summary, &'static str)>, StoreError> {
+    let Some(found) = owned_payout(reads, user, id)? else {
+        return Ok(None);
+    };
+    let mut counts = Vec::with_capacity(TransactionStatus::ALL.len());
+    for status in TransactionStatus::ALL {
+        let page = reads.list(Transaction::KIND, payout::BY_PAYOUT_STATUS, &payout::payout_status(id, status), 0, 0)?;
+        counts.push((status, page.total));
+    }
+    let in_process = counts.iter().find(|(s, _)| *s == TransactionStatus::InProcess).map_or(0, |(_, n)| *n);
+    let summary = payout::Summary::of(counts);
+    let status = summary.status(in_process);
+    Ok(Some((found, summary, status)))
 }
 
 fn owned_payout(reads: &mut dyn Reads, user: UserId, id: PayoutId) -> Result<Option<Payout>, StoreError> {

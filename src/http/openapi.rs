@@ -21,6 +21,7 @@ use super::{customers, notifications, payouts, point, profiles};
         point::cancel_action,
         point::action_event,
         payouts::create_payout,
+        payouts::get_payout,
         payouts::list_transactions,
         payouts::get_transaction,
         payouts::cancel_transaction,

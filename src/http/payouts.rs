@@ -34,6 +34,7 @@ const FAMILY: Family = Family::Payouts;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/payouts", post(create_payout))
+        .route("/v1/payouts/{payout_id}", get(get_payout))
         .route("/v1/payouts/{payout_id}/transactions", get(list_transactions))
         .route("/v1/payouts/{payout_id}/transactions/{transaction_id}", get(get_transaction))
         .route("/v1/payouts/{payout_id}/transactions/{transaction_id}/cancel", put(cancel_transaction))
@@ -316,7 +317,7 @@ pub async fn list_transactions(
     let user = principal.user_id;
     let page = state
         .store
-        .read(move |r| engine::transaction_page(r, user, payout, status, limit, offset))
+        .read(move |r| engine::transaction_page(r, user, payout, status.as_deref(), limit, offset))
         .await
         .map_err(|e| read_failed(FAMILY, e))?;
     let page = page.ok_or_else(|| refuse(Failure::NotFound))?;
@@ -329,17 +330,97 @@ pub async fn list_transactions(
     ))
 }
 
-fn list_params(params: ListParams) -> Result<(Option<TransactionStatus>, u32, u64), Failure> {
-    let status = match params.status.as_deref() {
-        None | Some("") => None,
-        Some(raw) => Some(TransactionStatus::parse(raw).ok_or_else(|| {
-            Failure::InvalidBody(
-                "status must be one of pending, in_process, processed, failed, rejected, canceled".into(),
-            )
-        })?),
+fn list_params(params: ListParams) -> Result<(Option<String>, u32, u64), Failure> {
+    let status = match params.status {
+        None => None,
+        Some(raw) if raw.is_empty() => None,
+        Some(raw) if payout::DOCUMENTED_STATUSES.contains(&raw.as_str()) => Some(raw),
+        Some(_) => {
+            return Err(Failure::InvalidBody(format!(
+                "status must be one of {}",
+                payout::DOCUMENTED_STATUSES.join(", ")
+            )))
+        }
     };
     let (limit, offset) = paging::parse(params.limit.as_deref(), params.offset.as_deref())?;
     Ok((status, limit, offset))
+}
+
+/// A payout as `GET /v1/payouts/{payout_id}` answers it (P3).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayoutSummaryView {
+    #[schema(example = "48213576901234")]
+    pub id: String,
+    /// `pending`, `in_process`, `completed` or `canceled`, from its transactions.
+    pub status: &'static str,
+    pub external_reference: Option<String>,
+    pub config: PayoutConfigView,
+    pub summary: SummaryView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayoutConfigView {
+    pub notification_url: Option<String>,
+}
+
+/// Transactions by outcome: waiting, canceled, paid, refused.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SummaryView {
+    pub pending: Items,
+    pub canceled: Items,
+    pub success: Items,
+    pub error: Items,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Items {
+    pub items: u64,
+}
+
+/// Read a payout: its status and a summary of its transactions.
+#[utoipa::path(
+    get, path = "/v1/payouts/{payout_id}", tag = "Payouts",
+    params(("payout_id" = String, Path, description = "The payout's decimal id")),
+    responses(
+        (status = 200, description = "The payout", body = PayoutSummaryView),
+        (status = 400, description = "invalid_payout_id", body = ErrorBody),
+        (status = 401, description = "invalid_token", body = ErrorBody),
+        (status = 403, description = "forbidden", body = ErrorBody),
+        (status = 404, description = "not_found (also another account's payout)", body = ErrorBody),
+        (status = 429, description = "too_many_requests", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_payout(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    gate(&principal)?;
+    let refuse = |failure| ApiError::refused(FAMILY, failure);
+    let id = path
+        .ok()
+        .and_then(|Path(raw)| PayoutId::parse(&raw))
+        .ok_or_else(|| refuse(Failure::InvalidPathParam(PathParam::PayoutId)))?;
+    let user = principal.user_id;
+    let found =
+        state.store.read(move |r| engine::payout_summary(r, user, id)).await.map_err(|e| read_failed(FAMILY, e))?;
+    let (payout, summary, status) = found.ok_or_else(|| refuse(Failure::NotFound))?;
+    Ok(json(
+        StatusCode::OK,
+        &PayoutSummaryView {
+            id: payout.id.to_string(),
+            status,
+            external_reference: payout.external_reference,
+            config: PayoutConfigView { notification_url: payout.notification_url },
+            summary: SummaryView {
+                pending: Items { items: summary.pending },
+                canceled: Items { items: summary.canceled },
+                success: Items { items: summary.success },
+                error: Items { items: summary.error },
+            },
+        },
+    ))
 }
 
 /// Read one transaction of a payout.
