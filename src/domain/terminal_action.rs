@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use base64::Engine;
 use uuid::Uuid;
 
 use super::resource::{scoped, IndexEntry, Resource};
@@ -172,21 +173,43 @@ pub struct NewAction {
     pub content: String,
 }
 
-/// Why a create request is not a valid action; the message names the field.
+/// Why a create request is not a valid action, in the create page's terms (S4): a
+/// required property missing, a property with a wrong value, a property the action
+/// does not have, or one of the wrong JSON type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropertyError {
+    Required,
+    Value,
+    Unsupported,
+    Type,
+}
+
+/// A refused create request: what is wrong, and a message naming the field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidAction(pub String);
+#[error("{message}")]
+pub struct InvalidAction {
+    pub error: PropertyError,
+    pub message: String,
+}
+
+/// `external_reference`: at most 64 of `[A-Za-z0-9_-]` (S1).
+fn valid_external_reference(reference: &str) -> bool {
+    reference.len() <= EXTERNAL_REFERENCE_CHARS_MAX
+        && reference.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
 
 impl NewAction {
     pub fn parse(draft: ActionDraft) -> Result<Self, InvalidAction> {
-        let invalid = |msg: &str| Err(InvalidAction(msg.to_owned()));
+        let refuse = |error, msg: &str| Err(InvalidAction { error, message: msg.to_owned() });
+        let invalid = |msg: &str| refuse(PropertyError::Value, msg);
+        let required = |msg: &str| refuse(PropertyError::Required, msg);
         match draft.kind.as_deref() {
             Some("print") => {}
             Some(_) => return invalid("type must be \"print\""),
-            None => return invalid("type is required"),
+            None => return required("type is required"),
         }
         let Some(terminal_id) = draft.terminal_id else {
-            return invalid("config.point.terminal_id is required");
+            return required("config.point.terminal_id is required");
         };
         if terminal_id.is_empty()
             || terminal_id.chars().count() > TERMINAL_ID_CHARS_MAX
@@ -195,22 +218,23 @@ impl NewAction {
             return invalid("config.point.terminal_id must be 1 to 64 letters, digits or underscores");
         }
         let subtype = match draft.subtype.as_deref() {
-            None => return invalid("config.point.subtype is required"),
+            None => return required("config.point.subtype is required"),
             Some(raw) => match PrintSubtype::parse(raw) {
                 Some(subtype) => subtype,
                 None => return invalid("config.point.subtype must be \"custom\" or \"image\""),
             },
         };
         let Some(content) = draft.content else {
-            return invalid("content is required");
+            return required("content is required");
         };
         if content.is_empty() || content.chars().count() > CONTENT_CHARS_MAX {
             return invalid("content must be 1 to 65536 characters");
         }
-        if let Some(reference) = &draft.external_reference {
-            if reference.chars().count() > EXTERNAL_REFERENCE_CHARS_MAX || reference.chars().any(char::is_control) {
-                return invalid("external_reference must be at most 64 characters, without control characters");
-            }
+        if subtype == PrintSubtype::Image && base64::engine::general_purpose::STANDARD.decode(&content).is_err() {
+            return invalid("content must be base64 for an image");
+        }
+        if draft.external_reference.as_deref().is_some_and(|r| !valid_external_reference(r)) {
+            return invalid("external_reference must be at most 64 letters, digits, '_' or '-'");
         }
         Ok(NewAction { external_reference: draft.external_reference, terminal_id, subtype, content })
     }
@@ -411,7 +435,7 @@ mod tests {
         ];
         for (input, expected) in cases {
             let err = NewAction::parse(input).unwrap_err();
-            assert!(err.0.contains(expected), "{err} should mention {expected}");
+            assert!(err.message.contains(expected), "{err} should mention {expected}");
         }
     }
 

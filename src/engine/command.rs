@@ -3,6 +3,7 @@
 use super::{StoreError, UnitOfWork};
 use crate::domain::customer::{CustomerId, Mismatch};
 use crate::domain::customer_data::Cause;
+use crate::domain::terminal_action::PropertyError;
 use crate::domain::{Fingerprint, IdempotencyKey, Principal, StoredResponse, Timestamp};
 
 /// Everything about the request that is not the operation itself.
@@ -85,6 +86,11 @@ pub enum Failure {
     DuplicateEmail(CustomerId),
     /// A field refused with one of the reference's numbered causes (customers).
     Invalid(Cause),
+    /// A terminal action's property refused in the create page's terms.
+    Property {
+        error: PropertyError,
+        detail: String,
+    },
     /// The profile already holds the most payment methods it may.
     PaymentMethodsFull,
     /// The profile already holds this card.

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::domain::customer::Mismatch;
 use crate::domain::customer_data::Cause;
+use crate::domain::terminal_action::PropertyError;
 use crate::domain::StoredResponse;
 use crate::engine::{Failure, PathParam};
 
@@ -242,6 +243,15 @@ fn point_refusal(failure: &Failure) -> Row {
         ),
         Failure::MalformedJson(detail) => malformed_json(detail),
         Failure::InvalidBody(detail) => invalid_body(detail),
+        Failure::Property { error, detail } => {
+            let code = match error {
+                PropertyError::Required => "required_properties",
+                PropertyError::Value => "property_value",
+                PropertyError::Unsupported => "unsupported_properties",
+                PropertyError::Type => "property_type",
+            };
+            Row::new(S::BAD_REQUEST, code, format!("{detail}."))
+        }
         Failure::TestAccountsOnly => test_accounts_only(),
         Failure::CannotCancel { status } => Row::new(
             S::CONFLICT,
@@ -339,6 +349,7 @@ fn payouts_refusal(failure: &Failure) -> Row {
         | Failure::PaymentMethodNotFound
         | Failure::ProfileCancelled
         | Failure::Invalid(_) => invalid_body("not a payout request"),
+        Failure::Property { detail, .. } => invalid_body(detail),
     }
 }
 
@@ -378,7 +389,7 @@ fn customer_refusal(failure: &Failure) -> Row {
         Failure::MalformedJson(detail) => {
             Row::caused(causes::BODY_NOT_OBJECT, format!("{} ({detail})", causes::BODY_NOT_OBJECT.description))
         }
-        Failure::InvalidBody(detail) => {
+        Failure::InvalidBody(detail) | Failure::Property { detail, .. } => {
             Row::caused(causes::PARAMETERS_INVALID, format!("invalid parameters: {detail}."))
         }
         Failure::TestAccountsOnly => test_accounts_only(),
@@ -467,7 +478,7 @@ fn profiles_refusal(failure: &Failure) -> Row {
             "payload_failed",
             format!("The request failed, possibly due to formatting or invalid data errors. More details can be found in \"details\". Verify that the data sent is correct and try again. ({detail})"),
         ),
-        Failure::InvalidBody(detail) => validation_error(detail),
+        Failure::InvalidBody(detail) | Failure::Property { detail, .. } => validation_error(detail),
         Failure::Invalid(cause) => validation_error(cause.description),
         Failure::PaymentMethodsFull => Row::new(
             S::BAD_REQUEST,

@@ -14,7 +14,7 @@ use super::request::{
     json, json_response, moved, operation, parse_json, read_failed, render, test_accounts_only, Write, WriteRequest,
 };
 use super::AppState;
-use crate::domain::terminal_action::{ActionDraft, ActionId, ActionStatus, NewAction, TerminalAction};
+use crate::domain::terminal_action::{ActionDraft, ActionId, ActionStatus, NewAction, PropertyError, TerminalAction};
 use crate::domain::Principal;
 use crate::engine::point::{self as engine, CancelAction, CreateAction, MoveAction};
 use crate::engine::{Failure, PathParam};
@@ -29,15 +29,29 @@ pub fn routes() -> Router<AppState> {
         .route("/terminals/v1/actions/{action_id}/events", post(action_event))
 }
 
+/// A body the JSON reader refused, in the create page's terms: a property the action
+/// does not have is `unsupported_properties`, one of the wrong type `property_type`.
+fn property_error(failure: Failure) -> Failure {
+    match failure {
+        Failure::InvalidBody(detail) if detail.contains("unknown field") => {
+            Failure::Property { error: PropertyError::Unsupported, detail }
+        }
+        Failure::InvalidBody(detail) => Failure::Property { error: PropertyError::Type, detail },
+        other => other,
+    }
+}
+
 /// `POST /terminals/v1/actions` body. Every field is required except
-/// `external_reference`; each missing one is named in the 400 message.
+/// `external_reference`; each missing one is named in the 400 message. A property
+/// not listed here is refused (`unsupported_properties`).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateActionBody {
     /// Always `print`.
     #[serde(rename = "type")]
     #[schema(example = "print")]
     pub kind: Option<String>,
-    /// Up to 64 characters.
+    /// Up to 64 letters, digits, `_` or `-`.
     pub external_reference: Option<String>,
     pub config: Option<ActionConfigBody>,
     /// What to print: text for `custom`, base64 for `image`; 1 to 65536 characters.
@@ -45,11 +59,13 @@ pub struct CreateActionBody {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ActionConfigBody {
     pub point: Option<PointConfigBody>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PointConfigBody {
     /// `<brand>_<model>__<serial>`, 1 to 64 letters, digits or underscores.
     #[schema(example = "NEWLAND_N950__N950NCB123456789")]
@@ -135,7 +151,7 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<ActionId, Failur
     request_body = CreateActionBody,
     responses(
         (status = 201, description = "Created", body = ActionView),
-        (status = 400, description = "empty_required_header, invalid_idempotency_key, bad_request", body = ErrorBody),
+        (status = 400, description = "empty_required_header, invalid_idempotency_key, required_properties, property_value, unsupported_properties, property_type, bad_request (not JSON)", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 409, description = "already_queued_order_for_terminal, idempotency_key_already_used", body = ErrorBody),
         (status = 413, description = "payload_too_large", body = ErrorBody),
@@ -146,8 +162,9 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<ActionId, Failur
 )]
 pub async fn create_action(State(state): State<AppState>, request: WriteRequest) -> Result<Response, ApiError> {
     let write = Write::begin(&state, FAMILY, &request).await?;
-    let parsed = parse_json::<CreateActionBody>(write.body(), false)
-        .and_then(|body| NewAction::parse(body.into_draft()).map_err(|err| Failure::InvalidBody(err.0)));
+    let parsed = parse_json::<CreateActionBody>(write.body(), false).map_err(property_error).and_then(|body| {
+        NewAction::parse(body.into_draft()).map_err(|err| Failure::Property { error: err.error, detail: err.message })
+    });
     let op = operation(Ok(()), parsed, |(), new| CreateAction { id: ActionId::from_random(rand::random()), new });
     let success = |action: &TerminalAction| json_response(StatusCode::CREATED, &ActionView::from(action));
     Ok(write.execute(&state, op, render(FAMILY, success)).await)

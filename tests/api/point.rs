@@ -210,32 +210,55 @@ async fn malformed_json_is_400_bad_request() {
 }
 
 #[tokio::test]
-async fn invalid_fields_are_400_bad_request_naming_the_field() {
+async fn invalid_fields_are_400_with_the_create_pages_codes_naming_the_field() {
     let app = TestApp::spawn().await;
     let account = app.test_account().await;
+    let point = |terminal: &str, subtype: &str| json!({ "point": { "terminal_id": terminal, "subtype": subtype } });
     let cases = [
-        (json!({}), "type"),
-        (json!({ "type": "pay" }), "type"),
-        (json!({ "type": "print", "content": "x" }), "terminal_id"),
+        (json!({}), "required_properties", "type"),
+        (json!({ "type": "pay" }), "property_value", "type"),
+        (json!({ "type": "print", "content": "x" }), "required_properties", "terminal_id"),
         (
-            json!({ "type": "print", "content": "x", "config": { "point": { "terminal_id": "bad id!", "subtype": "custom" } } }),
+            json!({ "type": "print", "content": "x", "config": point("bad id!", "custom") }),
+            "property_value",
             "terminal_id",
         ),
+        (json!({ "type": "print", "content": "x", "config": point("T1", "poster") }), "property_value", "subtype"),
+        (json!({ "type": "print", "content": 5, "config": point("T1", "custom") }), "property_type", "invalid type"),
+        (json!({ "type": "print", "config": point("T1", "custom") }), "required_properties", "content"),
+        (json!(["an", "array"]), "property_type", "invalid type"),
         (
-            json!({ "type": "print", "content": "x", "config": { "point": { "terminal_id": "T1", "subtype": "poster" } } }),
-            "subtype",
+            json!({ "type": "print", "content": "x", "config": point("T1", "custom"), "priority": 1 }),
+            "unsupported_properties",
+            "priority",
         ),
         (
-            json!({ "type": "print", "content": 5, "config": { "point": { "terminal_id": "T1", "subtype": "custom" } } }),
-            "invalid type",
+            json!({ "type": "print", "content": "x", "config": { "point": { "terminal_id": "T1", "subtype": "custom", "copies": 2 } } }),
+            "unsupported_properties",
+            "copies",
         ),
-        (json!({ "type": "print", "config": { "point": { "terminal_id": "T1", "subtype": "custom" } } }), "content"),
-        (json!(["an", "array"]), "invalid type"),
+        (
+            json!({ "type": "print", "content": "!!! not base64", "config": point("T1", "image") }),
+            "property_value",
+            "base64",
+        ),
+        (
+            json!({ "type": "print", "content": "x", "external_reference": "o 6@", "config": point("T1", "custom") }),
+            "property_value",
+            "external_reference",
+        ),
+        (
+            json!({ "type": "print", "content": "x", "external_reference": "x".repeat(65), "config": point("T1", "custom") }),
+            "property_value",
+            "external_reference",
+        ),
     ];
-    for (body, field) in cases {
-        let error = assert_error(app.create_action(&account, &unique_key(), &body).await, 400, "bad_request").await;
+    for (body, code, field) in cases {
+        let error = assert_error(app.create_action(&account, &unique_key(), &body).await, 400, code).await;
         assert!(error["message"].as_str().unwrap().contains(field), "{error} should name {field}");
     }
+    let image = json!({ "type": "print", "content": "aGVsbG8=", "external_reference": "order_1-A", "config": point("T1", "image") });
+    assert_eq!(app.create_action(&account, &unique_key(), &image).await.status(), 201);
 }
 
 #[tokio::test]
