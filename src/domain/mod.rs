@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod card;
 pub mod customer;
 pub mod customer_data;
 pub mod idempotency;

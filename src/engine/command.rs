@@ -97,6 +97,8 @@ pub enum Failure {
     DuplicatePaymentMethod,
     /// No payment method of the profile has this `payment_method_id`.
     PaymentMethodNotFound,
+    /// The customer has no (undeleted) card with this id.
+    CardNotFound,
     /// A cancelled profile takes no payment methods.
     ProfileCancelled,
     /// The test helper asked for a move the machine forbids.

@@ -5,6 +5,7 @@
 
 use super::resource::{self, Stored};
 use super::{audit, record_change, Change, Failure, Operation, Page, Reads, RequestContext, StoreError, UnitOfWork};
+use crate::domain::card::Card;
 use crate::domain::customer::{
     self, AddMethodRefused, CancelDecision, Customer, CustomerId, CustomerStatus, NewProfile, Owner, PaymentMethod,
     Profile, ProfileId, ProfileStatus,
@@ -44,9 +45,10 @@ pub struct UpdateCustomer {
 }
 
 impl Operation for UpdateCustomer {
-    type Effect = Customer;
+    /// The customer as it is now, with its cards.
+    type Effect = (Customer, Vec<Card>);
 
-    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Customer> {
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<(Customer, Vec<Card>)> {
         let Some(found) = active_customer(uow, ctx.principal.user_id, ctx.principal.site_id, &self.id)? else {
             return Ok(Err(Failure::NotFound));
         };
@@ -55,7 +57,8 @@ impl Operation for UpdateCustomer {
         }
         let updated = found.value.updated(self.data.clone(), ctx.now);
         resource::update(uow, &found, &updated)?;
-        Ok(Ok(updated))
+        let cards = super::cards::cards(uow, &updated.id)?;
+        Ok(Ok((updated, cards)))
     }
 }
 
@@ -66,15 +69,17 @@ pub struct DeleteCustomer {
 }
 
 impl Operation for DeleteCustomer {
-    type Effect = Customer;
+    /// The customer as deleted, with the cards it had.
+    type Effect = (Customer, Vec<Card>);
 
-    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Customer> {
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<(Customer, Vec<Card>)> {
         let Some(found) = active_customer(uow, ctx.principal.user_id, ctx.principal.site_id, &self.id)? else {
             return Ok(Err(Failure::NotFound));
         };
         let deleted = Customer { status: CustomerStatus::Deactive, updated_at: ctx.now, ..found.value.clone() };
         resource::update(uow, &found, &deleted)?;
-        Ok(Ok(deleted))
+        let cards = super::cards::cards(uow, &deleted.id)?;
+        Ok(Ok((deleted, cards)))
     }
 }
 
@@ -266,6 +271,38 @@ impl Operation for CancelProfile {
             CancelDecision::AlreadyCancelled => Ok(Ok(Change::Unchanged)),
         }
     }
+}
+
+/// [`customer`] with its cards.
+pub fn customer_with_cards(
+    reads: &mut dyn Reads,
+    user: UserId,
+    site: SiteId,
+    id: &CustomerId,
+) -> Result<Option<(Customer, Vec<Card>)>, StoreError> {
+    let Some(found) = customer(reads, user, site, id)? else {
+        return Ok(None);
+    };
+    let cards = super::cards::cards(reads, &found.id)?;
+    Ok(Some((found, cards)))
+}
+
+/// [`customer_page`] with each customer's cards.
+pub fn customer_page_with_cards(
+    reads: &mut dyn Reads,
+    user: UserId,
+    site: SiteId,
+    email: Option<&str>,
+    limit: u32,
+    offset: u64,
+) -> Result<Page<(Customer, Vec<Card>)>, StoreError> {
+    let page = customer_page(reads, user, site, email, limit, offset)?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for c in page.items {
+        let cards = super::cards::cards(reads, &c.id)?;
+        items.push((c, cards));
+    }
+    Ok(Page { total: page.total, items })
 }
 
 /// A customer, if this caller on this site may reach it (the payment profiles'

@@ -11,6 +11,7 @@
 //! neither HTTP nor SQL.
 
 mod apply;
+pub mod cards;
 mod changes;
 mod command;
 pub mod customers;

@@ -18,10 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
+use super::cards::CardView;
 use super::error::{ApiError, ErrorBody, Family};
-use super::paging::{self, Listing};
+use super::paging::{self, Listing, Paging};
 use super::request::{json, json_response, operation, parse_json, query, read_failed, render, Write, WriteRequest};
 use super::AppState;
+use crate::domain::card::Card;
 use crate::domain::customer::{Customer, CustomerId};
 use crate::domain::customer_data::{self as causes, Address, CustomerData, Identification, Phone};
 use crate::domain::Principal;
@@ -145,9 +147,8 @@ pub struct CustomerView {
     pub metadata: Box<RawValue>,
     pub default_card: Option<String>,
     pub default_address: Option<String>,
-    /// Saved cards (none yet: caja does not store cards).
-    #[schema(value_type = Vec<Object>)]
-    pub cards: Vec<()>,
+    /// The customer's saved cards.
+    pub cards: Vec<CardView>,
     #[schema(value_type = Vec<Object>)]
     pub addresses: Vec<()>,
     pub live_mode: bool,
@@ -168,8 +169,8 @@ pub struct AddressView {
     pub street_number: Option<i64>,
 }
 
-impl From<&Customer> for CustomerView {
-    fn from(c: &Customer) -> Self {
+impl CustomerView {
+    fn of(c: &Customer, cards: &[Card]) -> Self {
         let user = c.owner.user_id.get();
         let metadata = c.metadata.as_deref().unwrap_or("{}");
         CustomerView {
@@ -196,7 +197,7 @@ impl From<&Customer> for CustomerView {
                 .unwrap_or_else(|_| RawValue::from_string("{}".to_owned()).unwrap_or_else(|_| unreachable!())),
             default_card: c.default_card.clone(),
             default_address: c.default_address.clone(),
-            cards: Vec::new(),
+            cards: cards.iter().map(CardView::from).collect(),
             addresses: Vec::new(),
             live_mode: c.live_mode,
             user_id: user,
@@ -250,8 +251,8 @@ fn customer_data(body: &[u8]) -> Result<CustomerData, Failure> {
     body.into_data()
 }
 
-fn ok(status: StatusCode) -> impl Fn(&Customer) -> crate::domain::StoredResponse + Send + Sync {
-    move |c| json_response(status, &CustomerView::from(c))
+fn ok(status: StatusCode) -> impl Fn(&(Customer, Vec<Card>)) -> crate::domain::StoredResponse + Send + Sync {
+    move |(c, cards)| json_response(status, &CustomerView::of(c, cards))
 }
 
 // ---- handlers ----
@@ -277,7 +278,8 @@ pub async fn create_customer(State(state): State<AppState>, request: WriteReques
         let mut rng = rand::rng();
         CreateCustomer { id: CustomerId::from_random(rng.random(), rng.random()), data }
     });
-    Ok(write.execute(&state, op, render(FAMILY, ok(StatusCode::CREATED))).await)
+    let created = |c: &Customer| json_response(StatusCode::CREATED, &CustomerView::of(c, &[]));
+    Ok(write.execute(&state, op, render(FAMILY, created)).await)
 }
 
 /// Read a customer.
@@ -298,10 +300,13 @@ pub async fn get_customer(
 ) -> Result<Response, ApiError> {
     let id = path_id(path).map_err(refuse)?;
     let (user, site) = (principal.user_id, principal.site_id);
-    let found =
-        state.store.read(move |r| engine::customer(r, user, site, &id)).await.map_err(|e| read_failed(FAMILY, e))?;
-    let found = found.ok_or_else(|| refuse(Failure::NotFound))?;
-    Ok(json(StatusCode::OK, &CustomerView::from(&found)))
+    let found = state
+        .store
+        .read(move |r| engine::customer_with_cards(r, user, site, &id))
+        .await
+        .map_err(|e| read_failed(FAMILY, e))?;
+    let (found, cards) = found.ok_or_else(|| refuse(Failure::NotFound))?;
+    Ok(json(StatusCode::OK, &CustomerView::of(&found, &cards)))
 }
 
 /// Update a customer: the fields sent replace the stored ones.
@@ -383,8 +388,12 @@ pub async fn search_customers(
     let (user, site) = (principal.user_id, principal.site_id);
     let page = state
         .store
-        .read(move |r| engine::customer_page(r, user, site, email.as_deref(), limit, offset))
+        .read(move |r| engine::customer_page_with_cards(r, user, site, email.as_deref(), limit, offset))
         .await
         .map_err(|e| read_failed(FAMILY, e))?;
-    Ok(json(StatusCode::OK, &Listing::<CustomerView>::of(&page, limit, offset)))
+    let listing = Listing {
+        paging: Paging { limit, offset, total: page.total },
+        results: page.items.iter().map(|(c, cards)| CustomerView::of(c, cards)).collect(),
+    };
+    Ok(json(StatusCode::OK, &listing))
 }

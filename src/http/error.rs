@@ -22,7 +22,8 @@ use crate::engine::{Failure, PathParam};
 pub enum Family {
     Point,
     Payouts,
-    /// Customers (`/v1/customers`, its search and one customer).
+    /// Customers (`/v1/customers`, its search, one customer and its cards) and card
+    /// tokens (`/v1/card_tokens`): the classic codes with numbered causes.
     Customers,
     /// A customer's payment profiles (`/v1/customers/{id}/payment-profiles…`).
     Profiles,
@@ -49,7 +50,7 @@ impl Family {
             Some(Family::Payouts)
         } else if under("/v1/customers") && path.contains("/payment-profiles") {
             Some(Family::Profiles)
-        } else if under("/v1/customers") {
+        } else if under("/v1/customers") || under("/v1/card_tokens") {
             Some(Family::Customers)
         } else if under("/v1/notifications") || under("/v1/audit-events") {
             Some(Family::Caja)
@@ -156,6 +157,10 @@ impl Row {
     /// A 400 `bad_request` carrying a documented cause.
     fn caused(cause: Cause, message: impl Into<String>) -> Self {
         Row { cause: Some(cause), ..Row::new(StatusCode::BAD_REQUEST, "bad_request", message) }
+    }
+
+    fn with_cause(self, cause: Cause) -> Self {
+        Row { cause: Some(cause), ..self }
     }
 
     fn body(&self) -> Vec<u8> {
@@ -270,6 +275,7 @@ fn point_refusal(failure: &Failure) -> Row {
         | Failure::PaymentMethodsFull
         | Failure::DuplicatePaymentMethod
         | Failure::PaymentMethodNotFound
+        | Failure::CardNotFound
         | Failure::ProfileCancelled
         | Failure::Invalid(_) => invalid_body("not a terminal action request"),
     }
@@ -347,6 +353,7 @@ fn payouts_refusal(failure: &Failure) -> Row {
         | Failure::PaymentMethodsFull
         | Failure::DuplicatePaymentMethod
         | Failure::PaymentMethodNotFound
+        | Failure::CardNotFound
         | Failure::ProfileCancelled
         | Failure::Invalid(_) => invalid_body("not a payout request"),
         Failure::Property { detail, .. } => invalid_body(detail),
@@ -377,6 +384,9 @@ fn customer_refusal(failure: &Failure) -> Row {
     match failure {
         Failure::NotFound | Failure::InvalidPathParam(_) | Failure::Mismatch(_) | Failure::TransactionNotInPayout => {
             Row::new(StatusCode::NOT_FOUND, "not_found", "customer not found")
+        }
+        Failure::CardNotFound => {
+            Row::new(StatusCode::NOT_FOUND, "not_found", "card not found").with_cause(causes::CARD_NOT_FOUND)
         }
         Failure::Invalid(cause) => Row::caused(*cause, cause.description),
         Failure::DuplicateEmail(existing) => Row::caused(
@@ -457,7 +467,8 @@ fn profiles_refusal(failure: &Failure) -> Row {
         Failure::NotFound
         | Failure::InvalidPathParam(_)
         | Failure::TransactionNotInPayout
-        | Failure::PaymentMethodNotFound => not_found(),
+        | Failure::PaymentMethodNotFound
+        | Failure::CardNotFound => not_found(),
         Failure::Mismatch(Mismatch::Caller) => Row::new(
             S::BAD_REQUEST,
             "caller_id_mismatch",

@@ -2,6 +2,7 @@
 //! document. Only this layer knows HTTP and JSON.
 
 mod auth;
+mod cards;
 mod customers;
 mod error;
 mod notifications;
@@ -90,6 +91,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(point::routes())
         .merge(payouts::routes())
         .merge(customers::routes())
+        .merge(cards::routes())
         .merge(profiles::routes())
         .merge(notifications::routes())
         .route("/health", get(health))

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
-use super::{customers, notifications, payouts, point, profiles};
+use super::{cards, customers, notifications, payouts, point, profiles};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +31,13 @@ use super::{customers, notifications, payouts, point, profiles};
         customers::get_customer,
         customers::update_customer,
         customers::delete_customer,
+        cards::create_card_token,
+        cards::get_card_token,
+        cards::save_card,
+        cards::list_cards,
+        cards::get_card,
+        cards::update_card,
+        cards::delete_card,
         profiles::create_profile,
         profiles::list_profiles,
         profiles::get_profile,

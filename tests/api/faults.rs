@@ -106,7 +106,11 @@ async fn a_postgres_restart_under_load_loses_no_acknowledged_write() {
         let (status, _) = create(&app, &account, key).await.expect("the server answers again");
         assert_eq!(status, StatusCode::CREATED, "retry of {key}");
     }
-    assert_eq!(app.count("terminal_actions"), (acknowledged.len() + failed.len()) as i64, "one action per key");
+    assert_eq!(
+        app.count("resources WHERE kind = 'terminal_action'"),
+        (acknowledged.len() + failed.len()) as i64,
+        "one action per key"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,5 +140,5 @@ async fn while_postgres_is_down_requests_fail_fast_and_service_resumes_by_itself
     }
     assert!(resumed.is_some(), "the server reconnected by itself");
     assert_eq!(app.action_status(&account, &id).await, "created");
-    assert_eq!(app.count("terminal_actions"), 2);
+    assert_eq!(app.count("resources WHERE kind = 'terminal_action'"), 2);
 }

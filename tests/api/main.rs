@@ -2,6 +2,7 @@
 //! caja's API tests: each starts the real server on port 0 with a fresh store in a
 //! temporary directory and talks HTTP to it.
 
+mod card_reference;
 mod cli;
 mod customer_reference;
 mod customers;
