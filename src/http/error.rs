@@ -484,12 +484,11 @@ fn profiles_refusal(failure: &Failure) -> Row {
             "customer_id_mismatch",
             "Request failed because the \"customer_id\" sent does not match the payment profile. Verify if the correct value was sent and try again.",
         ),
-        Failure::MalformedJson(detail) => Row::new(
-            S::BAD_REQUEST,
-            "payload_failed",
-            format!("The request failed, possibly due to formatting or invalid data errors. More details can be found in \"details\". Verify that the data sent is correct and try again. ({detail})"),
-        ),
-        Failure::InvalidBody(detail) | Failure::Property { detail, .. } => validation_error(detail),
+        // The contract's row for a malformed body, on every endpoint of the family.
+        Failure::MalformedJson(detail) => malformed_json(detail),
+        Failure::InvalidBody(detail) => invalid_body(detail),
+        // A payment method refused as the add-payment-method page says.
+        Failure::Property { detail, .. } => validation_error(detail),
         Failure::Invalid(cause) => validation_error(cause.description),
         Failure::PaymentMethodsFull => Row::new(
             S::BAD_REQUEST,

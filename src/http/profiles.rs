@@ -24,6 +24,7 @@ use super::AppState;
 use crate::domain::customer::{
     CustomerId, MethodDraft, NewProfile, PaymentMethod, Profile, ProfileDraft, ProfileId, ProfileStatus,
 };
+use crate::domain::terminal_action::PropertyError;
 use crate::domain::Principal;
 use crate::engine::customers::{self as engine, AddPaymentMethod, CancelProfile, CreateProfile, RemovePaymentMethod};
 use crate::engine::{Failure, PathParam};
@@ -211,7 +212,7 @@ async fn begin(state: &AppState, request: &WriteRequest) -> Result<Write, ApiErr
     request_body = ProfileBody,
     responses(
         (status = 201, description = "Created", body = ProfileView),
-        (status = 400, description = "validation_error, payload_failed, caller_id_mismatch, site_id_mismatch, invalid_idempotency_key", body = ErrorBody),
+        (status = 400, description = "bad_request, caller_id_mismatch, site_id_mismatch, invalid_idempotency_key", body = ErrorBody),
         (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
         (status = 404, description = "resource_not_found", body = ErrorBody),
         (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
@@ -250,7 +251,7 @@ pub async fn create_profile(
     params(("customer_id" = String, Path, description = "`<9 digits>-<15 letters or digits>`"), ListParams),
     responses(
         (status = 200, description = "A page of profiles, oldest first", body = ProfileList),
-        (status = 400, description = "caller_id_mismatch, site_id_mismatch, validation_error (limit, offset or status)", body = ErrorBody),
+        (status = 400, description = "caller_id_mismatch, site_id_mismatch, bad_request (limit, offset or status)", body = ErrorBody),
         (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
         (status = 404, description = "resource_not_found", body = ErrorBody),
     ),
@@ -330,7 +331,7 @@ pub async fn get_profile(
     request_body = PaymentMethodBody,
     responses(
         (status = 201, description = "Added; the profile as it is now", body = ProfileView),
-        (status = 400, description = "more_than_two_payment_methods_not_allowed, duplicate_payment_method_not_allowed, validation_error (an invalid method, a CANCELLED profile), payload_failed, caller_id_mismatch, site_id_mismatch, customer_id_mismatch", body = ErrorBody),
+        (status = 400, description = "more_than_two_payment_methods_not_allowed, duplicate_payment_method_not_allowed, validation_error (an invalid method, a CANCELLED profile), bad_request (not JSON), caller_id_mismatch, site_id_mismatch, customer_id_mismatch", body = ErrorBody),
         (status = 401, description = "header_missing, Unauthorized Access Token", body = ErrorBody),
         (status = 404, description = "resource_not_found", body = ErrorBody),
         (status = 409, description = "idempotency_key_already_used", body = ErrorBody),
@@ -347,7 +348,8 @@ pub async fn add_payment_method(
     let parsed = parse_json::<PaymentMethodBody>(write.body(), false).and_then(|b| {
         let draft = MethodDraft { id: b.id, kind: b.kind, token: b.token, card_id: b.card_id.map(CardId::into_text) };
         let payment_method_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string();
-        PaymentMethod::parse(draft, payment_method_id, now).map_err(|e| Failure::InvalidBody(e.0))
+        PaymentMethod::parse(draft, payment_method_id, now)
+            .map_err(|e| Failure::Property { error: PropertyError::Value, detail: e.0 })
     });
     let op = operation(profile_ids(path), parsed, |(customer, profile), method| AddPaymentMethod {
         customer,

@@ -356,13 +356,13 @@ async fn the_same_key_for_another_request_is_409_and_malformed_json_is_400() {
         .send()
         .await
         .unwrap();
-    assert_error(raw, 400, "payload_failed").await;
+    assert_error(raw, 400, "bad_request").await;
     for body in [
         json!({ "max_day_overdue": 11 }),
         json!({ "sequence_control": "SOMETIMES" }),
         json!({ "statement_descriptor": "x".repeat(23) }),
     ] {
-        assert_error(app.create_profile(&account, &customer, &body).await, 400, "validation_error").await;
+        assert_error(app.create_profile(&account, &customer, &body).await, 400, "bad_request").await;
     }
 }
 
@@ -473,5 +473,5 @@ async fn the_profile_list_is_keyed_data_fifty_by_default_and_filtered_by_status(
         let page: Value = list(&format!("?status={status}")).await.unwrap().json().await.unwrap();
         assert_eq!((page["paging"]["total"].clone(), page["data"][0]["id"].clone()), (json!(1), json!(id)), "{status}");
     }
-    assert_error(list("?status=ready").await.unwrap(), 400, "validation_error").await;
+    assert_error(list("?status=ready").await.unwrap(), 400, "bad_request").await;
 }
