@@ -43,6 +43,33 @@ enum Command {
     /// Manage the Ed25519 keys that sign payout requests.
     #[command(subcommand, name = "signing-key")]
     SigningKey(SigningKeyCommand),
+    /// Manage the Point terminals accounts own.
+    #[command(subcommand)]
+    Terminal(TerminalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TerminalCommand {
+    /// Register a terminal for an account (live accounts must; a test account owns the
+    /// terminals it first uses). Prints it as JSON.
+    Add {
+        #[arg(long)]
+        user_id: i64,
+        /// `<brand>_<model>__<serial>`, e.g. NEWLAND_N950__N950NCB123456789.
+        #[arg(long)]
+        terminal_id: String,
+        #[arg(long)]
+        pos_id: Option<i64>,
+        #[arg(long)]
+        store_id: Option<i64>,
+        #[arg(long)]
+        external_pos_id: Option<String>,
+        /// PDV, STANDALONE or UNDEFINED.
+        #[arg(long, default_value = "PDV")]
+        operating_mode: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +251,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
             store.close().await;
             result?;
             println!("{}", serde_json::json!({ "user_id": user_id, "public_key": public_key.display().to_string() }));
+            Ok(())
+        }
+        Command::Terminal(TerminalCommand::Add {
+            user_id,
+            terminal_id,
+            pos_id,
+            store_id,
+            external_pos_id,
+            operating_mode,
+            database,
+        }) => {
+            let store = store::open(&database.database).await?;
+            let spec = provision::TerminalSpec { terminal_id, pos_id, store_id, external_pos_id, operating_mode };
+            let result = provision::add_terminal(store.as_ref(), user_id, spec, now()).await;
+            store.close().await;
+            println!("{}", serde_json::to_string(&result?)?);
             Ok(())
         }
         Command::Token(TokenCommand::Create { user_id, site, database }) => {

@@ -31,6 +31,10 @@ pub enum ProvisionError {
     InvalidUrl(String),
     #[error("could not draw a free user id")]
     NoFreeUserId,
+    #[error("{0}")]
+    InvalidTerminal(String),
+    #[error("terminal {0} belongs to another account")]
+    TerminalTaken(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -102,6 +106,54 @@ pub async fn add_signing_key(store: &dyn Store, user_id: i64, pem: &str, now: Ti
     } else {
         Err(ProvisionError::UnknownUser(user_id))
     }
+}
+
+/// A terminal to register (`caja terminal add`).
+#[derive(Clone, Debug)]
+pub struct TerminalSpec {
+    pub terminal_id: String,
+    pub pos_id: Option<i64>,
+    pub store_id: Option<i64>,
+    pub external_pos_id: Option<String>,
+    pub operating_mode: String,
+}
+
+/// Register a terminal for an account; returns it as `GET /terminals/v1/list` shows it.
+pub async fn add_terminal(
+    store: &dyn Store,
+    user_id: i64,
+    spec: TerminalSpec,
+    now: Timestamp,
+) -> Result<serde_json::Value, ProvisionError> {
+    use crate::domain::terminal::{Terminal, OPERATING_MODES};
+    let user = UserId::new(user_id).ok_or(ProvisionError::UnknownUser(user_id))?;
+    store.account_live_mode(user).await?.ok_or(ProvisionError::UnknownUser(user_id))?;
+    let id = &spec.terminal_id;
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(ProvisionError::InvalidTerminal(
+            "--terminal-id must be 1 to 64 letters, digits or underscores".into(),
+        ));
+    }
+    if !OPERATING_MODES.contains(&spec.operating_mode.as_str()) {
+        return Err(ProvisionError::InvalidTerminal("--operating-mode must be PDV, STANDALONE or UNDEFINED".into()));
+    }
+    let terminal = Terminal {
+        id: spec.terminal_id.clone(),
+        user_id: user,
+        pos_id: spec.pos_id,
+        store_id: spec.store_id,
+        external_pos_id: spec.external_pos_id.clone(),
+        operating_mode: spec.operating_mode.clone(),
+        created_at: now,
+    };
+    let registered = terminal.clone();
+    if !store.write(move |uow| crate::engine::point::register_terminal(uow, &registered)).await? {
+        return Err(ProvisionError::TerminalTaken(spec.terminal_id));
+    }
+    Ok(serde_json::json!({
+        "user_id": user_id, "id": terminal.id, "pos_id": terminal.pos_id, "store_id": terminal.store_id,
+        "external_pos_id": terminal.external_pos_id, "operating_mode": terminal.operating_mode,
+    }))
 }
 
 /// What `caja account set` changes; `None`/`false` leaves a setting alone.

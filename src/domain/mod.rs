@@ -14,6 +14,7 @@ pub mod notification;
 pub mod payout;
 pub mod resource;
 pub mod signature;
+pub mod terminal;
 pub mod terminal_action;
 pub mod time;
 

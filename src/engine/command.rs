@@ -80,6 +80,8 @@ pub enum Failure {
         status: &'static str,
     },
     TerminalBusy,
+    /// The terminal is another account's (or, for a live account, not registered).
+    TerminalNotOwned,
     /// The resource is another caller's, another site's, or another customer's.
     Mismatch(Mismatch),
     /// The account already has a customer with this email (its id).

@@ -3,6 +3,8 @@
 
 use super::resource::{self, Stored};
 use super::{audit, record_change, Change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
+use crate::domain::resource::scoped;
+use crate::domain::terminal::{self, Terminal};
 use crate::domain::terminal_action::{self, ActionId, ActionStatus, NewAction, TerminalAction};
 use crate::domain::{ResourceType, UserId};
 
@@ -20,6 +22,14 @@ impl Operation for CreateAction {
 
     fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<TerminalAction> {
         let user = ctx.principal.user_id;
+        match resource::read::<Terminal>(uow, &self.new.terminal_id)? {
+            Some(terminal) if terminal.user_id == user => {}
+            Some(_) => return Ok(Err(Failure::TerminalNotOwned)),
+            // A test account owns the terminals it first uses; a live account
+            // registers its own (`caja terminal add`).
+            None if ctx.principal.live_mode => return Ok(Err(Failure::TerminalNotOwned)),
+            None => resource::insert(uow, &Terminal::first_used(&self.new.terminal_id, user, ctx.now))?,
+        }
         let live = terminal_action::live_terminal(user, &self.new.terminal_id);
         if resource::find_unique::<TerminalAction>(uow, terminal_action::LIVE_TERMINAL, &live)?.is_some() {
             return Ok(Err(Failure::TerminalBusy));
@@ -74,6 +84,48 @@ impl Operation for MoveAction {
             Err(refused) => {
                 Ok(Err(Failure::ForbiddenTransition { from: refused.0.from.as_str(), to: refused.0.to.as_str() }))
             }
+        }
+    }
+}
+
+/// A page of this account's terminals, optionally of one store or point of sale.
+pub fn terminal_page(
+    reads: &mut dyn Reads,
+    user: UserId,
+    store_id: Option<i64>,
+    pos_id: Option<i64>,
+    limit: u32,
+    offset: u64,
+) -> Result<super::Page<Terminal>, StoreError> {
+    let (name, value) = match (store_id, pos_id) {
+        (_, Some(pos)) => (terminal::BY_POS, scoped(user, &[&pos.to_string()])),
+        (Some(store), None) => (terminal::BY_STORE, scoped(user, &[&store.to_string()])),
+        (None, None) => (terminal::BY_ACCOUNT, scoped(user, &[])),
+    };
+    let page = resource::list::<Terminal>(reads, name, &value, limit, offset)?;
+    // Both filters at once: the point of sale's page, kept to the store.
+    Ok(match (store_id, pos_id) {
+        (Some(store), Some(_)) => {
+            let items: Vec<Terminal> = page.items.into_iter().filter(|t| t.store_id == Some(store)).collect();
+            super::Page { total: items.len() as u64, items }
+        }
+        _ => page,
+    })
+}
+
+/// Register a terminal for an account (`caja terminal add`): `Ok(false)` when another
+/// account holds it. Registering it again for the same account replaces its details.
+pub fn register_terminal(uow: &mut dyn UnitOfWork, terminal: &Terminal) -> Result<bool, StoreError> {
+    match resource::load::<Terminal>(uow, &terminal.id)? {
+        Some(held) if held.value.user_id != terminal.user_id => Ok(false),
+        Some(held) => {
+            let kept = Terminal { created_at: held.value.created_at, ..terminal.clone() };
+            resource::update(uow, &held, &kept)?;
+            Ok(true)
+        }
+        None => {
+            resource::insert(uow, terminal)?;
+            Ok(true)
         }
     }
 }

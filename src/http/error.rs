@@ -265,6 +265,11 @@ fn point_refusal(failure: &Failure) -> Row {
                 "There is a conflict trying to cancel the order due to its current status (\"{status}\"). Orders can only be canceled via API when \"status=created\"; an order with \"status=at_terminal\" must be canceled from the terminal."
             ),
         ),
+        Failure::TerminalNotOwned => Row::new(
+            S::FORBIDDEN,
+            "forbidden_checking_terminal_owner",
+            "The terminal does not belong to this account. Use a terminal associated with your account.",
+        ),
         Failure::TerminalBusy => Row::new(
             S::CONFLICT,
             "already_queued_order_for_terminal",
@@ -347,7 +352,7 @@ fn payouts_refusal(failure: &Failure) -> Row {
                 "The status of the transaction (\"{status}\") does not allow its cancelation. Only transactions with \"status=pending\" or \"status=in_process\" can be canceled."
             ),
         ),
-        Failure::TerminalBusy => invalid_body("unexpected terminal conflict"),
+        Failure::TerminalBusy | Failure::TerminalNotOwned => invalid_body("unexpected terminal conflict"),
         Failure::ForbiddenTransition { from, to } => forbidden_transition("A transaction", from, to),
         Failure::DuplicateEmail(_)
         | Failure::PaymentMethodsFull
@@ -405,6 +410,7 @@ fn customer_refusal(failure: &Failure) -> Row {
         Failure::TestAccountsOnly => test_accounts_only(),
         Failure::CannotCancel { .. }
         | Failure::TerminalBusy
+        | Failure::TerminalNotOwned
         | Failure::PaymentMethodsFull
         | Failure::DuplicatePaymentMethod
         | Failure::PaymentMethodNotFound
@@ -504,7 +510,7 @@ fn profiles_refusal(failure: &Failure) -> Row {
         Failure::DuplicateEmail(_) => invalid_body("not a payment profile request"),
         Failure::TestAccountsOnly => test_accounts_only(),
         Failure::CannotCancel { status } => invalid_body(&format!("cannot cancel in status {status}")),
-        Failure::TerminalBusy => invalid_body("not a payment profile request"),
+        Failure::TerminalBusy | Failure::TerminalNotOwned => invalid_body("not a payment profile request"),
         Failure::ForbiddenTransition { from, to } => forbidden_transition("A payment profile", from, to),
     }
 }

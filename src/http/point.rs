@@ -1,17 +1,19 @@
 //! The Point terminal actions family: `/terminals/v1/actions…`.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody, Family};
+use super::paging::{self, Paging};
 use super::request::{
-    json, json_response, moved, operation, parse_json, read_failed, render, test_accounts_only, Write, WriteRequest,
+    json, json_response, moved, operation, parse_json, query, read_failed, render, test_accounts_only, Write,
+    WriteRequest,
 };
 use super::AppState;
 use crate::domain::terminal_action::{ActionDraft, ActionId, ActionStatus, NewAction, PropertyError, TerminalAction};
@@ -27,6 +29,100 @@ pub fn routes() -> Router<AppState> {
         .route("/terminals/v1/actions/{action_id}", get(get_action))
         .route("/terminals/v1/actions/{action_id}/cancel", post(cancel_action))
         .route("/terminals/v1/actions/{action_id}/events", post(action_event))
+        .route("/terminals/v1/list", get(list_terminals))
+}
+
+/// Terminals per page when the request names none, and the most (the list page's).
+pub const TERMINAL_PAGE_LIMIT_MAX: u32 = 50;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TerminalListParams {
+    /// 1 to 50; 50 when absent.
+    pub limit: Option<String>,
+    /// From 0.
+    pub offset: Option<String>,
+    /// Only the terminals of this store.
+    pub store_id: Option<String>,
+    /// Only the terminal of this point of sale.
+    pub pos_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TerminalView {
+    #[schema(example = "NEWLAND_N950__N950NCB123456789")]
+    pub id: String,
+    pub pos_id: Option<i64>,
+    pub store_id: Option<i64>,
+    pub external_pos_id: Option<String>,
+    /// `PDV`, `STANDALONE` or `UNDEFINED`.
+    pub operating_mode: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TerminalsData {
+    pub terminals: Vec<TerminalView>,
+}
+
+/// `{"data":{"terminals":[…]},"paging":{"total","offset","limit"}}`, as the list page shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TerminalList {
+    pub data: TerminalsData,
+    pub paging: Paging,
+}
+
+/// List the caller's Point terminals.
+#[utoipa::path(
+    get, path = "/terminals/v1/list", tag = "Point terminal actions",
+    params(TerminalListParams),
+    responses(
+        (status = 200, description = "A page of terminals, oldest first", body = TerminalList),
+        (status = 400, description = "bad_request (limit, offset, store_id or pos_id)", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_terminals(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    params: Result<Query<TerminalListParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let refuse = |failure| ApiError::refused(FAMILY, failure);
+    let params = query(FAMILY, params)?;
+    let limit_param = params.limit.as_deref().filter(|l| !l.is_empty());
+    if limit_param.and_then(|l| l.parse::<u32>().ok()).is_some_and(|l| l > TERMINAL_PAGE_LIMIT_MAX) {
+        return Err(refuse(Failure::InvalidBody("limit must be an integer from 1 to 50".into())));
+    }
+    let (limit, offset) =
+        paging::parse_with(TERMINAL_PAGE_LIMIT_MAX, limit_param, params.offset.as_deref()).map_err(refuse)?;
+    let number = |raw: Option<String>, name: &str| match raw.filter(|r| !r.is_empty()) {
+        None => Ok(None),
+        Some(raw) => {
+            raw.parse::<i64>().map(Some).map_err(|_| refuse(Failure::InvalidBody(format!("{name} must be a number"))))
+        }
+    };
+    let (store_id, pos_id) = (number(params.store_id, "store_id")?, number(params.pos_id, "pos_id")?);
+    let user = principal.user_id;
+    let page = state
+        .store
+        .read(move |r| engine::terminal_page(r, user, store_id, pos_id, limit, offset))
+        .await
+        .map_err(|e| read_failed(FAMILY, e))?;
+    let terminals = page
+        .items
+        .into_iter()
+        .map(|t| TerminalView {
+            id: t.id,
+            pos_id: t.pos_id,
+            store_id: t.store_id,
+            external_pos_id: t.external_pos_id,
+            operating_mode: t.operating_mode,
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &TerminalList { data: TerminalsData { terminals }, paging: Paging { limit, offset, total: page.total } },
+    ))
 }
 
 /// A body the JSON reader refused, in the create page's terms: a property the action

@@ -62,7 +62,7 @@ async fn keys_are_scoped_to_the_account() {
     let alice = app.test_account().await;
     let bob = app.test_account().await;
     let a = app.create_action(&alice, "same-key", &action_body(TERMINAL)).await;
-    let b = app.create_action(&bob, "same-key", &action_body(TERMINAL)).await;
+    let b = app.create_action(&bob, "same-key", &action_body("BOBS_TERMINAL")).await;
     assert_eq!(a.status(), StatusCode::CREATED);
     assert_eq!(b.status(), StatusCode::CREATED);
     assert!(b.headers().get("x-idempotency-replayed").is_none());

@@ -143,8 +143,89 @@ async fn an_unknown_action_or_another_accounts_is_404_order_not_found() {
         assert_error(app.action_event(account, id, "at_terminal").await, 404, "order_not_found").await;
     }
     assert_eq!(app.action_status(&owner, &id).await, "created", "the stranger changed nothing");
-    // The stranger may use the same terminal id: terminals are per account.
-    app.new_action(&stranger, TERMINAL).await;
+}
+
+#[tokio::test]
+async fn a_terminal_belongs_to_one_account() {
+    let app = TestApp::spawn().await;
+    let owner = app.test_account().await;
+    let stranger = app.test_account().await;
+    // A test account owns the terminal it first uses.
+    let id = app.new_action(&owner, TERMINAL).await;
+    let theirs = app.create_action(&stranger, &unique_key(), &action_body(TERMINAL)).await;
+    assert_error(theirs, 403, "forbidden_checking_terminal_owner").await;
+    app.cancel_action(&owner, &id, &unique_key()).await;
+    let still = app.create_action(&stranger, &unique_key(), &action_body(TERMINAL)).await;
+    assert_error(still, 403, "forbidden_checking_terminal_owner").await;
+
+    // A live account queues only on terminals registered for it.
+    let live = app.account(true).await;
+    let unregistered = app.create_action(&live, &unique_key(), &action_body("LIVE_TERMINAL_1")).await;
+    assert_error(unregistered, 403, "forbidden_checking_terminal_owner").await;
+    let spec = |id: &str| caja::provision::TerminalSpec {
+        terminal_id: id.into(),
+        pos_id: Some(47792476),
+        store_id: Some(47792478),
+        external_pos_id: Some("SUC0101POS".into()),
+        operating_mode: "PDV".into(),
+    };
+    let now = caja::domain::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    caja::provision::add_terminal(app.store().as_ref(), live.user_id, spec("LIVE_TERMINAL_1"), now).await.unwrap();
+    app.new_action(&live, "LIVE_TERMINAL_1").await;
+    let taken = caja::provision::add_terminal(app.store().as_ref(), live.user_id, spec(TERMINAL), now).await;
+    assert!(taken.is_err(), "another account's terminal cannot be registered");
+}
+
+#[tokio::test]
+async fn the_terminal_list_shows_the_accounts_terminals_as_the_list_page_does() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    app.new_action(&account, "NEWLAND_N950__N950NCB000000001").await;
+    app.new_action(&account, "NEWLAND_N950__N950NCB000000002").await;
+    let now = caja::domain::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let spec = caja::provision::TerminalSpec {
+        terminal_id: "PAX_A910__SMARTPOS1234345545".into(),
+        pos_id: Some(47792476),
+        store_id: Some(47792478),
+        external_pos_id: Some("SUC0101POS".into()),
+        operating_mode: "STANDALONE".into(),
+    };
+    caja::provision::add_terminal(app.store().as_ref(), account.user_id, spec, now).await.unwrap();
+    let list = |query: &str| {
+        let url = format!("{}/terminals/v1/list{query}", app.base);
+        app.client.get(url).bearer_auth(&account.token).send()
+    };
+    let all: Value = list("").await.unwrap().json().await.unwrap();
+    assert_eq!(all["paging"], json!({ "limit": 50, "offset": 0, "total": 3 }));
+    assert_eq!(
+        all["data"]["terminals"][0],
+        json!({
+            "id": "NEWLAND_N950__N950NCB000000001", "pos_id": null, "store_id": null, "external_pos_id": null, "operating_mode": "PDV"
+        })
+    );
+    let by_store: Value = list("?store_id=47792478").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        by_store["data"]["terminals"],
+        json!([{
+            "id": "PAX_A910__SMARTPOS1234345545", "pos_id": 47792476, "store_id": 47792478,
+            "external_pos_id": "SUC0101POS", "operating_mode": "STANDALONE"
+        }])
+    );
+    let by_pos: Value = list("?pos_id=47792476&limit=1").await.unwrap().json().await.unwrap();
+    assert_eq!(by_pos["paging"], json!({ "limit": 1, "offset": 0, "total": 1 }));
+    assert_error(list("?limit=51").await.unwrap(), 400, "bad_request").await;
+    let stranger = app.test_account().await;
+    let theirs: Value = app
+        .client
+        .get(format!("{}/terminals/v1/list", app.base))
+        .bearer_auth(&stranger.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["paging"]["total"], 0);
 }
 
 #[tokio::test]
@@ -283,6 +364,15 @@ async fn the_events_helper_is_403_for_live_accounts() {
     let app = TestApp::spawn().await;
     let live = app.account(true).await;
     assert!(live.token.starts_with("APP_USR-"));
+    let spec = caja::provision::TerminalSpec {
+        terminal_id: TERMINAL.into(),
+        pos_id: None,
+        store_id: None,
+        external_pos_id: None,
+        operating_mode: "PDV".into(),
+    };
+    let now = caja::domain::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    caja::provision::add_terminal(app.store().as_ref(), live.user_id, spec, now).await.unwrap();
     let id = app.new_action(&live, TERMINAL).await;
     assert_error(app.action_event(&live, &id, "at_terminal").await, 403, "forbidden").await;
     assert_eq!(app.action_status(&live, &id).await, "created");
