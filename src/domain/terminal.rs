@@ -1,10 +1,9 @@
 //! Point terminals: which account a terminal belongs to, and how the terminal list
 //! (`GET /terminals/v1/list`) shows it.
 //!
-//! A terminal belongs to the account that registers it (`caja terminal add`), or, on
-//! a test account, to the account that first queues an action on it, so tests need
-//! no set-up. Another account's terminal is refused (403
-//! `forbidden_checking_terminal_owner`).
+//! A terminal belongs to the account that registers it (`caja terminal add`) or that
+//! first queues an action on it, so tests need no set-up. Another account's terminal
+//! is refused (403 `forbidden_checking_terminal_owner`).
 
 use super::resource::{scoped, sort_number, IndexEntry, Resource};
 use super::{Timestamp, UserId};

@@ -80,7 +80,7 @@ pub enum Failure {
         status: &'static str,
     },
     TerminalBusy,
-    /// The terminal is another account's (or, for a live account, not registered).
+    /// The terminal is another account's.
     TerminalNotOwned,
     /// The resource is another caller's, another site's, or another customer's.
     Mismatch(Mismatch),

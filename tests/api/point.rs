@@ -158,10 +158,8 @@ async fn a_terminal_belongs_to_one_account() {
     let still = app.create_action(&stranger, &unique_key(), &action_body(TERMINAL)).await;
     assert_error(still, 403, "forbidden_checking_terminal_owner").await;
 
-    // A live account queues only on terminals registered for it.
+    // A terminal registered for an account is its own from the start.
     let live = app.account(true).await;
-    let unregistered = app.create_action(&live, &unique_key(), &action_body("LIVE_TERMINAL_1")).await;
-    assert_error(unregistered, 403, "forbidden_checking_terminal_owner").await;
     let spec = |id: &str| caja::provision::TerminalSpec {
         terminal_id: id.into(),
         pos_id: Some(47792476),
@@ -171,6 +169,8 @@ async fn a_terminal_belongs_to_one_account() {
     };
     let now = caja::domain::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     caja::provision::add_terminal(app.store().as_ref(), live.user_id, spec("LIVE_TERMINAL_1"), now).await.unwrap();
+    let claimed = app.create_action(&owner, &unique_key(), &action_body("LIVE_TERMINAL_1")).await;
+    assert_error(claimed, 403, "forbidden_checking_terminal_owner").await;
     app.new_action(&live, "LIVE_TERMINAL_1").await;
     let taken = caja::provision::add_terminal(app.store().as_ref(), live.user_id, spec(TERMINAL), now).await;
     assert!(taken.is_err(), "another account's terminal cannot be registered");
@@ -364,15 +364,6 @@ async fn the_events_helper_is_403_for_live_accounts() {
     let app = TestApp::spawn().await;
     let live = app.account(true).await;
     assert!(live.token.starts_with("APP_USR-"));
-    let spec = caja::provision::TerminalSpec {
-        terminal_id: TERMINAL.into(),
-        pos_id: None,
-        store_id: None,
-        external_pos_id: None,
-        operating_mode: "PDV".into(),
-    };
-    let now = caja::domain::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    caja::provision::add_terminal(app.store().as_ref(), live.user_id, spec, now).await.unwrap();
     let id = app.new_action(&live, TERMINAL).await;
     assert_error(app.action_event(&live, &id, "at_terminal").await, 403, "forbidden").await;
     assert_eq!(app.action_status(&live, &id).await, "created");
