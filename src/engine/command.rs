@@ -97,6 +97,8 @@ pub enum Failure {
     PaymentMethodsFull,
     /// The profile already holds this card.
     DuplicatePaymentMethod,
+    /// A profile created with two cards given by token.
+    TwoCardTokens,
     /// No payment method of the profile has this `payment_method_id`.
     PaymentMethodNotFound,
     /// The customer has no (undeleted) card with this id.

@@ -125,6 +125,8 @@ pub struct CreateProfile {
     pub customer: CustomerId,
     pub id: ProfileId,
     pub new: NewProfile,
+    /// Payment methods sent with the profile (at most 2): with one, it is `READY`.
+    pub methods: Vec<PaymentMethod>,
 }
 
 impl Operation for CreateProfile {
@@ -134,16 +136,24 @@ impl Operation for CreateProfile {
         if let Err(failure) = customer_of(uow, ctx.principal.user_id, ctx.principal.site_id, &self.customer)? {
             return Ok(Err(failure));
         }
+        let (mut status, mut held) = (ProfileStatus::Pending, Vec::new());
+        for method in &self.methods {
+            match customer::add_method(status, &held, method) {
+                Ok(transition) => status = transition.map_or(status, |t| t.to),
+                Err(refused) => return Ok(Err(method_refusal(refused))),
+            }
+            held.push(method.clone());
+        }
         let profile = Profile {
             id: self.id.clone(),
             owner: owner(ctx),
             customer_id: self.customer.clone(),
-            status: ProfileStatus::Pending,
+            status,
             description: self.new.description.clone(),
             max_day_overdue: self.new.max_day_overdue,
             statement_descriptor: self.new.statement_descriptor.clone(),
             sequence_control: self.new.sequence_control,
-            payment_methods: Vec::new(),
+            payment_methods: held,
             created_at: ctx.now,
             updated_at: ctx.now,
         };

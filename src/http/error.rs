@@ -279,6 +279,7 @@ fn point_refusal(failure: &Failure) -> Row {
         Failure::DuplicateEmail(_)
         | Failure::PaymentMethodsFull
         | Failure::DuplicatePaymentMethod
+        | Failure::TwoCardTokens
         | Failure::PaymentMethodNotFound
         | Failure::CardNotFound
         | Failure::ProfileCancelled
@@ -357,6 +358,7 @@ fn payouts_refusal(failure: &Failure) -> Row {
         Failure::DuplicateEmail(_)
         | Failure::PaymentMethodsFull
         | Failure::DuplicatePaymentMethod
+        | Failure::TwoCardTokens
         | Failure::PaymentMethodNotFound
         | Failure::CardNotFound
         | Failure::ProfileCancelled
@@ -413,6 +415,7 @@ fn customer_refusal(failure: &Failure) -> Row {
         | Failure::TerminalNotOwned
         | Failure::PaymentMethodsFull
         | Failure::DuplicatePaymentMethod
+        | Failure::TwoCardTokens
         | Failure::PaymentMethodNotFound
         | Failure::ProfileCancelled
         | Failure::ForbiddenTransition { .. } => invalid_body("not a customer request"),
@@ -500,6 +503,11 @@ fn profiles_refusal(failure: &Failure) -> Row {
             S::BAD_REQUEST,
             "more_than_two_payment_methods_not_allowed",
             "The request failed because more than two objects containing payment method information were sent, which is the maximum allowed for the profile creation. Review the request and verify that you have sent that node correctly.",
+        ),
+        Failure::TwoCardTokens => Row::new(
+            S::BAD_REQUEST,
+            "two_cards_with_token_not_allowed",
+            "Request failed because it is not allowed to create a payment profile with two cards containing \"card_token\" as payment methods. Review the request to send both objects correctly.",
         ),
         Failure::DuplicatePaymentMethod => Row::new(
             S::BAD_REQUEST,

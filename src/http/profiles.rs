@@ -55,6 +55,8 @@ pub struct ProfileBody {
     pub statement_descriptor: Option<String>,
     /// `AUTO` (default) or `MANUAL`.
     pub sequence_control: Option<String>,
+    /// At most 2, as `POST …/payment-methods` takes them (at most one by `token`).
+    pub payment_methods: Option<Vec<PaymentMethodBody>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -234,15 +236,41 @@ pub async fn create_profile(
             statement_descriptor: b.statement_descriptor,
             sequence_control: b.sequence_control,
         };
-        NewProfile::parse(draft).map_err(|e| Failure::InvalidBody(e.0))
+        let new = NewProfile::parse(draft).map_err(|e| Failure::InvalidBody(e.0))?;
+        Ok((new, initial_methods(b.payment_methods.unwrap_or_default(), write.ctx.now)?))
     });
-    let op = operation(customer_id(&raw), parsed, |customer, new| CreateProfile {
+    let op = operation(customer_id(&raw), parsed, |customer, (new, methods)| CreateProfile {
         customer,
         id: ProfileId::from_random(rand::random()),
         new,
+        methods,
     });
     let success = |p: &Profile| json_response(StatusCode::CREATED, &ProfileView::from(p));
     Ok(write.execute(&state, op, render(FAMILY, success)).await)
+}
+
+/// The payment methods a profile is created with: at most two
+/// (`more_than_two_payment_methods_not_allowed`), at most one given by token
+/// (`two_cards_with_token_not_allowed`), each valid (`validation_error`).
+fn initial_methods(
+    bodies: Vec<PaymentMethodBody>,
+    now: crate::domain::Timestamp,
+) -> Result<Vec<PaymentMethod>, Failure> {
+    if bodies.len() > crate::domain::customer::PAYMENT_METHODS_MAX {
+        return Err(Failure::PaymentMethodsFull);
+    }
+    if bodies.iter().filter(|b| b.token.is_some()).count() > 1 {
+        return Err(Failure::TwoCardTokens);
+    }
+    bodies.into_iter().map(|b| payment_method(b, now)).collect()
+}
+
+/// A payment method from its body, named with a fresh `payment_method_id`.
+fn payment_method(b: PaymentMethodBody, now: crate::domain::Timestamp) -> Result<PaymentMethod, Failure> {
+    let draft = MethodDraft { id: b.id, kind: b.kind, token: b.token, card_id: b.card_id.map(CardId::into_text) };
+    let payment_method_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string();
+    PaymentMethod::parse(draft, payment_method_id, now)
+        .map_err(|e| Failure::Property { error: PropertyError::Value, detail: e.0 })
 }
 
 /// List a customer's payment profiles.
@@ -345,12 +373,7 @@ pub async fn add_payment_method(
 ) -> Result<Response, ApiError> {
     let write = begin(&state, &request).await?;
     let now = write.ctx.now;
-    let parsed = parse_json::<PaymentMethodBody>(write.body(), false).and_then(|b| {
-        let draft = MethodDraft { id: b.id, kind: b.kind, token: b.token, card_id: b.card_id.map(CardId::into_text) };
-        let payment_method_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string();
-        PaymentMethod::parse(draft, payment_method_id, now)
-            .map_err(|e| Failure::Property { error: PropertyError::Value, detail: e.0 })
-    });
+    let parsed = parse_json::<PaymentMethodBody>(write.body(), false).and_then(|b| payment_method(b, now));
     let op = operation(profile_ids(path), parsed, |(customer, profile), method| AddPaymentMethod {
         customer,
         profile,

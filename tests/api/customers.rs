@@ -475,3 +475,32 @@ async fn the_profile_list_is_keyed_data_fifty_by_default_and_filtered_by_status(
     }
     assert_error(list("?status=ready").await.unwrap(), 400, "bad_request").await;
 }
+
+#[tokio::test]
+async fn a_profile_created_with_payment_methods_is_ready_with_them() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let customer = app.new_customer(&account).await;
+    let body = json!({ "description": "gym", "payment_methods": [card(), { "id": "master", "type": "debit_card", "card_id": 42 }] });
+    let created = app.create_profile(&account, &customer, &body).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["status"], "READY");
+    assert_eq!(created["payment_methods"].as_array().map(Vec::len), Some(2));
+    assert_eq!(created["payment_methods"][1]["card_id"], 42);
+    let trail = app.profile_audit(&account, created["id"].as_str().unwrap()).await;
+    assert_eq!(trail, [(None, "READY".to_owned())]);
+
+    let three = json!({ "payment_methods": [card(), card(), card()] });
+    assert_error(
+        app.create_profile(&account, &customer, &three).await,
+        400,
+        "more_than_two_payment_methods_not_allowed",
+    )
+    .await;
+    let two_tokens = json!({ "payment_methods": [card(), card()] });
+    assert_error(app.create_profile(&account, &customer, &two_tokens).await, 400, "two_cards_with_token_not_allowed")
+        .await;
+    let bad = json!({ "payment_methods": [{ "id": "visa", "type": "credit_card", "token": "short" }] });
+    assert_error(app.create_profile(&account, &customer, &bad).await, 400, "validation_error").await;
+}
