@@ -381,6 +381,19 @@ pub struct Transaction {
     pub updated_at: Timestamp,
 }
 
+/// A transaction's `status_detail`, from the transaction statuses page: `processed`
+/// is `approved`, an error `failed`, a rejection caja's processing gives no reason
+/// for `other_reason`; pending, in-process and canceled transactions have none.
+pub fn status_detail(status: TransactionStatus) -> Option<&'static str> {
+    use TransactionStatus::*;
+    match status {
+        Processed => Some("approved"),
+        Failed => Some("failed"),
+        Rejected => Some("other_reason"),
+        Pending | InProcess | Canceled => None,
+    }
+}
+
 /// Every transaction status the payouts reference names for the list's `status`
 /// filter (P4). caja's machine holds six of them; a filter on another matches none.
 pub const DOCUMENTED_STATUSES: [&str; 11] = [

@@ -130,8 +130,10 @@ pub struct TransactionView {
     pub id: String,
     /// `pending`, `in_process`, `processed`, `failed`, `rejected` or `canceled`.
     pub status: &'static str,
-    /// The same as `status`.
-    pub status_detail: &'static str,
+    /// Why it is in its status, as the transaction statuses page lists the details:
+    /// `approved` once processed, `failed` on error, `other_reason` when rejected;
+    /// `null` while pending, in process or after a cancel (the page's "-").
+    pub status_detail: Option<&'static str>,
     pub amount: AmountView,
     pub description: Option<String>,
     pub external_reference: Option<String>,
@@ -166,7 +168,7 @@ impl From<&Transaction> for TransactionView {
         TransactionView {
             id: t.id.to_string(),
             status: t.status.as_str(),
-            status_detail: t.status.as_str(),
+            status_detail: payout::status_detail(t.status),
             amount: amount_view(t.amount),
             description: t.description.clone(),
             external_reference: t.external_reference.clone(),

@@ -57,6 +57,9 @@ async fn a_store_of_the_previous_release_serves_every_resource_and_response_it_h
             // So do payment profiles (the list keyed `data`, 50 by default; methods
             // with `payment_method_id`, `status`, `default_method`).
             assert_same_profiles(before, &body, name);
+        } else if name.starts_with("payout-") {
+            // Transactions now give `status_detail` as the statuses page lists it.
+            assert_same_transactions(before, &body, name);
         } else {
             assert_eq!(body, before, "{name} reads as it did");
         }
@@ -100,6 +103,28 @@ fn assert_same_customers(before: &str, after: &str, name: &str) {
         assert_eq!(old["created_date"], new["date_created"], "{name}");
         assert_eq!(old["last_updated_date"], new["date_last_updated"], "{name}");
         assert_eq!(new["status"], "active", "{name}");
+    }
+}
+
+/// A transaction read (or list) of the previous release and of this one are the same
+/// but for `status_detail`, which is the statuses page's now.
+fn assert_same_transactions(before: &str, after: &str, name: &str) {
+    let strip = |raw: &str| {
+        let mut value: Value = serde_json::from_str(raw).expect("json");
+        let items = match value.get_mut("transactions") {
+            Some(list) => list.as_array_mut().map(|a| a.iter_mut().collect::<Vec<_>>()).unwrap_or_default(),
+            None => vec![&mut value],
+        };
+        let details: Vec<Value> = items
+            .into_iter()
+            .map(|t| t.as_object_mut().and_then(|o| o.remove("status_detail")).unwrap_or(Value::Null))
+            .collect();
+        (value, details)
+    };
+    let ((old, _), (new, details)) = (strip(before), strip(after));
+    assert_eq!(old, new, "{name} reads as it did, status_detail aside");
+    for detail in details {
+        assert!(detail.is_null() || detail.is_string(), "{name}: {detail}");
     }
 }
 

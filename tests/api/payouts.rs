@@ -138,6 +138,7 @@ async fn create_is_202_with_pending_transactions_readable_one_by_one() {
     let transactions = created["transactions"].as_array().unwrap();
     assert_eq!(transactions.len(), 2);
     assert_eq!(transactions[0]["status"], "pending");
+    assert_eq!(transactions[0]["status_detail"], Value::Null, "the statuses page's \"-\" for a pending one");
     assert_eq!(transactions[0]["amount"], json!({ "currency": "BRL", "value": 10 }));
     assert_eq!(transactions[1]["amount"], json!({ "currency": "BRL", "value": 10.5 }));
     for key in [
@@ -582,4 +583,25 @@ async fn the_list_takes_every_documented_status() {
         assert_eq!(total(never).await, 0, "{never}");
     }
     assert_error(app.list_transactions(&account, &p.payout, "?status=paid").await, 400, "bad_request").await;
+}
+
+#[tokio::test]
+async fn status_detail_says_why_as_the_statuses_page_does() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let p = app.new_payout(&account, &payout_body(3)).await;
+    let detail = |tid: &str| {
+        let path = format!("/v1/payouts/{}/transactions/{tid}", p.payout);
+        let request = app.payouts_request(reqwest::Method::GET, &path, &account);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap()["status_detail"].clone() }
+    };
+    for (tid, end) in p.transactions.iter().zip(["processed", "failed", "rejected"]) {
+        app.transaction_event(&account, &p.payout, tid, "in_process").await;
+        assert_eq!(detail(tid).await, Value::Null);
+        app.transaction_event(&account, &p.payout, tid, end).await;
+    }
+    let expected = [json!("approved"), json!("failed"), json!("other_reason")];
+    for (tid, want) in p.transactions.iter().zip(expected) {
+        assert_eq!(detail(tid).await, want);
+    }
 }
