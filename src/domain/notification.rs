@@ -50,6 +50,9 @@ pub struct NewNotification {
     pub external_reference: Option<String>,
     pub url: String,
     pub created_at: Timestamp,
+    /// The body to send, when the family's webhook body is the resource itself
+    /// (payout transactions); `None`: the generic envelope.
+    pub body: Option<String>,
 }
 
 impl NewNotification {

@@ -381,6 +381,45 @@ pub struct Transaction {
     pub updated_at: Timestamp,
 }
 
+/// A payout transaction's webhook body, as the payouts notifications page shows it:
+/// the transaction with its payout (`{"created_date","external_reference","id",
+/// "last_updated_date","payout":{"external_reference","id","notification_url"},
+/// "status"}`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NotificationBody {
+    pub created_date: String,
+    pub external_reference: Option<String>,
+    pub id: String,
+    pub last_updated_date: String,
+    pub payout: PayoutRef,
+    pub status: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PayoutRef {
+    pub external_reference: Option<String>,
+    pub id: String,
+    pub notification_url: Option<String>,
+}
+
+impl NotificationBody {
+    /// The body announcing `t` (as it is now) of `payout`.
+    pub fn of(payout: &Payout, t: &Transaction) -> NotificationBody {
+        NotificationBody {
+            created_date: t.created_at.to_rfc3339(),
+            external_reference: t.external_reference.clone(),
+            id: t.id.to_string(),
+            last_updated_date: t.updated_at.to_rfc3339(),
+            payout: PayoutRef {
+                external_reference: payout.external_reference.clone(),
+                id: payout.id.to_string(),
+                notification_url: payout.notification_url.clone(),
+            },
+            status: t.status.as_str(),
+        }
+    }
+}
+
 /// A transaction's `status_detail`, from the transaction statuses page: `processed`
 /// is `approved`, an error `failed`, a rejection caja's processing gives no reason
 /// for `other_reason`; pending, in-process and canceled transactions have none.

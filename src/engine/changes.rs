@@ -14,6 +14,18 @@ pub fn record_change(
     external_reference: Option<&str>,
     url_override: Option<&str>,
 ) -> Result<(), StoreError> {
+    record_change_with_body(uow, event, external_reference, url_override, None)
+}
+
+/// [`record_change`] for a family whose webhook body is the resource itself: `body`
+/// is sent as it is instead of the generic envelope.
+pub fn record_change_with_body(
+    uow: &mut dyn UnitOfWork,
+    event: AuditEvent,
+    external_reference: Option<&str>,
+    url_override: Option<&str>,
+    body: Option<String>,
+) -> Result<(), StoreError> {
     uow.append_audit(&event)?;
     let (account_url, live_mode) = uow.notification_target(event.user_id)?;
     let Some(url) = url_override.map(str::to_owned).or(account_url) else {
@@ -28,6 +40,7 @@ pub fn record_change(
         external_reference: external_reference.map(str::to_owned),
         url,
         created_at: event.at,
+        body,
     })
 }
 

@@ -7,7 +7,9 @@
 //! simply wins; run by several processes at once, each transaction still moves once.
 
 use super::resource::{self, Stored};
-use super::{audit, record_change, Change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
+use super::{
+    audit, record_change_with_body, Change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork,
+};
 use crate::domain::payout::{
     self, CancelNote, NewPayout, Payout, PayoutId, Transaction, TransactionId, TransactionStatus,
 };
@@ -40,7 +42,8 @@ impl Operation for CreatePayout {
             resource::insert(uow, t)?;
             let pending = TransactionStatus::Pending.as_str();
             let event = audit(ctx, ResourceType::PayoutTransaction, t.id.to_string(), None, pending, None);
-            record_change(uow, event, t.external_reference.as_deref(), payout.notification_url.as_deref())?;
+            let (reference, url) = (t.external_reference.as_deref(), payout.notification_url.as_deref());
+            record_change_with_body(uow, event, reference, url, Some(notification_body(&payout, t)?))?;
         }
         Ok(Ok((payout, transactions)))
     }
@@ -236,5 +239,18 @@ fn move_transaction(
     event: AuditEvent,
 ) -> Result<(), StoreError> {
     resource::update(uow, t, &moved)?;
-    record_change(uow, event, moved.external_reference.as_deref(), payout.notification_url.as_deref())
+    let body = notification_body(payout, &moved)?;
+    record_change_with_body(
+        uow,
+        event,
+        moved.external_reference.as_deref(),
+        payout.notification_url.as_deref(),
+        Some(body),
+    )
+}
+
+/// The webhook body announcing `t`: the transaction with its payout.
+fn notification_body(payout: &Payout, t: &Transaction) -> Result<String, StoreError> {
+    serde_json::to_string(&payout::NotificationBody::of(payout, t))
+        .map_err(|e| StoreError::Database(format!("cannot encode a payout notification: {e}")))
 }

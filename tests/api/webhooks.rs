@@ -35,8 +35,19 @@ impl TestApp {
     }
 }
 
+/// The notifications about one resource (its id is in every one's `data.id` query).
 fn about<'a>(received: &'a [Received], resource_id: &str) -> Vec<&'a Received> {
-    received.iter().filter(|r| r.body["data"]["id"] == resource_id).collect()
+    received.iter().filter(|r| r.query.get("data.id").is_some_and(|id| id == resource_id)).collect()
+}
+
+/// The announced status: in the generic envelope's `data`, or, for a payout
+/// transaction, in the transaction itself.
+fn status_of(n: &Received) -> &serde_json::Value {
+    if n.body.get("data").is_some() {
+        &n.body["data"]["status"]
+    } else {
+        &n.body["status"]
+    }
 }
 
 #[tokio::test]
@@ -80,12 +91,12 @@ async fn every_familys_cancel_sends_exactly_one_signed_notification() {
     ];
     let received = receiver
         .wait_for("every cancel", |r| {
-            cancels.iter().all(|(id, _, status)| about(r, id).iter().any(|n| n.body["data"]["status"] == *status))
+            cancels.iter().all(|(id, _, status)| about(r, id).iter().any(|n| status_of(n) == *status))
         })
         .await;
     for (id, family, status) in cancels {
         let mine = about(&received, id);
-        let cancel: Vec<_> = mine.iter().filter(|n| n.body["data"]["status"] == status).collect();
+        let cancel: Vec<_> = mine.iter().filter(|n| status_of(n) == status).collect();
         assert_eq!(cancel.len(), 1, "exactly one notification of {family} {id}'s cancel");
         let n = cancel[0];
         assert!(n.signed_with(&secret), "signature of {family}");
@@ -94,6 +105,15 @@ async fn every_familys_cancel_sends_exactly_one_signed_notification() {
         assert_eq!(n.query["data.id"], id);
         assert_eq!(n.query["type"], family);
         assert!(!n.request_id.is_empty());
+        if family == "payout_transaction" {
+            // The payouts notifications page's body: the transaction with its payout.
+            assert_eq!(n.body["id"], id);
+            assert_eq!(n.body["payout"]["id"], payout_id);
+            assert_eq!(n.body["payout"]["notification_url"], serde_json::Value::Null);
+            assert!(n.body["created_date"].as_str().unwrap().ends_with('Z'));
+            assert!(n.body["last_updated_date"].is_string());
+            continue;
+        }
         assert_eq!(n.body["action"], format!("{family}.{status}"));
         assert_eq!(n.body["type"], family);
         assert_eq!(n.body["api_version"], "v1");
@@ -104,7 +124,7 @@ async fn every_familys_cancel_sends_exactly_one_signed_notification() {
         assert!(n.body["data"].as_object().unwrap().contains_key("external_reference"));
     }
     assert_eq!(about(&received, &action)[0].body["data"]["external_reference"], "order-1");
-    assert_eq!(about(&received, transaction)[0].body["data"]["external_reference"], "tx-9");
+    assert_eq!(about(&received, transaction)[0].body["external_reference"], "tx-9");
 }
 
 #[tokio::test]
@@ -120,7 +140,10 @@ async fn a_payouts_own_notification_url_takes_precedence() {
     });
     let payout = app.post_json(&account, "/v1/payouts", body).await;
     let transaction = payout["transactions"][0]["id"].as_str().unwrap().to_owned();
-    payout_receiver.wait_for("the payout's notification", |r| !about(r, &transaction).is_empty()).await;
+    let got = payout_receiver.wait_for("the payout's notification", |r| !about(r, &transaction).is_empty()).await;
+    let body = &about(&got, &transaction)[0].body;
+    assert_eq!((body["status"].clone(), body["payout"]["id"].clone()), (json!("pending"), payout["id"].clone()));
+    assert_eq!(body["payout"]["notification_url"], payout_receiver.url.as_str());
     app.new_action(&account, TERMINAL).await;
     account_receiver.wait_for("the action's notification", |r| !r.is_empty()).await;
     assert!(about(&account_receiver.received(), &transaction).is_empty(), "not sent to the account's URL");

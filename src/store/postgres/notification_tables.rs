@@ -11,7 +11,7 @@ use crate::engine::StoreError;
 use crate::store::{AuditFilter, AuditRecord, Delivery, NotificationFilter, Page};
 
 const NOTIFICATION_COLUMNS: &str = "id, user_id, live_mode, resource_type, resource_id, resource_status,
-     external_reference, url, state, next_attempt_at, created_at, attempts";
+     external_reference, url, state, next_attempt_at, created_at, attempts, body";
 
 fn notification_from_row(row: &Row) -> Result<Notification, StoreError> {
     let (kind, state): (String, String) = (row.get(3), row.get(8));
@@ -26,6 +26,7 @@ fn notification_from_row(row: &Row) -> Result<Notification, StoreError> {
             external_reference: row.get(6),
             url: row.get(7),
             created_at: Timestamp::from_millis(row.get(10)),
+            body: row.get(12),
         },
         status: NotificationStatus::parse(&state).ok_or_else(|| corrupt("notification state"))?,
         attempts_made: u32::try_from(row.get::<_, i32>(11)).map_err(|_| corrupt("attempts"))?,
@@ -44,8 +45,8 @@ impl<C: GenericClient> PgTables<'_, C> {
     pub fn insert_notification(&mut self, n: &NewNotification) -> Result<(), StoreError> {
         self.execute(
             "INSERT INTO notifications (user_id, live_mode, resource_type, resource_id, resource_status,
-             external_reference, url, state, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8)",
+             external_reference, url, state, next_attempt_at, created_at, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $9)",
             &[
                 &n.user_id.get(),
                 &n.live_mode,
@@ -55,6 +56,7 @@ impl<C: GenericClient> PgTables<'_, C> {
                 &n.external_reference,
                 &n.url,
                 &n.created_at.as_millis(),
+                &n.body,
             ],
         )?;
         Ok(())
@@ -96,7 +98,7 @@ impl<C: GenericClient> PgTables<'_, C> {
         )?;
         let claimed = rows
             .iter()
-            .map(|row| Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(12) }))
+            .map(|row| Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(13) }))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let ids: Vec<i64> = claimed.iter().map(|d| d.notification.id).collect();
         self.execute(

@@ -9,7 +9,7 @@ use crate::engine::StoreError;
 use crate::store::{AuditFilter, AuditRecord, Delivery, NotificationFilter, Page};
 
 const NOTIFICATION_COLUMNS: &str = "id, user_id, live_mode, resource_type, resource_id, resource_status,
-     external_reference, url, state, next_attempt_at, created_at, attempts";
+     external_reference, url, state, next_attempt_at, created_at, attempts, body";
 
 fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
     let (kind, state): (String, String) = (row.get(3)?, row.get(8)?);
@@ -24,6 +24,7 @@ fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
             external_reference: row.get(6)?,
             url: row.get(7)?,
             created_at: Timestamp::from_millis(row.get(10)?),
+            body: row.get(12)?,
         },
         status: NotificationStatus::parse(&state).ok_or_else(|| corrupt("notification state"))?,
         attempts_made: row.get(11)?,
@@ -46,8 +47,8 @@ impl Tables<'_> {
         self.0
             .prepare_cached(
                 "INSERT INTO notifications (user_id, live_mode, resource_type, resource_id, resource_status,
-                 external_reference, url, state, next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)",
+                 external_reference, url, state, next_attempt_at, created_at, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8, ?9)",
             )?
             .execute(params![
                 n.user_id.get(),
@@ -58,6 +59,7 @@ impl Tables<'_> {
                 n.external_reference,
                 n.url,
                 n.created_at.as_millis(),
+                n.body,
             ])?;
         Ok(())
     }
@@ -97,7 +99,7 @@ impl Tables<'_> {
              ORDER BY next_attempt_at, id LIMIT ?2"
         ))?;
         let rows = stmt.query_map(params![now.as_millis(), limit as i64], |row| {
-            Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(12)? })
+            Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(13)? })
         })?;
         let claimed: Vec<Delivery> = rows.collect::<Result<_, _>>()?;
         let mut lease = self.0.prepare_cached("UPDATE notifications SET claimed_until = ?1 WHERE id = ?2")?;
