@@ -1,6 +1,13 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 //! caja's API tests: each starts the real server on port 0 with a fresh store in a
 //! temporary directory and talks HTTP to it.
+//!
+//! Reference pages and the modules that check them row by row: Point terminal
+//! actions (create, get, cancel, terminal list) `point`; payouts (create, get, list,
+//! transaction, cancel, statuses) `payouts` and `payout_worker`; customers
+//! `customer_reference`; cards and card tokens `card_reference`; payment profiles
+//! (create, list, get, add and delete a method, cancel) `customers`; notifications
+//! `webhooks`. `docs/fidelity.md` says where caja differs, and why.
 
 mod card_reference;
 mod cli;
