@@ -19,32 +19,10 @@ pub const TOKEN_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
 pub const CARDS_PER_CUSTOMER_MAX: usize = 25;
 pub const CARDHOLDER_NAME_CHARS_MAX: usize = 100;
 
-/// A card token id: 32 lowercase hex digits.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct CardTokenId(String);
-
-crate::serde_as_text!(CardTokenId, CardTokenId::parse, CardTokenId::as_str);
-
-impl CardTokenId {
-    pub fn parse(raw: &str) -> Option<Self> {
-        let ok = raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        ok.then(|| CardTokenId(raw.to_owned()))
-    }
-
-    pub fn from_random(bytes: [u8; 16]) -> Self {
-        CardTokenId(hex::encode(bytes))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CardTokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+crate::hex_id!(
+    /// A card token id: 32 lowercase hex digits.
+    CardTokenId
+);
 
 /// A saved card's id: a decimal number, shown as a string (`"8987269652"`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

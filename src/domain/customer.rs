@@ -53,32 +53,10 @@ impl fmt::Display for CustomerId {
     }
 }
 
-/// 32 lowercase hex digits.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ProfileId(String);
-
-crate::serde_as_text!(ProfileId, ProfileId::parse, ProfileId::as_str);
-
-impl ProfileId {
-    pub fn parse(raw: &str) -> Option<Self> {
-        let ok = raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        ok.then(|| ProfileId(raw.to_owned()))
-    }
-
-    pub fn from_random(bytes: [u8; 16]) -> Self {
-        ProfileId(hex::encode(bytes))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ProfileId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+crate::hex_id!(
+    /// A payment profile id: 32 lowercase hex digits.
+    ProfileId
+);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProfileStatus {

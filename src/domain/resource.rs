@@ -87,6 +87,40 @@ macro_rules! serde_as_text {
     };
 }
 
+/// An id of 32 lowercase hex digits (payment profiles, card tokens): parsed from a
+/// path, drawn from 16 random bytes, shown and stored as its text.
+#[macro_export]
+macro_rules! hex_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        $crate::serde_as_text!($name, $name::parse, $name::as_str);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Option<Self> {
+                let ok = raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                ok.then(|| $name(raw.to_owned()))
+            }
+
+            pub fn from_random(bytes: [u8; 16]) -> Self {
+                $name(hex::encode(bytes))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 /// A number as a sort key that orders as the number does (non-negative, up to 20
 /// digits).
 pub fn sort_number(n: i64) -> String {
