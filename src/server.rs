@@ -6,9 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::ServiceExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::domain::notification::RetryPolicy;
 use crate::domain::Timestamp;
@@ -53,10 +56,13 @@ impl Server {
         let worker = tokio::spawn(process_payouts(store.clone(), delay_ms, config.worker_tick));
         let deliverer = Deliverer::new(store.clone(), config.webhook_retry);
         let webhooks = tokio::spawn(deliver_webhooks(deliverer, config.worker_tick));
-        let app = http::router(state, config.http.request_timeout);
+        // Paths are taken with a trailing slash too, as the real API takes them (the
+        // Python SDK saves a card at `/v1/customers/{id}/cards/`): the slash is
+        // trimmed before routing.
+        let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(state, config.http.request_timeout));
         let (shutdown, signal) = oneshot::channel::<()>();
         let serving = tokio::spawn(async move {
-            axum::serve(listener, app)
+            axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app))
                 .with_graceful_shutdown(async move {
                     let _ = signal.await;
                 })

@@ -169,3 +169,21 @@ async fn a_saved_card_is_changed_and_deleted() {
     let list: Value = app.call(Method::GET, &cards, &account, None).await.json().await.unwrap();
     assert_eq!(list, json!([]));
 }
+
+#[tokio::test]
+async fn paths_are_taken_with_a_trailing_slash_as_the_sdks_send_them() {
+    // The Python SDK saves a card at `/v1/customers/{id}/cards/`.
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let customer = app.new_customer(&account).await;
+    let token = app.token(&account).await;
+    let saved = app
+        .call(Method::POST, &format!("/v1/customers/{customer}/cards/"), &account, Some(json!({ "token": token })))
+        .await;
+    assert_eq!(saved.status(), StatusCode::CREATED);
+    let listed: Value =
+        app.call(Method::GET, &format!("/v1/customers/{customer}/cards/"), &account, None).await.json().await.unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let search = app.call(Method::GET, "/v1/customers/search/?limit=5", &account, None).await;
+    assert_eq!(search.status(), StatusCode::OK);
+}
