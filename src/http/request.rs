@@ -36,7 +36,27 @@ pub struct WriteRequest {
     uri: Uri,
     headers: HeaderMap,
     request_id: RequestId,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, BodyError>,
+}
+
+/// Why a write's body could not be had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyError {
+    /// Over [`super::BODY_BYTES_MAX`]: by its `Content-Length` (refused before a
+    /// byte is read, so a client that declares a huge body and sends nothing gets
+    /// its 413 at once) or as it arrived.
+    TooLarge,
+    Unreadable,
+}
+
+impl From<BytesRejection> for BodyError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            BodyError::TooLarge
+        } else {
+            BodyError::Unreadable
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequest<S> for WriteRequest {
@@ -47,7 +67,13 @@ impl<S: Send + Sync> FromRequest<S> for WriteRequest {
         let request_id = parts.extensions.get::<RequestId>().cloned().unwrap_or(RequestId(String::new()));
         let principal = parts.extensions.get::<Principal>().cloned();
         let (method, uri, headers) = (parts.method.clone(), parts.uri.clone(), parts.headers.clone());
-        let body = Bytes::from_request(Request::from_parts(parts, body), state).await;
+        let declared =
+            headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        let body = if declared.is_some_and(|length| length > super::BODY_BYTES_MAX as u64) {
+            Err(BodyError::TooLarge)
+        } else {
+            Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(BodyError::from)
+        };
         Ok(WriteRequest { principal, method, uri, headers, request_id, body })
     }
 }
@@ -72,8 +98,8 @@ impl Write {
                 },
             )
         })?;
-        let body = parts.body.as_ref().map_err(|rejection| {
-            let kind = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let body = parts.body.as_ref().map_err(|error| {
+            let kind = if *error == BodyError::TooLarge {
                 ErrorKind::PayloadTooLarge
             } else {
                 ErrorKind::Refused(Failure::MalformedJson("the body could not be read".into()))

@@ -56,6 +56,30 @@ async fn a_body_over_the_limit_is_413_in_the_error_format() {
 }
 
 #[tokio::test]
+async fn a_body_declared_over_the_limit_is_413_at_once_without_waiting_for_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    for path in ["/v1/customers", "/terminals/v1/actions"] {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nX-Idempotency-Key: big-1\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            account.token,
+            caja::http::BODY_BYTES_MAX + 1
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 4096];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer)).await;
+        let n = read.expect("answered at once, not after the request timeout").unwrap();
+        let text = String::from_utf8_lossy(&answer[..n]);
+        assert!(text.starts_with("HTTP/1.1 413"), "{path}: {text}");
+        assert!(text.contains("payload_too_large"), "{path}: {text}");
+    }
+}
+
+#[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
     let app = TestApp::spawn().await;
     let missing = app.client.get(format!("{}/v9/nothing", app.base)).send().await.unwrap();
