@@ -82,6 +82,8 @@ pub enum Failure {
     TerminalBusy,
     /// The terminal is another account's.
     TerminalNotOwned,
+    /// No terminal of this account has this id.
+    TerminalNotFound,
     /// The resource is another caller's, another site's, or another customer's.
     Mismatch(Mismatch),
     /// The account already has a customer with this email (its id).

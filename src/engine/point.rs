@@ -112,6 +112,32 @@ pub fn terminal_page(
     })
 }
 
+/// `PATCH /terminals/v1/setup`: set the operating mode of some of this account's
+/// terminals, all or none.
+#[derive(Clone, Debug)]
+pub struct SetupTerminals {
+    /// `(terminal id, operating mode)`, modes already checked.
+    pub terminals: Vec<(String, String)>,
+}
+
+impl Operation for SetupTerminals {
+    type Effect = Vec<Terminal>;
+
+    fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Outcome<Vec<Terminal>> {
+        let mut changed = Vec::with_capacity(self.terminals.len());
+        for (id, mode) in &self.terminals {
+            let found = resource::load::<Terminal>(uow, id)?.filter(|t| t.value.user_id == ctx.principal.user_id);
+            let Some(found) = found else {
+                return Ok(Err(Failure::TerminalNotFound));
+            };
+            let updated = Terminal { operating_mode: mode.clone(), ..found.value.clone() };
+            resource::update(uow, &found, &updated)?;
+            changed.push(updated);
+        }
+        Ok(Ok(changed))
+    }
+}
+
 /// Register a terminal for an account (`caja terminal add`): `Ok(false)` when another
 /// account holds it. Registering it again for the same account replaces its details.
 pub fn register_terminal(uow: &mut dyn UnitOfWork, terminal: &Terminal) -> Result<bool, StoreError> {

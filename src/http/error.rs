@@ -265,6 +265,11 @@ fn point_refusal(failure: &Failure) -> Row {
                 "There is a conflict trying to cancel the order due to its current status (\"{status}\"). Orders can only be canceled via API when \"status=created\"; an order with \"status=at_terminal\" must be canceled from the terminal."
             ),
         ),
+        Failure::TerminalNotFound => Row::new(
+            S::NOT_FOUND,
+            "not_found",
+            "Resource not found or the value sent is inexistent. Validate the information sent in the parameters and try the request again.",
+        ),
         Failure::TerminalNotOwned => Row::new(
             S::FORBIDDEN,
             "forbidden_checking_terminal_owner",
@@ -353,7 +358,9 @@ fn payouts_refusal(failure: &Failure) -> Row {
                 "The status of the transaction (\"{status}\") does not allow its cancelation. Only transactions with \"status=pending\" or \"status=in_process\" can be canceled."
             ),
         ),
-        Failure::TerminalBusy | Failure::TerminalNotOwned => invalid_body("unexpected terminal conflict"),
+        Failure::TerminalBusy | Failure::TerminalNotOwned | Failure::TerminalNotFound => {
+            invalid_body("unexpected terminal conflict")
+        }
         Failure::ForbiddenTransition { from, to } => forbidden_transition("A transaction", from, to),
         Failure::DuplicateEmail(_)
         | Failure::PaymentMethodsFull
@@ -413,6 +420,7 @@ fn customer_refusal(failure: &Failure) -> Row {
         Failure::CannotCancel { .. }
         | Failure::TerminalBusy
         | Failure::TerminalNotOwned
+        | Failure::TerminalNotFound
         | Failure::PaymentMethodsFull
         | Failure::DuplicatePaymentMethod
         | Failure::TwoCardTokens
@@ -518,7 +526,9 @@ fn profiles_refusal(failure: &Failure) -> Row {
         Failure::DuplicateEmail(_) => invalid_body("not a payment profile request"),
         Failure::TestAccountsOnly => test_accounts_only(),
         Failure::CannotCancel { status } => invalid_body(&format!("cannot cancel in status {status}")),
-        Failure::TerminalBusy | Failure::TerminalNotOwned => invalid_body("not a payment profile request"),
+        Failure::TerminalBusy | Failure::TerminalNotOwned | Failure::TerminalNotFound => {
+            invalid_body("not a payment profile request")
+        }
         Failure::ForbiddenTransition { from, to } => forbidden_transition("A payment profile", from, to),
     }
 }

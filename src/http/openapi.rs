@@ -20,6 +20,7 @@ use super::{cards, customers, notifications, payouts, point, profiles};
         point::get_action,
         point::cancel_action,
         point::list_terminals,
+        point::setup_terminals,
         point::action_event,
         payouts::create_payout,
         payouts::get_payout,

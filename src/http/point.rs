@@ -4,7 +4,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,9 +16,10 @@ use super::request::{
     WriteRequest,
 };
 use super::AppState;
+use crate::domain::terminal::Terminal;
 use crate::domain::terminal_action::{ActionDraft, ActionId, ActionStatus, NewAction, PropertyError, TerminalAction};
 use crate::domain::Principal;
-use crate::engine::point::{self as engine, CancelAction, CreateAction, MoveAction};
+use crate::engine::point::{self as engine, CancelAction, CreateAction, MoveAction, SetupTerminals};
 use crate::engine::{Failure, PathParam};
 
 const FAMILY: Family = Family::Point;
@@ -30,6 +31,84 @@ pub fn routes() -> Router<AppState> {
         .route("/terminals/v1/actions/{action_id}/cancel", post(cancel_action))
         .route("/terminals/v1/actions/{action_id}/events", post(action_event))
         .route("/terminals/v1/list", get(list_terminals))
+        .route("/terminals/v1/setup", patch(setup_terminals))
+}
+
+/// `PATCH /terminals/v1/setup` body: the terminals whose operating mode changes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupBody {
+    pub terminals: Option<Vec<SetupTerminalBody>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupTerminalBody {
+    #[schema(example = "NEWLAND_N950__N950NCB801293324")]
+    pub id: Option<String>,
+    /// `PDV` or `STANDALONE`.
+    #[schema(example = "PDV")]
+    pub operating_mode: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupTerminalView {
+    pub id: String,
+    pub operating_mode: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupView {
+    pub terminals: Vec<SetupTerminalView>,
+}
+
+fn setup_terminals_of(body: SetupBody) -> Result<Vec<(String, String)>, Failure> {
+    let property = |error, detail: &str| Failure::Property { error, detail: detail.to_owned() };
+    let terminals = body.terminals.filter(|t| !t.is_empty());
+    let Some(terminals) = terminals else {
+        return Err(property(PropertyError::Required, "terminals is required"));
+    };
+    terminals
+        .into_iter()
+        .map(|t| {
+            let id = t.id.ok_or_else(|| property(PropertyError::Required, "terminals[].id is required"))?;
+            let mode = t
+                .operating_mode
+                .ok_or_else(|| property(PropertyError::Required, "terminals[].operating_mode is required"))?;
+            if !["PDV", "STANDALONE"].contains(&mode.as_str()) {
+                return Err(property(PropertyError::Value, "terminals[].operating_mode must be PDV or STANDALONE"));
+            }
+            Ok((id, mode))
+        })
+        .collect()
+}
+
+/// Change the operating mode of the caller's terminals.
+#[utoipa::path(
+    patch, path = "/terminals/v1/setup", tag = "Point terminal actions",
+    params(("X-Idempotency-Key" = Option<String>, Header, description = "Optional; 1 to 64 characters")),
+    request_body = SetupBody,
+    responses(
+        (status = 200, description = "The terminals with their new mode", body = SetupView),
+        (status = 400, description = "required_properties, property_value, unsupported_properties, property_type, bad_request (not JSON)", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 404, description = "not_found (a terminal that is not the caller's)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn setup_terminals(State(state): State<AppState>, request: WriteRequest) -> Result<Response, ApiError> {
+    // The setup page declares no idempotency key: with one it is exactly-once.
+    let write = Write::begin_with(&state, FAMILY, &request, true).await?;
+    let terminals = parse_json::<SetupBody>(write.body(), false).map_err(property_error).and_then(setup_terminals_of);
+    let op = operation(Ok(()), terminals, |(), terminals| SetupTerminals { terminals });
+    let success = |changed: &Vec<Terminal>| {
+        let terminals = changed
+            .iter()
+            .map(|t| SetupTerminalView { id: t.id.clone(), operating_mode: t.operating_mode.clone() })
+            .collect();
+        json_response(StatusCode::OK, &SetupView { terminals })
+    };
+    Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
 
 /// Terminals per page when the request names none, and the most (the list page's).

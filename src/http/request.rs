@@ -81,12 +81,23 @@ impl<S: Send + Sync> FromRequest<S> for WriteRequest {
 impl Write {
     /// Check the idempotency key and the body (authentication came before, in its layer).
     pub async fn begin(state: &AppState, family: Family, parts: &WriteRequest) -> Result<Write, ApiError> {
+        Write::begin_with(state, family, parts, family.idempotency_key_optional()).await
+    }
+
+    /// [`Write::begin`] for an endpoint whose reference declares no
+    /// `X-Idempotency-Key` in a family that otherwise requires one (`key_optional`).
+    pub async fn begin_with(
+        state: &AppState,
+        family: Family,
+        parts: &WriteRequest,
+        key_optional: bool,
+    ) -> Result<Write, ApiError> {
         let principal = parts.principal.clone().ok_or_else(|| ApiError::new(family, ErrorKind::Internal))?;
         let key_header = parts.headers.get("x-idempotency-key").map(|v| v.to_str().map_err(|_| ()));
         let key = match key_header {
             Some(Err(())) => Err(KeyError::Invalid),
             Some(Ok(raw)) => IdempotencyKey::parse(Some(raw)).map(Some),
-            None if family.idempotency_key_optional() => Ok(None),
+            None if key_optional => Ok(None),
             None => IdempotencyKey::parse(None).map(Some),
         }
         .map_err(|err| {

@@ -388,3 +388,43 @@ async fn a_store_failure_is_500_idempotency_validation_failed_and_nothing_is_hal
     assert!(retry.headers().get("x-idempotency-replayed").is_none());
     assert_eq!(app.action_status(&account, &id).await, "canceled");
 }
+
+#[tokio::test]
+async fn setup_changes_the_operating_mode_of_the_callers_terminals() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    app.new_action(&account, TERMINAL).await;
+    let setup = |account: &crate::helpers::Account, body: Value| {
+        app.client.patch(format!("{}/terminals/v1/setup", app.base)).bearer_auth(&account.token).json(&body).send()
+    };
+    let changed =
+        setup(&account, json!({ "terminals": [{ "id": TERMINAL, "operating_mode": "STANDALONE" }] })).await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(
+        changed.json::<Value>().await.unwrap(),
+        json!({ "terminals": [{ "id": TERMINAL, "operating_mode": "STANDALONE" }] })
+    );
+    let list: Value = app
+        .client
+        .get(format!("{}/terminals/v1/list", app.base))
+        .bearer_auth(&account.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"]["terminals"][0]["operating_mode"], "STANDALONE");
+
+    let stranger = app.test_account().await;
+    let theirs = setup(&stranger, json!({ "terminals": [{ "id": TERMINAL, "operating_mode": "PDV" }] })).await.unwrap();
+    assert_error(theirs, 404, "not_found").await;
+    for (body, code) in [
+        (json!({ "terminals": [{ "id": TERMINAL, "operating_mode": "SOMETIMES" }] }), "property_value"),
+        (json!({ "terminals": [{ "id": TERMINAL }] }), "required_properties"),
+        (json!({}), "required_properties"),
+        (json!({ "terminals": [], "mode": "PDV" }), "unsupported_properties"),
+    ] {
+        assert_error(setup(&account, body).await.unwrap(), 400, code).await;
+    }
+}
