@@ -172,7 +172,6 @@ pub struct AddressView {
 impl CustomerView {
     fn of(c: &Customer, cards: &[Card]) -> Self {
         let user = c.owner.user_id.get();
-        let metadata = c.metadata.as_deref().unwrap_or("{}");
         CustomerView {
             id: c.id.to_string(),
             email: c.email.clone(),
@@ -193,8 +192,7 @@ impl CustomerView {
             description: c.description.clone(),
             date_created: c.created_at.to_rfc3339(),
             date_last_updated: c.updated_at.to_rfc3339(),
-            metadata: RawValue::from_string(metadata.to_owned())
-                .unwrap_or_else(|_| RawValue::from_string("{}".to_owned()).unwrap_or_else(|_| unreachable!())),
+            metadata: metadata_json(c.metadata.as_deref()),
             default_card: c.default_card.clone(),
             default_address: c.default_address.clone(),
             cards: cards.iter().map(CardView::from).collect(),
@@ -206,6 +204,12 @@ impl CustomerView {
             status: c.status.as_str(),
         }
     }
+}
+
+/// The stored metadata as sent (it was checked to be a JSON object), `{}` when none.
+fn metadata_json(stored: Option<&str>) -> Box<RawValue> {
+    let parsed = stored.and_then(|text| RawValue::from_string(text.to_owned()).ok());
+    parsed.unwrap_or_else(|| serde_json::value::to_raw_value(&serde_json::json!({})).unwrap_or_default())
 }
 
 /// The search's documented parameters; any other is refused (cause 204), never
