@@ -105,6 +105,8 @@ pub enum Failure {
     PaymentMethodNotFound,
     /// The customer has no (undeleted) card with this id.
     CardNotFound,
+    /// No card token of this account has this id.
+    CardTokenNotFound,
     /// A cancelled profile takes no payment methods.
     ProfileCancelled,
     /// The test helper asked for a move the machine forbids.

@@ -375,11 +375,12 @@ pub async fn get_card_token(
     Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = path.ok().and_then(|Path(raw)| CardTokenId::parse(&raw)).ok_or_else(|| refuse(Failure::NotFound))?;
+    let id =
+        path.ok().and_then(|Path(raw)| CardTokenId::parse(&raw)).ok_or_else(|| refuse(Failure::CardTokenNotFound))?;
     let user = principal.user_id;
     let found =
         state.store.read(move |r| engine::card_token(r, user, &id)).await.map_err(|e| read_failed(FAMILY, e))?;
-    let token = found.ok_or_else(|| refuse(Failure::NotFound))?;
+    let token = found.ok_or_else(|| refuse(Failure::CardTokenNotFound))?;
     let now = crate::domain::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     Ok(json(StatusCode::OK, &CardTokenView::of(&token, now)))
 }

@@ -287,6 +287,7 @@ fn point_refusal(failure: &Failure) -> Row {
         | Failure::TwoCardTokens
         | Failure::PaymentMethodNotFound
         | Failure::CardNotFound
+        | Failure::CardTokenNotFound
         | Failure::ProfileCancelled
         | Failure::Invalid(_) => invalid_body("not a terminal action request"),
     }
@@ -368,6 +369,7 @@ fn payouts_refusal(failure: &Failure) -> Row {
         | Failure::TwoCardTokens
         | Failure::PaymentMethodNotFound
         | Failure::CardNotFound
+        | Failure::CardTokenNotFound
         | Failure::ProfileCancelled
         | Failure::Invalid(_) => invalid_body("not a payout request"),
         Failure::Property { detail, .. } => invalid_body(detail),
@@ -402,6 +404,7 @@ fn customer_refusal(failure: &Failure) -> Row {
         Failure::CardNotFound => {
             Row::new(StatusCode::NOT_FOUND, "not_found", "card not found").with_cause(causes::CARD_NOT_FOUND)
         }
+        Failure::CardTokenNotFound => Row::new(StatusCode::NOT_FOUND, "not_found", "card token not found"),
         Failure::Invalid(cause) => Row::caused(*cause, cause.description),
         Failure::DuplicateEmail(existing) => Row::caused(
             causes::ALREADY_EXISTS,
@@ -485,7 +488,8 @@ fn profiles_refusal(failure: &Failure) -> Row {
         | Failure::InvalidPathParam(_)
         | Failure::TransactionNotInPayout
         | Failure::PaymentMethodNotFound
-        | Failure::CardNotFound => not_found(),
+        | Failure::CardNotFound
+        | Failure::CardTokenNotFound => not_found(),
         Failure::Mismatch(Mismatch::Caller) => Row::new(
             S::BAD_REQUEST,
             "caller_id_mismatch",

@@ -64,7 +64,8 @@ async fn a_card_token_shows_the_cards_ends_never_its_number() {
     let read: Value = app.call(Method::GET, &path, &account, None).await.json().await.unwrap();
     assert_eq!(read, token);
     let stranger = app.test_account().await;
-    assert_error(app.call(Method::GET, &path, &stranger, None).await, 404, "not_found").await;
+    let theirs = assert_error(app.call(Method::GET, &path, &stranger, None).await, 404, "not_found").await;
+    assert_eq!(theirs["message"], "card token not found");
 
     for (body, field) in [
         (
