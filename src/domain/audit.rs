@@ -8,6 +8,8 @@ pub enum ResourceType {
     TerminalAction,
     PayoutTransaction,
     PaymentProfile,
+    Customer,
+    CustomerCard,
 }
 
 impl ResourceType {
@@ -16,6 +18,8 @@ impl ResourceType {
             ResourceType::TerminalAction => "terminal_action",
             ResourceType::PayoutTransaction => "payout_transaction",
             ResourceType::PaymentProfile => "payment_profile",
+            ResourceType::Customer => "customer",
+            ResourceType::CustomerCard => "customer_card",
         }
     }
 
@@ -24,6 +28,8 @@ impl ResourceType {
             "terminal_action" => Some(ResourceType::TerminalAction),
             "payout_transaction" => Some(ResourceType::PayoutTransaction),
             "payment_profile" => Some(ResourceType::PaymentProfile),
+            "customer" => Some(ResourceType::Customer),
+            "customer_card" => Some(ResourceType::CustomerCard),
             _ => None,
         }
     }

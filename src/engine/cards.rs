@@ -3,12 +3,13 @@
 
 use super::customers::customer as active_customer_value;
 use super::resource::{self, Stored};
-use super::{Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
+use super::{audit, record_change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
 use crate::domain::card::{
     Card, CardFace, CardId, CardToken, CardTokenId, CardUpdate, TokenStatus, BY_CUSTOMER, CARDS_PER_CUSTOMER_MAX,
 };
 use crate::domain::customer::CustomerId;
 use crate::domain::customer_data::{CARDS_FULL, CARD_INVALID};
+use crate::domain::ResourceType;
 use crate::domain::{SiteId, UserId};
 
 type Outcome<T> = Result<Result<T, Failure>, StoreError>;
@@ -109,6 +110,7 @@ impl Operation for SaveCard {
             updated_at: ctx.now,
         };
         resource::insert(uow, &card)?;
+        card_changed(uow, ctx, &card, None, "active")?;
         Ok(Ok(card))
     }
 }
@@ -133,6 +135,7 @@ impl Operation for UpdateCard {
         match found.value.updated(&self.update, ctx.now, self.now_year) {
             Ok(updated) => {
                 resource::update(uow, &found, &updated)?;
+                card_changed(uow, ctx, &updated, Some("active"), "active")?;
                 Ok(Ok(updated))
             }
             Err(invalid) => Ok(Err(Failure::InvalidBody(invalid.0))),
@@ -157,8 +160,20 @@ impl Operation for DeleteCard {
         };
         let deleted = Card { deleted: true, updated_at: ctx.now, ..found.value.clone() };
         resource::update(uow, &found, &deleted)?;
+        card_changed(uow, ctx, &deleted, Some("active"), "deleted")?;
         Ok(Ok(found.value))
     }
+}
+
+/// The audit record (and notification) of a change to a saved card.
+fn card_changed(
+    uow: &mut dyn UnitOfWork,
+    ctx: &RequestContext,
+    card: &Card,
+    from: Option<&str>,
+    to: &str,
+) -> Result<(), StoreError> {
+    record_change(uow, audit(ctx, ResourceType::CustomerCard, card.id.to_string(), from, to, None), None, None)
 }
 
 /// A card token of this account.

@@ -33,6 +33,8 @@ impl Operation for CreateCustomer {
         let created =
             Customer::create(self.id.clone(), owner(ctx), ctx.principal.live_mode, self.data.clone(), ctx.now);
         resource::insert(uow, &created)?;
+        let event = audit(ctx, ResourceType::Customer, created.id.to_string(), None, created.status.as_str(), None);
+        record_change(uow, event, None, None)?;
         Ok(Ok(created))
     }
 }
@@ -57,6 +59,7 @@ impl Operation for UpdateCustomer {
         }
         let updated = found.value.updated(self.data.clone(), ctx.now);
         resource::update(uow, &found, &updated)?;
+        customer_changed(uow, ctx, &found.value, &updated)?;
         let cards = super::cards::cards(uow, &updated.id)?;
         Ok(Ok((updated, cards)))
     }
@@ -78,9 +81,21 @@ impl Operation for DeleteCustomer {
         };
         let deleted = Customer { status: CustomerStatus::Deactive, updated_at: ctx.now, ..found.value.clone() };
         resource::update(uow, &found, &deleted)?;
+        customer_changed(uow, ctx, &found.value, &deleted)?;
         let cards = super::cards::cards(uow, &deleted.id)?;
         Ok(Ok((deleted, cards)))
     }
+}
+
+/// The audit record (and notification) of a change to a customer.
+fn customer_changed(
+    uow: &mut dyn UnitOfWork,
+    ctx: &RequestContext,
+    before: &Customer,
+    after: &Customer,
+) -> Result<(), StoreError> {
+    let (from, to) = (Some(before.status.as_str()), after.status.as_str());
+    record_change(uow, audit(ctx, ResourceType::Customer, after.id.to_string(), from, to, None), None, None)
 }
 
 /// The id of this account's active customer with this email.

@@ -236,7 +236,8 @@ pub async fn list_audit_events(
         None => None,
         Some(raw) => Some(ResourceType::parse(&raw).ok_or_else(|| {
             refuse(Failure::InvalidBody(
-                "resource_type must be one of terminal_action, payout_transaction, payment_profile".into(),
+                "resource_type must be one of terminal_action, payout_transaction, payment_profile, customer, customer_card"
+                    .into(),
             ))
         })?),
     };

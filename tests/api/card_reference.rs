@@ -169,6 +169,12 @@ async fn a_saved_card_is_changed_and_deleted() {
     assert_eq!(gone["cause"], json!([{ "code": "120", "description": "card not found.", "data": null }]));
     let list: Value = app.call(Method::GET, &cards, &account, None).await.json().await.unwrap();
     assert_eq!(list, json!([]));
+
+    // Saved, changed, deleted: each audited.
+    let trail = app.audit(&account, caja::domain::ResourceType::CustomerCard, card["id"].as_str().unwrap()).await;
+    let moves: Vec<_> = trail.iter().map(|e| (e.from_status.clone(), e.to_status.clone())).collect();
+    let (active, deleted) = ("active".to_owned(), "deleted".to_owned());
+    assert_eq!(moves, [(None, active.clone()), (Some(active.clone()), active.clone()), (Some(active), deleted)]);
 }
 
 #[tokio::test]

@@ -149,6 +149,12 @@ async fn a_deleted_customer_answers_deactive_then_is_gone_and_frees_its_email() 
     assert_eq!(search.json::<Value>().await.unwrap()["paging"]["total"], 0);
     let again = app.customer_call(Method::POST, "/v1/customers", &account, Some(body)).await;
     assert_eq!(again.status(), StatusCode::CREATED, "the email is free again");
+
+    // Every change is audited: the creation and the delete.
+    let id = created["id"].as_str().unwrap();
+    let trail = app.audit(&account, caja::domain::ResourceType::Customer, id).await;
+    let moves: Vec<_> = trail.iter().map(|e| (e.from_status.clone(), e.to_status.clone())).collect();
+    assert_eq!(moves, [(None, "active".to_owned()), (Some("active".to_owned()), "deactive".to_owned())]);
 }
 
 #[tokio::test]
