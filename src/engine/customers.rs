@@ -201,23 +201,7 @@ impl Operation for AddPaymentMethod {
         };
         let mut updated = found.value.clone();
         updated.payment_methods.push(self.method.clone());
-        updated.updated_at = ctx.now;
-        if let Some(t) = transition {
-            updated.status = t.to;
-        }
-        resource::update(uow, &found, &updated)?;
-        if let Some(t) = transition {
-            let event = audit(
-                ctx,
-                ResourceType::PaymentProfile,
-                self.profile.to_string(),
-                Some(t.from.as_str()),
-                t.to.as_str(),
-                None,
-            );
-            record_change(uow, event, None, None)?;
-        }
-        Ok(Ok(updated))
+        Ok(Ok(save_profile(uow, ctx, &found, updated, transition)?))
     }
 }
 
@@ -247,18 +231,31 @@ impl Operation for RemovePaymentMethod {
             Ok(transition) => transition,
             Err(refused) => return Ok(Err(method_refusal(refused))),
         };
-        if let Some(t) = transition {
-            updated.status = t.to;
-        }
-        updated.updated_at = ctx.now;
-        resource::update(uow, &found, &updated)?;
-        if let Some(t) = transition {
-            let (from, to) = (Some(t.from.as_str()), t.to.as_str());
-            let event = audit(ctx, ResourceType::PaymentProfile, self.profile.to_string(), from, to, None);
-            record_change(uow, event, None, None)?;
-        }
+        save_profile(uow, ctx, &found, updated, transition)?;
         Ok(Ok(Change::Moved))
     }
+}
+
+/// Write `updated` over the profile as loaded, moved by `transition` if any, and
+/// record that move (the audit record and its notification).
+fn save_profile(
+    uow: &mut dyn UnitOfWork,
+    ctx: &RequestContext,
+    found: &Stored<Profile>,
+    mut updated: Profile,
+    transition: Option<customer::Transition>,
+) -> Result<Profile, StoreError> {
+    if let Some(t) = transition {
+        updated.status = t.to;
+    }
+    updated.updated_at = ctx.now;
+    resource::update(uow, found, &updated)?;
+    if let Some(t) = transition {
+        let (from, to) = (Some(t.from.as_str()), t.to.as_str());
+        let event = audit(ctx, ResourceType::PaymentProfile, updated.id.to_string(), from, to, None);
+        record_change(uow, event, None, None)?;
+    }
+    Ok(updated)
 }
 
 fn method_refusal(refused: AddMethodRefused) -> Failure {
@@ -286,11 +283,7 @@ impl Operation for CancelProfile {
         };
         match customer::cancel(found.value.status) {
             CancelDecision::Move(t) => {
-                let updated = Profile { status: t.to, updated_at: ctx.now, ..found.value.clone() };
-                resource::update(uow, &found, &updated)?;
-                let (from, to) = (Some(t.from.as_str()), t.to.as_str());
-                let event = audit(ctx, ResourceType::PaymentProfile, self.profile.to_string(), from, to, None);
-                record_change(uow, event, None, None)?;
+                save_profile(uow, ctx, &found, found.value.clone(), Some(t))?;
                 Ok(Ok(Change::Moved))
             }
             CancelDecision::AlreadyCancelled => Ok(Ok(Change::Unchanged)),
