@@ -108,6 +108,11 @@ async fn process_payouts(store: Arc<dyn Store>, delay_ms: i64, tick: Duration) {
             Ok(moved) => tracing::debug!(moved, "payout transactions advanced"),
             Err(err) => tracing::warn!(error = %err, "payout processing step failed; retrying next tick"),
         }
+        match store.expire_orders(now).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::debug!(expired, "orders expired"),
+            Err(err) => tracing::warn!(error = %err, "order expiry step failed; retrying next tick"),
+        }
     }
 }
 

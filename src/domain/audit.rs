@@ -10,6 +10,7 @@ pub enum ResourceType {
     PaymentProfile,
     Customer,
     CustomerCard,
+    Order,
 }
 
 impl ResourceType {
@@ -20,6 +21,7 @@ impl ResourceType {
             ResourceType::PaymentProfile => "payment_profile",
             ResourceType::Customer => "customer",
             ResourceType::CustomerCard => "customer_card",
+            ResourceType::Order => "order",
         }
     }
 
@@ -30,6 +32,7 @@ impl ResourceType {
             "payment_profile" => Some(ResourceType::PaymentProfile),
             "customer" => Some(ResourceType::Customer),
             "customer_card" => Some(ResourceType::CustomerCard),
+            "order" => Some(ResourceType::Order),
             _ => None,
         }
     }

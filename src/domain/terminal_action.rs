@@ -182,6 +182,24 @@ pub enum PropertyError {
     Value,
     Unsupported,
     Type,
+    /// Fewer items than the property needs (the Orders pages' `minimum_items`).
+    MinimumItems,
+    /// More items than the property allows (`maximum_items`).
+    MaximumItems,
+}
+
+impl PropertyError {
+    /// The code the Point and Orders pages give it.
+    pub fn code(self) -> &'static str {
+        match self {
+            PropertyError::Required => "required_properties",
+            PropertyError::Value => "property_value",
+            PropertyError::Unsupported => "unsupported_properties",
+            PropertyError::Type => "property_type",
+            PropertyError::MinimumItems => "minimum_items",
+            PropertyError::MaximumItems => "maximum_items",
+        }
+    }
 }
 
 /// A refused create request: what is wrong, and a message naming the field.

@@ -54,6 +54,7 @@ pub struct Refusal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathParam {
     ActionId,
+    OrderId,
     PayoutId,
     TransactionId,
     CustomerId,
@@ -109,6 +110,8 @@ pub enum Failure {
     CardTokenNotFound,
     /// A cancelled profile takes no payment methods.
     ProfileCancelled,
+    /// An Orders rule refused it (the Orders pages' codes).
+    Order(crate::domain::order::Refusal),
     /// The test helper asked for a move the machine forbids.
     ForbiddenTransition {
         from: &'static str,

@@ -15,6 +15,7 @@ pub mod cards;
 mod changes;
 mod command;
 pub mod customers;
+pub mod orders;
 pub mod payouts;
 pub mod point;
 pub mod resource;

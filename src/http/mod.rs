@@ -7,6 +7,7 @@ mod customers;
 mod error;
 mod notifications;
 mod openapi;
+mod orders;
 mod paging;
 mod payouts;
 mod point;
@@ -93,6 +94,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(customers::routes())
         .merge(cards::routes())
         .merge(profiles::routes())
+        .merge(orders::routes())
         .merge(notifications::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))

@@ -207,6 +207,12 @@ impl dyn Store + '_ {
     pub async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError> {
         self.write(move |uow| crate::engine::advance_payouts(uow, now, delay_ms)).await
     }
+
+    /// Run one step of order expiry (see [`crate::engine::orders::expire_orders`]);
+    /// returns how many orders expired. Public so tests can run it at a chosen time.
+    pub async fn expire_orders(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.write(move |uow| crate::engine::orders::expire_orders(uow, now)).await
+    }
 }
 
 fn restore<T: 'static>(value: AnyValue) -> Result<T, StoreError> {
