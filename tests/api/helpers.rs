@@ -289,6 +289,35 @@ impl TestDb {
         }
     }
 
+    /// Every resource document and every stored response, as one text: what a
+    /// test searches for data that must never be kept (a card number, a CVV).
+    pub fn stored_text(&self) -> String {
+        let documents = "SELECT document FROM resources";
+        match &self.kind {
+            DbKind::Sqlite { path, .. } => {
+                let connection = rusqlite::Connection::open(path).expect("open");
+                let mut text = String::new();
+                for sql in [documents, "SELECT CAST(body AS TEXT) FROM idempotency_records"] {
+                    let mut statement = connection.prepare(sql).expect("prepare");
+                    let rows = statement.query_map([], |row| row.get::<_, String>(0)).expect("query");
+                    text.extend(rows.map(|r| r.expect("row")));
+                }
+                text
+            }
+            DbKind::Postgres { .. } => off_runtime(|| {
+                let mut client = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+                let mut text = String::new();
+                for sql in [
+                    "SELECT document::text FROM resources",
+                    "SELECT convert_from(body, 'UTF8') FROM idempotency_records",
+                ] {
+                    text.extend(client.query(sql, &[]).expect("query").iter().map(|r| r.get::<_, String>(0)));
+                }
+                text
+            }),
+        }
+    }
+
     pub fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT count(*) FROM {table}");
         match &self.kind {
@@ -352,4 +381,32 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
     assert_eq!(body["cause"], json!([]), "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body
+}
+
+/// Run futures together on this task (every request in flight before any answer is
+/// read) and return their outputs in order.
+pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut done: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (slot, out) in pending.iter_mut().zip(done.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => {
+                        *out = Some(value);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all = false,
+                }
+            }
+        }
+        if all {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    done.into_iter().map(|o| o.expect("every future finished")).collect()
 }

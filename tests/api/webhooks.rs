@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 use crate::helpers::{action_body, assert_error, unique_key, Account, Options, TestApp, TERMINAL};
 use crate::receiver::{Received, Receiver};
 
-fn quick() -> Options {
+pub fn quick() -> Options {
     Options { worker_tick_ms: 20, webhook_retry_base_ms: 100, webhook_attempts: 4, ..Options::default() }
 }
 
 impl TestApp {
     /// Point the account's notifications at `url`; returns the webhook secret.
-    async fn listen(&self, account: &Account, url: &str) -> String {
+    pub async fn listen(&self, account: &Account, url: &str) -> String {
         let change = AccountChange { notification_url: Some(url.to_owned()), ..AccountChange::default() };
         let changed = provision::change_account(self.store().as_ref(), account.user_id, change).await.unwrap();
         changed.webhook_secret.expect("a new secret, shown once")
