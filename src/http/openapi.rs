@@ -5,8 +5,8 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::error::ErrorBody;
-use super::{cards, customers, notifications, payouts, point, profiles};
+use super::error::{ErrorBody, OrdersErrorBody};
+use super::{cards, customers, notifications, orders, payouts, point, profiles};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -46,12 +46,23 @@ use super::{cards, customers, notifications, payouts, point, profiles};
         profiles::add_payment_method,
         profiles::remove_payment_method,
         profiles::cancel_profile,
+        orders::create_order,
+        orders::search_orders,
+        orders::get_order,
+        orders::process_order,
+        orders::capture_order,
+        orders::cancel_order,
+        orders::refund_order,
+        orders::add_transaction,
+        orders::update_transaction,
+        orders::delete_transaction,
+        orders::simulate_order,
         notifications::list_notifications,
         notifications::retry_notification,
         notifications::list_audit_events,
         super::health,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, OrdersErrorBody)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

@@ -14,7 +14,7 @@ use axum::{Extension, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::error::{orders_payment_failed, ApiError, Family};
+use super::error::{orders_payment_failed, ApiError, Family, OrdersErrorBody};
 use super::request::{
     empty_response, json, json_response, operation, parse_json, read_failed, render, Write, WriteRequest,
 };
@@ -461,6 +461,19 @@ fn decided(status: StatusCode) -> impl Fn(&Order) -> StoredResponse + Send + Syn
 /// `POST /v1/orders`: create an online or a Point order. 201 with the order; 402
 /// (the Orders `failed` error, the order under `data`) when an automatic order's
 /// payment is declined.
+#[utoipa::path(
+    post, path = "/v1/orders", tag = "Orders",
+    params(("X-Idempotency-Key" = String, Header, description = "Required; 1 to 64 characters")),
+    responses(
+        (status = 201, description = "The order (online: decided at once in automatic mode; point: created)"),
+        (status = 400, description = "empty_required_header, invalid_idempotency_key_length, json_syntax_error, required_properties, unsupported_properties, property_type, property_value, minimum_items, maximum_items, invalid_total_amount, invalid_email_for_sandbox, order_builder_without_transactions, invalid_order_type", body = OrdersErrorBody),
+        (status = 401, description = "unauthorized (flat {code,message})"),
+        (status = 402, description = "failed: the payment was declined; the order is under data", body = OrdersErrorBody),
+        (status = 403, description = "forbidden_checking_terminal_owner", body = OrdersErrorBody),
+        (status = 409, description = "idempotency_key_already_used, already_queued_order_for_terminal", body = OrdersErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_order(State(state): State<AppState>, request: WriteRequest) -> Result<Response, ApiError> {
     let write = Write::begin(&state, FAMILY, &request).await?;
     let (principal, now) = (write.ctx.principal.clone(), write.ctx.now);
@@ -474,6 +487,16 @@ pub async fn create_order(State(state): State<AppState>, request: WriteRequest) 
 }
 
 /// `GET /v1/orders/{id}`.
+#[utoipa::path(
+    get, path = "/v1/orders/{order_id}", tag = "Orders",
+    params(("order_id" = String, Path, description = "ORD followed by 26 characters")),
+    responses(
+        (status = 200, description = "The order"),
+        (status = 400, description = "invalid_path_param", body = OrdersErrorBody),
+        (status = 404, description = "order_not_found (also another account's)", body = OrdersErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get_order(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -487,6 +510,18 @@ pub async fn get_order(
 }
 
 /// `POST /v1/orders/{id}/process`: decide a manual order (no body). 200, or 402.
+#[utoipa::path(
+    post, path = "/v1/orders/{order_id}/process", tag = "Orders",
+    params(("order_id" = String, Path), ("X-Idempotency-Key" = String, Header)),
+    responses(
+        (status = 200, description = "The decided order"),
+        (status = 400, description = "invalid_path_param, invalid_order_mode_for_operation, invalid_total_amount, order_builder_without_transactions", body = OrdersErrorBody),
+        (status = 402, description = "failed: the payment was declined; the order is under data", body = OrdersErrorBody),
+        (status = 404, description = "order_not_found", body = OrdersErrorBody),
+        (status = 409, description = "operation_not_supported, idempotency_key_already_used", body = OrdersErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn process_order(
     State(state): State<AppState>,
     Path(raw): Path<String>,
@@ -499,6 +534,16 @@ pub async fn process_order(
 
 /// `POST /v1/orders/{id}/capture`: capture an authorized order (no body). 200 with
 /// the order's id, status and payments, as the capture page shows.
+#[utoipa::path(
+    post, path = "/v1/orders/{order_id}/capture", tag = "Orders",
+    params(("order_id" = String, Path), ("X-Idempotency-Key" = String, Header)),
+    responses(
+        (status = 200, description = "id, status, status_detail and the payments"),
+        (status = 404, description = "order_not_found", body = OrdersErrorBody),
+        (status = 409, description = "cannot_capture_order, idempotency_key_already_used", body = OrdersErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn capture_order(
     State(state): State<AppState>,
     Path(raw): Path<String>,
@@ -527,6 +572,16 @@ pub async fn capture_order(
 }
 
 /// `POST /v1/orders/{id}/cancel` (no body): 200 with the order.
+#[utoipa::path(
+    post, path = "/v1/orders/{order_id}/cancel", tag = "Orders",
+    params(("order_id" = String, Path), ("X-Idempotency-Key" = String, Header)),
+    responses(
+        (status = 200, description = "The canceled order"),
+        (status = 404, description = "order_not_found", body = OrdersErrorBody),
+        (status = 409, description = "cannot_cancel_order, order_already_canceled, idempotency_key_already_used", body = OrdersErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn cancel_order(
     State(state): State<AppState>,
     Path(raw): Path<String>,
@@ -539,6 +594,17 @@ pub async fn cancel_order(
 
 /// `POST /v1/orders/{id}/refund`: no body refunds everything; `{"transactions":[{"id",
 /// "amount"}]}` part of one payment. 201 with the order's status and the new refunds.
+#[utoipa::path(
+    post, path = "/v1/orders/{order_id}/refund", tag = "Orders",
+    params(("order_id" = String, Path), ("X-Idempotency-Key" = String, Header)),
+    responses(
+        (status = 201, description = "id, status, status_detail and the new refunds"),
+        (status = 400, description = "refund_amount_exceeds, minimum_items, maximum_items, required_properties, property_value", body = OrdersErrorBody),
+        (status = 404, description = "order_not_found, transaction_not_found", body = OrdersErrorBody),
+        (status = 409, description = "cannot_refund_order, order_already_refunded, idempotency_key_already_used", body = OrdersErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn refund_order(
     State(state): State<AppState>,
     Path(raw): Path<String>,
@@ -563,6 +629,17 @@ pub async fn refund_order(
 
 /// `POST /v1/orders/{id}/transactions`: add a payment to a manual order. 201 with
 /// `{"payments":[…]}`.
+#[utoipa::path(
+    post, path = "/v1/orders/{order_id}/transactions", tag = "Orders",
+    params(("order_id" = String, Path), ("X-Idempotency-Key" = String, Header)),
+    responses(
+        (status = 201, description = "{\"payments\":[the new payment]}"),
+        (status = 400, description = "invalid_order_mode_for_operation, exceeded_number_of_transactions, and the create page's property codes", body = OrdersErrorBody),
+        (status = 404, description = "order_not_found", body = OrdersErrorBody),
+        (status = 409, description = "operation_not_supported (the order is no longer created)", body = OrdersErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn add_transaction(
     State(state): State<AppState>,
     Path(raw): Path<String>,
@@ -579,6 +656,16 @@ pub async fn add_transaction(
 
 /// `PUT /v1/orders/{id}/transactions/{transaction_id}`: change a manual order's
 /// payment. 200 with its `payment_method`, as the update page shows.
+#[utoipa::path(
+    put, path = "/v1/orders/{order_id}/transactions/{transaction_id}", tag = "Orders",
+    params(("order_id" = String, Path), ("transaction_id" = String, Path), ("X-Idempotency-Key" = String, Header)),
+    responses(
+        (status = 200, description = "{\"payment_method\":{…}}"),
+        (status = 400, description = "invalid_transaction_id, invalid_order_mode_for_operation, property codes", body = OrdersErrorBody),
+        (status = 404, description = "order_not_found, transaction_not_found", body = OrdersErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn update_transaction(
     State(state): State<AppState>,
     Path((raw, raw_transaction)): Path<(String, String)>,
@@ -598,6 +685,16 @@ pub async fn update_transaction(
 
 /// `DELETE /v1/orders/{id}/transactions/{transaction_id}`: 204. The page declares no
 /// `X-Idempotency-Key`; with one it is exactly-once.
+#[utoipa::path(
+    delete, path = "/v1/orders/{order_id}/transactions/{transaction_id}", tag = "Orders",
+    params(("order_id" = String, Path), ("transaction_id" = String, Path), ("X-Idempotency-Key" = Option<String>, Header)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "invalid_path_param, invalid_transaction_id, invalid_order_mode_for_operation", body = OrdersErrorBody),
+        (status = 404, description = "order_not_found, transaction_not_found", body = OrdersErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete_transaction(
     State(state): State<AppState>,
     Path((raw, raw_transaction)): Path<(String, String)>,
@@ -665,6 +762,17 @@ fn simulation_of(body: &[u8], now: Timestamp) -> Result<Simulation, Failure> {
 /// `POST /v1/orders/{id}/events`: the simulate page's test helper (test accounts
 /// only). Moves the order at once (Mercado Pago's takes up to 10 s) and answers 204.
 /// caja also takes `"status":"at_terminal"`, to leave a Point order at the terminal.
+#[utoipa::path(
+    post, path = "/v1/orders/{order_id}/events", tag = "Orders",
+    params(("order_id" = String, Path)),
+    responses(
+        (status = 204, description = "The order moved"),
+        (status = 400, description = "bad_request (path, body, or a move the machine forbids)", body = OrdersErrorBody),
+        (status = 403, description = "forbidden (a live account)", body = OrdersErrorBody),
+        (status = 404, description = "order_not_found", body = OrdersErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn simulate_order(
     State(state): State<AppState>,
     Path(raw): Path<String>,
@@ -687,6 +795,22 @@ pub async fn simulate_order(
 /// newest first unless `sort_order=asc`. `page`/`page_size` (1–100, 20), or
 /// `limit`/`offset` as the Python SDK's pager sends them. Paging values are strings,
 /// as the search page shows them.
+#[utoipa::path(
+    get, path = "/v1/orders", tag = "Orders",
+    params(
+        ("begin_date" = String, Query, description = "RFC 3339; required"),
+        ("end_date" = String, Query, description = "RFC 3339; required"),
+        ("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query, description = "1 to 100; 20"),
+        ("status" = Option<String>, Query), ("type" = Option<String>, Query), ("external_reference" = Option<String>, Query),
+        ("sort_by" = Option<String>, Query, description = "created_date or last_updated_date"),
+        ("sort_order" = Option<String>, Query, description = "asc or desc (the default)"),
+    ),
+    responses(
+        (status = 200, description = "{\"data\":[orders],\"paging\":{total,total_pages,offset,limit} as strings}"),
+        (status = 400, description = "required_search_params, invalid_search_params", body = OrdersErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn search_orders(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

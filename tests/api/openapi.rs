@@ -17,6 +17,9 @@ async fn the_served_document_is_openapi_3_1_and_matches_the_snapshot() {
         "/terminals/v1/actions/{action_id}",
         "/terminals/v1/actions/{action_id}/cancel",
         "/terminals/v1/actions/{action_id}/events",
+        "/v1/orders",
+        "/v1/orders/{order_id}/refund",
+        "/v1/orders/{order_id}/transactions/{transaction_id}",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
