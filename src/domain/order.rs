@@ -326,7 +326,7 @@ impl Resource for Order {
             entries.push(IndexEntry::list(BY_EXTERNAL_REFERENCE, scoped(self.user_id, &[reference]), sort));
         }
         if let (Some(terminal), true) = (&self.terminal_id, self.open_on_terminal()) {
-            entries.push(IndexEntry::unique(OPEN_ON_TERMINAL, open_on_terminal(terminal)));
+            entries.push(IndexEntry::unique(OPEN_ON_TERMINAL, open_on_terminal(self.user_id, terminal)));
         }
         entries
     }
@@ -336,9 +336,20 @@ impl Resource for Order {
     }
 }
 
-/// The value of the [`OPEN_ON_TERMINAL`] entry of a terminal.
-pub fn open_on_terminal(terminal_id: &str) -> String {
-    terminal_id.to_owned()
+/// The value of the [`OPEN_ON_TERMINAL`] entry of a terminal. Scoped to the account:
+/// a terminal has one owner, except the virtual one every test account shares.
+pub fn open_on_terminal(user: UserId, terminal_id: &str) -> String {
+    scoped(user, &[terminal_id])
+}
+
+/// Mercado Pago's standard virtual terminal, "identificado por el serial
+/// `SBX0000001`", usable with any terminal type (`NEWLAND_N950__SBX0000001`) by every
+/// test account (Point integration-test page).
+pub const VIRTUAL_TERMINAL_SERIAL: &str = "SBX0000001";
+
+/// Is this the virtual terminal, which belongs to no account?
+pub fn is_virtual_terminal(terminal_id: &str) -> bool {
+    terminal_id.rsplit_once("__").is_some_and(|(_, serial)| serial == VIRTUAL_TERMINAL_SERIAL)
 }
 
 /// What the card's issuer says, as Mercado Pago's test environment decides it from

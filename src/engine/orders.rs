@@ -59,14 +59,16 @@ impl Operation for CreateOrder {
         let user = ctx.principal.user_id;
         let mut order = self.order.clone();
         if let Some(terminal) = &order.terminal_id {
+            let shared = order::is_virtual_terminal(terminal) && !ctx.principal.live_mode;
             match resource::read::<Terminal>(uow, terminal)? {
+                _ if shared => {}
                 Some(t) if t.user_id == user => {}
                 Some(_) => return Ok(Err(Failure::TerminalNotOwned)),
                 // As for terminal actions: an account owns the terminals it
                 // registers or first uses.
                 None => resource::insert(uow, &Terminal::first_used(terminal, user, ctx.now))?,
             }
-            let open = order::open_on_terminal(terminal);
+            let open = order::open_on_terminal(user, terminal);
             if resource::find_unique::<Order>(uow, OPEN_ON_TERMINAL, &open)?.is_some() {
                 return Ok(Err(Failure::TerminalBusy));
             }

@@ -365,7 +365,9 @@ fn put_some(object: &mut Map<String, Value>, key: &str, value: Option<Value>) {
     }
 }
 
-fn payment_view(p: &Payment) -> Value {
+/// A payment as the pages show it. A Point order's payment not yet at the terminal
+/// shows no `status_detail` (the create page's answer).
+fn payment_view(p: &Payment, point: bool) -> Value {
     let mut view = Map::new();
     view.insert("id".into(), json!(p.id.as_str()));
     view.insert("amount".into(), json!(p.amount.to_string()));
@@ -375,7 +377,9 @@ fn payment_view(p: &Payment) -> Value {
     }
     put_some(&mut view, "reference_id", p.reference_id.as_ref().map(|r| json!(r)));
     view.insert("status".into(), json!(p.status.as_str()));
-    view.insert("status_detail".into(), json!(p.status_detail));
+    if !(point && p.status == Status::Created) {
+        view.insert("status_detail".into(), json!(p.status_detail));
+    }
     put_some(&mut view, "payment_method", p.payment_method.as_ref().map(|m| method_view(m, p.amount)));
     for (k, v) in &p.echo {
         view.entry(k.clone()).or_insert_with(|| v.clone());
@@ -435,7 +439,7 @@ pub fn order_view(o: &Order) -> Value {
         view.entry(k.clone()).or_insert_with(|| v.clone());
     }
     let mut transactions = Map::new();
-    transactions.insert("payments".into(), Value::Array(o.payments.iter().map(payment_view).collect()));
+    transactions.insert("payments".into(), Value::Array(o.payments.iter().map(|p| payment_view(p, point)).collect()));
     if !o.refunds.is_empty() {
         transactions.insert("refunds".into(), Value::Array(o.refunds.iter().map(refund_view).collect()));
     }
@@ -650,7 +654,7 @@ pub async fn add_transaction(
     let payment = new_transaction(write.body())
         .and_then(|draft| new_payment(draft, PaymentId::new(now, random()), OrderType::Online).map_err(Failure::from));
     let op = operation(order_id(&raw), payment, |id, payment| AddTransaction { id, payment });
-    let success = |p: &Payment| json_response(StatusCode::CREATED, &json!({ "payments": [payment_view(p)] }));
+    let success = |p: &Payment| json_response(StatusCode::CREATED, &json!({ "payments": [payment_view(p, false)] }));
     Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
 

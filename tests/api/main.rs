@@ -27,6 +27,7 @@ mod point_orders;
 mod processes;
 mod receiver;
 mod resource_store;
+mod sdk;
 mod webhooks;
 
 use std::io::Write;

@@ -67,6 +67,7 @@ async fn a_point_order_is_created_as_the_page_shows() {
     assert_eq!(order["integration_data"]["sponsor"]["id"], "446566691");
     let payment = &order["transactions"]["payments"][0];
     assert_eq!((payment["amount"].as_str(), payment["status"].as_str()), (Some("50.00"), Some("created")));
+    assert!(payment.get("status_detail").is_none(), "the create page shows none: {payment}");
 
     let mut minimal = point_body("NEWLAND_N950__N950NCB000000001");
     minimal.as_object_mut().unwrap().remove("expiration_time");
@@ -114,10 +115,23 @@ async fn point_create_refuses_each_documented_row() {
         let response = app.orders(Method::POST, "/v1/orders", &account, Some(body)).await;
         assert_orders_error(response, status, code).await;
     }
-    // The terminal is the first user's: another account may not send it orders.
-    app.point_order(&account, VIRTUAL_TERMINAL).await;
-    let theirs = app.orders(Method::POST, "/v1/orders", &other, Some(point_body(VIRTUAL_TERMINAL))).await;
+    // A terminal is the first user's: another account may not send it orders.
+    let terminal = "NEWLAND_N950__N950NCB000000007";
+    app.point_order(&account, terminal).await;
+    let theirs = app.orders(Method::POST, "/v1/orders", &other, Some(point_body(terminal))).await;
     assert_orders_error(theirs, 403, "forbidden_checking_terminal_owner").await;
+}
+
+#[tokio::test]
+async fn every_test_account_shares_the_virtual_terminal() {
+    let app = TestApp::spawn().await;
+    let (first, second) = (app.test_account().await, app.test_account().await);
+    // Any terminal type with the virtual serial, one open order per account on it.
+    app.point_order(&first, VIRTUAL_TERMINAL).await;
+    app.point_order(&second, VIRTUAL_TERMINAL).await;
+    app.point_order(&second, "PAX_A910__SBX0000001").await;
+    let busy = app.orders(Method::POST, "/v1/orders", &second, Some(point_body(VIRTUAL_TERMINAL))).await;
+    assert_orders_error(busy, 409, "already_queued_order_for_terminal").await;
 }
 
 #[tokio::test]

@@ -1,11 +1,9 @@
 'use strict';
-// Drives a live caja with the unmodified official Mercado Pago Node SDK (mercadopago@3.6.1);
-// only the SDK's base URL is changed. Every step checks what the SDK hands back.
+// Drives a live caja with the unmodified official Mercado Pago Node SDK (mercadopago@3.6.1); only the SDK's
+// base URL is changed. Every step checks what the SDK hands back; the first failed step exits non-zero.
 //
 //   CAJA_URL=http://127.0.0.1:8080 CAJA_TOKEN=TEST-… CAJA_OTHER_TOKEN=TEST-… node run.js
-//   node run.js retry    # against a caja started with --rate-limit 1: 429 + Retry-After handling
-//
-// Exits non-zero on the first failed step.
+//   CAJA_URL=… CAJA_TOKEN=… node run.js retry   # caja started with --rate-limit 1: 429 + Retry-After
 
 const assert = require('node:assert/strict');
 const { randomBytes } = require('node:crypto');
@@ -14,19 +12,16 @@ const {
   MercadoPagoConfig, Order, CardToken, Customer, CustomerCard,
   MPBadRequestError, MPPaymentError, MPNotFoundError, MPIdempotencyError, MPRateLimitError,
 } = require('mercadopago');
+const { expectFields, httpStatus, expectError, step, passedSteps } = require('./check');
 
 function env(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`missing environment variable ${name}`);
-    process.exit(2);
-  }
-  return value;
+  if (!process.env[name]) throw new Error(`missing environment variable ${name}`);
+  return process.env[name];
 }
 
 const CAJA_URL = env('CAJA_URL').replace(/\/+$/, '');
 const TOKEN = env('CAJA_TOKEN');
-AppConfig.BASE_URL = CAJA_URL; // the one change: the SDK's hard-coded https://api.mercadopago.com
+AppConfig.BASE_URL = CAJA_URL; // the one change: the SDK hard-codes https://api.mercadopago.com
 
 const RUN = randomBytes(4).toString('hex');
 const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
@@ -36,58 +31,11 @@ const REFUND_ID = new RegExp(`^REF${ULID}$`);
 const HEX32 = /^[0-9a-f]{32}$/;
 const PAYER = { email: `sdk-node-${RUN}@testuser.com` };
 
-// A fresh config per client: passing requestOptions.idempotencyKey mutates the shared config,
-// so the key would "stick" to every later call made through it.
+// A fresh config per client that passes keys: requestOptions.idempotencyKey is merged into the shared
+// config, so the key would "stick" to every later call made through it.
 const sdkConfig = (options = {}, accessToken = TOKEN) => new MercadoPagoConfig({ accessToken, options });
 
-// ---------------------------------------------------------------------------------------------
-// Checking helpers
-
-/** Checks that `actual` contains `expected` (recursively; RegExp values must match strings). */
-function expectFields(actual, expected, path = 'response') {
-  if (expected instanceof RegExp) {
-    assert.ok(typeof actual === 'string' && expected.test(actual),
-      `${path}: expected a string matching ${expected}, got ${JSON.stringify(actual)}`);
-  } else if (Array.isArray(expected)) {
-    assert.ok(Array.isArray(actual), `${path}: expected an array, got ${JSON.stringify(actual)}`);
-    assert.equal(actual.length, expected.length, `${path}: expected ${expected.length} items, got ${JSON.stringify(actual)}`);
-    expected.forEach((item, i) => expectFields(actual[i], item, `${path}[${i}]`));
-  } else if (expected !== null && typeof expected === 'object') {
-    assert.ok(actual !== null && typeof actual === 'object', `${path}: expected an object, got ${JSON.stringify(actual)}`);
-    for (const [key, value] of Object.entries(expected)) expectFields(actual[key], value, `${path}.${key}`);
-  } else {
-    assert.equal(actual, expected, `${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-  }
-  return actual;
-}
-
-const httpStatus = (response, status) => expectFields(response, { api_response: { status } });
-
-/** Awaits a call that must fail, and checks the SDK's error class and HTTP status. */
-async function expectError(promise, ErrorClass, status) {
-  const error = await promise.then(
-    (response) => assert.fail(`expected ${ErrorClass.name} (HTTP ${status}), got success: ${JSON.stringify(response)}`),
-    (e) => e,
-  );
-  assert.ok(error instanceof ErrorClass,
-    `expected ${ErrorClass.name} (HTTP ${status}), got ${error && error.name}: ${error && error.message} (status ${error && error.status})`);
-  assert.equal(error.status, status, `expected HTTP ${status} on the ${ErrorClass.name}, got ${error.status}`);
-  return error;
-}
-
-let passed = 0;
-async function step(name, fn) {
-  try {
-    await fn();
-  } catch (error) {
-    console.error(`FAIL: ${name}`);
-    throw error;
-  }
-  passed += 1;
-  console.log(`ok ${passed} - ${name}`);
-}
-
-// ---------------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------------------------------------------
 // Fixtures
 
 const cardToken = new CardToken(sdkConfig());
@@ -102,42 +50,38 @@ const createCardToken = (holder = 'APRO') => cardToken.create({
   },
 });
 const newCardToken = async (holder) => httpStatus(await createCardToken(holder), 201).id;
-
 const cardPayment = async (amount, holder) => ({
-  amount,
-  payment_method: { id: 'master', type: 'credit_card', token: await newCardToken(holder), installments: 1 },
+  amount, payment_method: { id: 'master', type: 'credit_card', token: await newCardToken(holder), installments: 1 },
+});
+const onlineOrder = async (reference, { holder = 'APRO', amount = '100.00', ...extra } = {}) => ({
+  type: 'online', external_reference: reference, total_amount: amount, payer: PAYER,
+  transactions: { payments: [await cardPayment(amount, holder)] }, ...extra,
+});
+const manualOrder = (reference, amount = '100.00') => ({
+  type: 'online', processing_mode: 'manual', external_reference: reference, total_amount: amount, payer: PAYER,
 });
 
-async function onlineOrder(reference, { holder = 'APRO', amount = '100.00', ...extra } = {}) {
-  return {
-    type: 'online', external_reference: reference, total_amount: amount, payer: PAYER,
-    transactions: { payments: [await cardPayment(amount, holder)] }, ...extra,
-  };
-}
-
-const isoNow = (offsetMs = 0) => new Date(Date.now() + offsetMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const isoNow = (offsetMs) => new Date(Date.now() + offsetMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const searchWindow = () => ({ begin_date: isoNow(-3600e3), end_date: isoNow(3600e3) });
 const randomUlid = () => '01' + Array.from(randomBytes(24), (b) => '0123456789ABCDEFGHJKMNPQRSTVWXYZ'[b % 32]).join('');
 
-// ---------------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------------------------------------------
 // Main mode: every SDK method whose path caja serves
 
-async function cardTokensAndCustomers() {
-  const otherToken = env('CAJA_OTHER_TOKEN');
+async function cardTokensAndCustomers(otherToken) {
   const email = `sdk-node-${RUN}@example.com`;
   let tokenId, customerId, cardId, secondCardId;
 
   await step('CardToken.create returns an active token', async () => {
-    const token = await createCardToken();
-    expectFields(token, {
-      api_response: { status: 201 }, id: HEX32, first_six_digits: '503143', last_four_digits: '6351', expiration_month: 11, expiration_year: 2030,
+    tokenId = expectFields(await createCardToken(), {
+      id: HEX32, first_six_digits: '503143', last_four_digits: '6351', expiration_month: 11, expiration_year: 2030,
       status: 'active', cardholder: { name: 'APRO', identification: { type: 'CPF', number: '12345678909' } },
-    });
-    tokenId = token.id;
+      api_response: { status: 201 },
+    }).id;
   });
   await step('CardToken.get returns the token', async () => {
-    const token = await cardToken.get({ id: tokenId });
-    expectFields(token, { id: tokenId, status: 'active', last_four_digits: '6351', api_response: { status: 200 } });
+    expectFields(await cardToken.get({ id: tokenId }),
+      { id: tokenId, status: 'active', last_four_digits: '6351', api_response: { status: 200 } });
   });
   await step('Customer.create', async () => {
     const customer = await customers.create({
@@ -152,15 +96,15 @@ async function cardTokensAndCustomers() {
     expectFields(error, { error: 'bad_request', causes: [{ code: '101' }] }, 'error');
   });
   await step('Customer.get', async () => {
-    expectFields(await customers.get({ customerId }), { id: customerId, email, first_name: 'Ana', api_response: { status: 200 } });
+    expectFields(await customers.get({ customerId }), { id: customerId, email, api_response: { status: 200 } });
   });
   await step('Customer.update', async () => {
-    const customer = await customers.update({ customerId, body: { first_name: 'Bea', description: 'sdk harness' } });
-    expectFields(customer, { id: customerId, first_name: 'Bea', last_name: 'Lima', description: 'sdk harness' });
+    expectFields(await customers.update({ customerId, body: { first_name: 'Bea', description: 'sdk harness' } }),
+      { id: customerId, first_name: 'Bea', last_name: 'Lima', description: 'sdk harness' });
   });
   await step('Customer.search by email', async () => {
-    const page = await customers.search({ options: { email } });
-    expectFields(page, { paging: { total: 1 }, results: [{ id: customerId, email, first_name: 'Bea' }] });
+    expectFields(await customers.search({ options: { email } }),
+      { paging: { total: 1 }, results: [{ id: customerId, email, first_name: 'Bea' }] });
   });
   await step('Customer.searchAll iterates the matches', async () => {
     const found = [];
@@ -182,9 +126,8 @@ async function cardTokensAndCustomers() {
   });
   await step('Customer.createCard saves a second card', async () => {
     const card = await customers.createCard({ customerId, body: { token: await newCardToken() } });
-    expectFields(card, { customer_id: customerId, last_four_digits: '6351', api_response: { status: 201 } });
-    assert.notEqual(card.id, cardId);
-    secondCardId = card.id;
+    secondCardId = expectFields(card, { customer_id: customerId, api_response: { status: 201 } }).id;
+    assert.notEqual(secondCardId, cardId);
   });
   await step('CustomerCard.get and Customer.getCard', async () => {
     expectFields(await customerCards.get({ customerId, cardId }), { id: cardId, customer_id: customerId });
@@ -197,33 +140,31 @@ async function cardTokensAndCustomers() {
     }
   });
   await step('CustomerCard.update', async () => {
-    const card = await customerCards.update({ customerId, cardId, body: { expiration_month: 12 } });
-    expectFields(card, { id: cardId, expiration_month: 12, expiration_year: 2030 });
-    expectFields(await customers.get({ customerId }), { id: customerId });
+    expectFields(await customerCards.update({ customerId, cardId, body: { expiration_month: 12 } }),
+      { id: cardId, expiration_month: 12, expiration_year: 2030 });
   });
   await step('CustomerCard.remove and Customer.removeCard return the removed card', async () => {
     expectFields(await customerCards.remove({ customerId, cardId }), { id: cardId, api_response: { status: 200 } });
     expectFields(await customers.removeCard({ customerId, cardId: secondCardId }), { id: secondCardId });
     assert.deepEqual([...await customerCards.list({ customerId })], []);
   });
-  await step("another account cannot read the customer (404)", async () => {
+  await step('another account cannot read the customer (404)', async () => {
     await expectError(new Customer(sdkConfig({}, otherToken)).get({ customerId }), MPNotFoundError, 404);
   });
   await step('Customer.remove deactivates the customer', async () => {
-    expectFields(await customers.remove({ customerId }), { id: customerId, status: 'deactive', api_response: { status: 200 } });
+    expectFields(await customers.remove({ customerId }),
+      { id: customerId, status: 'deactive', api_response: { status: 200 } });
     const error = await expectError(customers.get({ customerId }), MPNotFoundError, 404);
     expectFields(error, { error: 'not_found' }, 'error');
   });
 }
 
-async function onlineOrders() {
-  const otherToken = env('CAJA_OTHER_TOKEN');
+async function onlineOrders(otherToken) {
   const ref = `sdk-node-${RUN}`;
   let paid, paymentId;
 
   await step('Order.create (automatic, APRO) is processed/accredited', async () => {
-    paid = await orders.create({ body: await onlineOrder(ref) });
-    expectFields(paid, {
+    paid = expectFields(await orders.create({ body: await onlineOrder(ref) }), {
       id: ORDER_ID, type: 'online', processing_mode: 'automatic', external_reference: ref,
       status: 'processed', status_detail: 'accredited', total_amount: '100.00', total_paid_amount: '100.00',
       transactions: { payments: [{
@@ -241,7 +182,8 @@ async function onlineOrders() {
     });
   });
   await step('Order.create with an OTHE card is MPPaymentError (402) and the failed order is kept', async () => {
-    await expectError(orders.create({ body: await onlineOrder(`${ref}-othe`, { holder: 'OTHE' }) }), MPPaymentError, 402);
+    const body = await onlineOrder(`${ref}-othe`, { holder: 'OTHE' });
+    await expectError(orders.create({ body }), MPPaymentError, 402);
     const found = await orders.search({ options: { ...searchWindow(), external_reference: `${ref}-othe` } });
     expectFields(found, { paging: { total: '1' }, data: [{
       status: 'failed', status_detail: 'failed',
@@ -249,8 +191,8 @@ async function onlineOrders() {
     }] });
   });
   await step('Order.create with a CONT card is processing/in_process', async () => {
-    const order = await orders.create({ body: await onlineOrder(`${ref}-cont`, { holder: 'CONT' }) });
-    expectFields(order, { status: 'processing', status_detail: 'in_process', api_response: { status: 201 } });
+    expectFields(await orders.create({ body: await onlineOrder(`${ref}-cont`, { holder: 'CONT' }) }),
+      { status: 'processing', status_detail: 'in_process', api_response: { status: 201 } });
   });
   await step('Order.create with a non-@testuser.com payer is MPBadRequestError (sandbox rule)', async () => {
     const body = await onlineOrder(ref, { payer: { email: 'buyer@example.com' } });
@@ -262,34 +204,28 @@ async function onlineOrders() {
       capture_mode: 'manual', status: 'action_required', status_detail: 'waiting_capture',
       transactions: { payments: [{ status: 'action_required', status_detail: 'waiting_capture' }] },
     });
-    const captured = await orders.capture({ id: order.id });
-    expectFields(captured, {
+    expectFields(await orders.capture({ id: order.id }), {
       id: order.id, status: 'processed', status_detail: 'accredited', api_response: { status: 200 },
-      transactions: { payments: [{ id: order.transactions.payments[0].id, status: 'processed', status_detail: 'accredited' }] },
+      transactions: { payments: [{ id: order.transactions.payments[0].id, status: 'processed' }] },
     });
     await expectError(orders.capture({ id: order.id }), MPIdempotencyError, 409);
   });
   await step('processing_mode manual: create, add/update/delete/add a transaction, then process', async () => {
-    const body = { type: 'online', processing_mode: 'manual', external_reference: ref, total_amount: '100.00', payer: PAYER };
-    const order = await orders.create({ body });
-    expectFields(order, { id: ORDER_ID, processing_mode: 'manual', status: 'created', status_detail: 'created', api_response: { status: 201 } });
-
+    const order = await orders.create({ body: manualOrder(ref) });
+    expectFields(order, { id: ORDER_ID, status: 'created', status_detail: 'created', api_response: { status: 201 } });
+    const payment = {
+      id: PAYMENT_ID, amount: '100.00', status: 'created', payment_method: { id: 'master', installments: 1 },
+    };
     const added = await orders.createTransaction({ id: order.id, body: { payments: [await cardPayment('100.00')] } });
-    expectFields(added, { payments: [{
-      id: PAYMENT_ID, amount: '100.00', status: 'created', payment_method: { id: 'master', type: 'credit_card', installments: 1 },
-    }], api_response: { status: 201 } });
+    expectFields(added, { payments: [payment], api_response: { status: 201 } });
     const transactionId = added.payments[0].id;
-
-    const updated = await orders.updateTransaction({ id: order.id, transactionId, body: { payment_method: { installments: 3 } } });
-    expectFields(updated, { payment_method: { id: 'master', installments: 3 }, api_response: { status: 200 } });
-
-    const deleted = await orders.deleteTransaction({ id: order.id, transactionId });
-    assert.deepEqual(deleted.api_response.status, 204);
+    const update = { id: order.id, transactionId, body: { payment_method: { installments: 3 } } };
+    expectFields(await orders.updateTransaction(update),
+      { payment_method: { id: 'master', installments: 3 }, api_response: { status: 200 } });
+    httpStatus(await orders.deleteTransaction({ id: order.id, transactionId }), 204);
     expectFields(await orders.get({ id: order.id }), { status: 'created', transactions: { payments: [] } });
-
     const again = await orders.createTransaction({ id: order.id, body: { payments: [await cardPayment('100.00')] } });
-    const processed = await orders.process({ id: order.id });
-    expectFields(processed, {
+    expectFields(await orders.process({ id: order.id }), {
       id: order.id, status: 'processed', status_detail: 'accredited', total_paid_amount: '100.00',
       transactions: { payments: [{ id: again.payments[0].id, status: 'processed', status_detail: 'accredited' }] },
       api_response: { status: 200 },
@@ -298,38 +234,36 @@ async function onlineOrders() {
   await step('Order.cancel of a created order cancels its payment; a second cancel is 409', async () => {
     const order = await orders.create({ body: await onlineOrder(ref, { processing_mode: 'manual' }) });
     expectFields(order, { status: 'created', transactions: { payments: [{ status: 'created' }] } });
-    const canceled = await orders.cancel({ id: order.id });
-    expectFields(canceled, {
+    expectFields(await orders.cancel({ id: order.id }), {
       id: order.id, status: 'canceled', status_detail: 'canceled', api_response: { status: 200 },
       transactions: { payments: [{ status: 'canceled', status_detail: 'canceled_transaction' }] },
     });
     await expectError(orders.cancel({ id: order.id }), MPIdempotencyError, 409);
   });
   await step('Order.refund partial, then total; a third refund is 409', async () => {
-    const partial = await orders.refund({ id: paid.id, body: { transactions: [{ id: paymentId, amount: '25.00' }] } });
-    expectFields(partial, {
+    const partial = { transactions: [{ id: paymentId, amount: '25.00' }] };
+    expectFields(await orders.refund({ id: paid.id, body: partial }), {
       id: paid.id, status: 'processed', status_detail: 'partially_refunded', api_response: { status: 201 },
       transactions: { refunds: [{ id: REFUND_ID, transaction_id: paymentId, amount: '25.00', status: 'processed' }] },
     });
     const total = await orders.refund({ id: paid.id });
     expectFields(total, { id: paid.id, status: 'refunded', status_detail: 'refunded', api_response: { status: 201 } });
-    const refunds = total.transactions.refunds;
+    const { refunds } = total.transactions;
     assert.ok(refunds.some((r) => r.amount === '75.00' && r.transaction_id === paymentId && r.status === 'processed'),
       `expected a 75.00 refund of ${paymentId}: ${JSON.stringify(refunds)}`);
-    expectFields(await orders.get({ id: paid.id }), { status: 'refunded', transactions: { payments: [{ status: 'refunded' }] } });
+    expectFields(await orders.get({ id: paid.id }),
+      { status: 'refunded', transactions: { payments: [{ status: 'refunded' }] } });
     await expectError(orders.refund({ id: paid.id }), MPIdempotencyError, 409);
   });
-  await step('Order.search pages through this run\'s orders', async () => {
+  await step("Order.search pages through this run's orders", async () => {
+    // paid, capture, manual-process, cancel (the sandbox-rule one was rejected; OTHE and CONT use other refs)
     const options = { ...searchWindow(), external_reference: ref, page: 1, page_size: 2 };
     const first = await orders.search({ options });
-    // paid, capture, manual-process, cancel (the sandbox-rule one was rejected)
-    expectFields(first, { paging: { total: '4', total_pages: '2', offset: '0', limit: '2' }, api_response: { status: 200 } });
+    expectFields(first, { paging: { total: '4', total_pages: '2', offset: '0', limit: '2' } });
     assert.equal(first.data.length, 2);
-    const second = await orders.search({ options: { ...options, page: 2 } });
-    expectFields(second, { paging: { total: '4', offset: '2' } });
+    const second = expectFields(await orders.search({ options: { ...options, page: 2 } }), { paging: { offset: '2' } });
     const ids = [...first.data, ...second.data].map((o) => o.id);
-    assert.equal(new Set(ids).size, 4, `expected 4 distinct orders, got ${ids}`);
-    assert.ok(ids.includes(paid.id));
+    assert.ok(new Set(ids).size === 4 && ids.includes(paid.id), `expected 4 distinct orders, got ${ids}`);
   });
   await step('Order.search without dates is MPBadRequestError', async () => {
     await expectError(orders.search({ options: { external_reference: ref } }), MPBadRequestError, 400);
@@ -340,35 +274,33 @@ async function onlineOrders() {
   });
   await step('requestOptions.idempotencyKey replays the first answer; another body with it is 409', async () => {
     const idempotencyKey = `sdk-node-${RUN}-idem`;
-    const body = { type: 'online', processing_mode: 'manual', external_reference: `${ref}-idem`, total_amount: '10.00', payer: PAYER };
-    const first = await new Order(sdkConfig()).create({ body, requestOptions: { idempotencyKey } });
-    const replay = await new Order(sdkConfig()).create({ body, requestOptions: { idempotencyKey } });
-    expectFields(replay, { id: first.id, status: 'created', api_response: { status: 201 } });
-    const other = { ...body, total_amount: '11.00' };
-    await expectError(new Order(sdkConfig()).create({ body: other, requestOptions: { idempotencyKey } }), MPIdempotencyError, 409);
+    const create = (body) => new Order(sdkConfig()).create({ body, requestOptions: { idempotencyKey } });
+    const first = await create(manualOrder(`${ref}-idem`, '10.00'));
+    expectFields(await create(manualOrder(`${ref}-idem`, '10.00')),
+      { id: first.id, status: 'created', api_response: { status: 201 } });
+    await expectError(create(manualOrder(`${ref}-idem`, '11.00')), MPIdempotencyError, 409);
   });
 }
 
 async function pointOrders() {
-  // A terminal of its own per run: a test account owns the terminals it first uses, and one
-  // order may wait per terminal.
+  // A terminal of its own per run: a test account owns the terminals it first uses, and one order waits per terminal.
   const terminal = `NEWLAND_N950__SBX${String(randomBytes(4).readUInt32BE() % 1e7).padStart(7, '0')}`;
   const body = (ref) => ({
-    type: 'point', external_reference: ref,
+    type: 'point', external_reference: `sdk-node-${RUN}-${ref}`,
     transactions: { payments: [{ amount: '50.00' }] }, config: { point: { terminal_id: terminal } },
   });
   let order;
 
   await step('Point Order.create queues the order on the terminal', async () => {
-    order = await orders.create({ body: body(`sdk-node-${RUN}-point`) });
-    expectFields(order, {
+    order = expectFields(await orders.create({ body: body('point') }), {
       id: ORDER_ID, type: 'point', status: 'created', status_detail: 'created', expiration_time: 'PT15M',
       config: { point: { terminal_id: terminal, print_on_terminal: 'seller_ticket' } },
-      transactions: { payments: [{ id: PAYMENT_ID, amount: '50.00', status: 'created' }] }, api_response: { status: 201 },
+      transactions: { payments: [{ id: PAYMENT_ID, amount: '50.00', status: 'created' }] },
+      api_response: { status: 201 },
     });
   });
   await step('a second order for the same terminal is 409', async () => {
-    await expectError(orders.create({ body: body(`sdk-node-${RUN}-point2`) }), MPIdempotencyError, 409);
+    await expectError(orders.create({ body: body('point2') }), MPIdempotencyError, 409);
   });
   await step('the terminal simulator processes the order (plain POST /v1/orders/{id}/events)', async () => {
     const response = await fetch(`${CAJA_URL}/v1/orders/${order.id}/events`, {
@@ -378,66 +310,66 @@ async function pointOrders() {
     assert.equal(response.status, 204, `events: HTTP ${response.status} ${await response.text()}`);
     expectFields(await orders.get({ id: order.id }), {
       status: 'processed', status_detail: 'accredited', total_paid_amount: '50.00',
-      transactions: { payments: [{ id: order.transactions.payments[0].id, status: 'processed', status_detail: 'accredited' }] },
+      transactions: { payments: [{ id: order.transactions.payments[0].id, status: 'processed' }] },
     });
   });
   await step('Point Order.cancel of a processed order is 409', async () => {
     await expectError(orders.cancel({ id: order.id }), MPIdempotencyError, 409);
   });
   await step('Point Order.refund (total) refunds it', async () => {
-    const refunded = await orders.refund({ id: order.id });
-    expectFields(refunded, {
+    expectFields(await orders.refund({ id: order.id }), {
       id: order.id, status: 'refunded', status_detail: 'refunded', api_response: { status: 201 },
       transactions: { refunds: [{ id: REFUND_ID, amount: '50.00', status: 'processed' }] },
     });
   });
+  await step('the terminal is free again; Point Order.cancel of a created order cancels it', async () => {
+    const next = await orders.create({ body: body('point3') });
+    expectFields(await orders.cancel({ id: next.id }), {
+      id: next.id, status: 'canceled', status_detail: 'canceled', api_response: { status: 200 },
+      transactions: { payments: [{ status: 'canceled', status_detail: 'canceled_by_api' }] },
+    });
+  });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Retry mode: caja runs with --rate-limit 1, the SDK must ride out 429s with Retry-After
+// ---------------------------------------------------------------------------------------------------------------
+// Retry mode: caja runs with --rate-limit 1, and the SDK must ride out its 429s (Retry-After)
 
 async function retryMode() {
   const ref = `sdk-node-${RUN}-retry`;
   const burst = 3;
-  const retries = [];
+  const retried = [];
   const onRetry = (attempt, error) => {
-    retries.push(error.status);
+    retried.push(error.status);
     console.log(`  (SDK retry #${attempt} after ${error.name}, HTTP ${error.status})`);
   };
+  const search = (options) => new Order(sdkConfig(options))
+    .search({ options: { ...searchWindow(), external_reference: ref } });
   const started = Date.now();
 
   await step('without retries, a 429 surfaces as MPRateLimitError carrying Retry-After', async () => {
-    const noRetry = () => new Order(sdkConfig({ maxRetries: 0 })).search({ options: { ...searchWindow(), external_reference: ref } });
-    const outcomes = await Promise.allSettled([noRetry(), noRetry()]);
+    const outcomes = await Promise.allSettled([search({ maxRetries: 0 }), search({ maxRetries: 0 })]);
     const limited = outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason);
     assert.ok(limited.length > 0, 'two back-to-back searches both passed: is caja running with --rate-limit 1?');
     for (const error of limited) {
-      assert.ok(error instanceof MPRateLimitError, `expected MPRateLimitError, got ${error.name}: ${error.message}`);
-      assert.equal(error.status, 429);
-      assert.ok(Number.isInteger(error.retryAfter) && error.retryAfter >= 1,
-        `Retry-After should be a whole number of seconds, the SDK read ${error.retryAfter}`);
+      assert.ok(error instanceof MPRateLimitError, `expected MPRateLimitError, got ${error.name} (${error.status})`);
+      assert.ok(Number.isInteger(error.retryAfter) && error.retryAfter >= 1, `Retry-After read as ${error.retryAfter}`);
     }
   });
-
   await step(`a burst of ${burst} Order.create calls all end in 201 after 429 retries`, async () => {
     await new Promise((resolve) => setTimeout(resolve, 1100)); // let the 1 request/s bucket refill
-    // One call gets through per second, so the last needs burst - 1 retries; the default (3) leaves
-    // little slack if the retries of two calls collide, hence 5.
-    const sdk = () => new Order(sdkConfig({ onRetry, maxRetries: 5 }));
-    const created = await Promise.all(Array.from({ length: burst }, (_, i) => sdk().create({
-      body: { type: 'online', processing_mode: 'manual', external_reference: ref, total_amount: `${10 + i}.00`, payer: PAYER },
-      requestOptions: { idempotencyKey: `${ref}-${i}` },
-    })));
-    created.forEach((order, i) => expectFields(order, {
-      id: ORDER_ID, status: 'created', total_amount: `${10 + i}.00`, api_response: { status: 201 },
-    }, `order[${i}]`));
+    // One call gets through per second, so the last one needs burst - 1 retries; the default of 3 leaves little
+    // slack if the retries of two calls collide, hence 5.
+    const create = (i) => new Order(sdkConfig({ onRetry, maxRetries: 5 }))
+      .create({ body: manualOrder(ref, `${10 + i}.00`), requestOptions: { idempotencyKey: `${ref}-${i}` } });
+    const created = await Promise.all(Array.from({ length: burst }, (_, i) => create(i)));
+    created.forEach((order, i) => expectFields(order,
+      { id: ORDER_ID, status: 'created', total_amount: `${10 + i}.00`, api_response: { status: 201 } }, `order[${i}]`));
     assert.equal(new Set(created.map((o) => o.id)).size, burst, 'the burst created duplicate ids');
-    assert.ok(retries.includes(429), 'no 429 was seen: is caja running with --rate-limit 1?');
-    assert.ok(retries.every((status) => status === 429), `unexpected retried statuses: ${retries}`);
+    assert.ok(retried.includes(429), 'no 429 was seen: is caja running with --rate-limit 1?');
+    assert.ok(retried.every((status) => status === 429), `unexpected retried statuses: ${retried}`);
   });
   await step('Order.search finds exactly that many orders (no duplicates from retries)', async () => {
-    const found = await new Order(sdkConfig({ onRetry })).search({ options: { ...searchWindow(), external_reference: ref } });
-    expectFields(found, { paging: { total: String(burst) } });
+    const found = expectFields(await search({ onRetry }), { paging: { total: String(burst) } });
     assert.equal(found.data.length, burst);
   });
   const seconds = (Date.now() - started) / 1000;
@@ -447,21 +379,26 @@ async function retryMode() {
 async function main() {
   const mode = process.argv[2] || 'main';
   const started = Date.now();
-  console.log(`caja SDK harness (node, mercadopago ${AppConfig.SDK_VERSION}) against ${CAJA_URL}, mode ${mode}, run ${RUN}`);
+  console.log(`caja SDK harness: node mercadopago ${AppConfig.SDK_VERSION}, ${CAJA_URL}, ${mode} mode, run ${RUN}`);
   if (mode === 'retry') {
     await retryMode();
   } else if (mode === 'main') {
-    await cardTokensAndCustomers();
-    await onlineOrders();
+    const otherToken = env('CAJA_OTHER_TOKEN');
+    assert.notEqual(otherToken, TOKEN, 'CAJA_OTHER_TOKEN must belong to another account than CAJA_TOKEN');
+    await cardTokensAndCustomers(otherToken);
+    await onlineOrders(otherToken);
     await pointOrders();
   } else {
     throw new Error(`unknown mode ${mode} (expected: main or retry)`);
   }
-  console.log(`all ${passed} steps passed in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  console.log(`all ${passedSteps()} steps passed in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
 
 main().catch((error) => {
   console.error(error && error.stack ? error.stack : error);
-  if (error && error.status !== undefined) console.error(`(SDK error ${error.name}: HTTP ${error.status}, error=${JSON.stringify(error.error)}, causes=${JSON.stringify(error.causes)})`);
+  if (error instanceof Error && 'causes' in error) {
+    const fields = JSON.stringify({ status: error.status, error: error.error, causes: error.causes });
+    console.error(`(SDK ${error.name}: ${fields})`);
+  }
   process.exit(1);
 });

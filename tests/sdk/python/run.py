@@ -52,8 +52,7 @@ orders = sdk.order()
 # Checking helpers
 
 
-def expect_fields(actual, expected, path="response"):
-    """Check that `actual` contains `expected`: recursively, compiled patterns must fullmatch strings."""
+def _match(actual, expected, path):
     if isinstance(expected, re.Pattern):
         assert isinstance(actual, str) and expected.fullmatch(actual), \
             f"{path}: expected a string matching {expected.pattern}, got {actual!r}"
@@ -61,14 +60,22 @@ def expect_fields(actual, expected, path="response"):
         assert isinstance(actual, list), f"{path}: expected a list, got {actual!r}"
         assert len(actual) == len(expected), f"{path}: expected {len(expected)} items, got {actual!r}"
         for i, item in enumerate(expected):
-            expect_fields(actual[i], item, f"{path}[{i}]")
+            _match(actual[i], item, f"{path}[{i}]")
     elif isinstance(expected, dict):
         assert isinstance(actual, dict), f"{path}: expected an object, got {actual!r}"
         for key, value in expected.items():
-            expect_fields(actual.get(key), value, f"{path}.{key}")
+            _match(actual.get(key), value, f"{path}.{key}")
     else:
         assert type(actual) is type(expected) and actual == expected, \
             f"{path}: expected {expected!r}, got {actual!r}"
+
+
+def expect_fields(actual, expected, path="response"):
+    """Check that `actual` contains `expected`: recursively, compiled patterns must fullmatch strings."""
+    try:
+        _match(actual, expected, path)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n  in {path} = {json.dumps(actual)}") from None
     return actual
 
 
@@ -118,7 +125,8 @@ def step(name):
 def create_card_token(holder="APRO"):
     return sdk.card_token().create({
         "card_number": "5031433215406351", "expiration_year": 2030, "expiration_month": 11,
-        "security_code": "123", "cardholder": {"name": holder, "identification": {"type": "CPF", "number": "12345678909"}},
+        "security_code": "123",
+        "cardholder": {"name": holder, "identification": {"type": "CPF", "number": "12345678909"}},
     })
 
 
@@ -139,7 +147,8 @@ def online_order(reference, holder="APRO", amount="100.00", **extra):
 def search_window():
     now = datetime.now(timezone.utc)
     fmt = "%Y-%m-%dT%H:%M:%SZ"
-    return {"begin_date": (now - timedelta(hours=1)).strftime(fmt), "end_date": (now + timedelta(hours=1)).strftime(fmt)}
+    hour = timedelta(hours=1)
+    return {"begin_date": (now - hour).strftime(fmt), "end_date": (now + hour).strftime(fmt)}
 
 
 def random_ulid():
@@ -236,7 +245,8 @@ def online_orders():
         body = orders_error(orders.create(online_order(f"{ref}-othe", holder="OTHE")), 402, "failed")
         failed = expect_fields(body["data"], {
             "id": ORDER_ID, "status": "failed", "status_detail": "failed",
-            "transactions": {"payments": [{"id": PAYMENT_ID, "status": "failed", "status_detail": "rejected_by_issuer"}]},
+            "transactions": {"payments": [{"id": PAYMENT_ID, "status": "failed",
+                                           "status_detail": "rejected_by_issuer"}]},
         }, "data")
         expect_fields(body["errors"][0], {
             "message": "The following transactions failed",
@@ -354,7 +364,8 @@ def point_orders():
     with step("point order().create queues the order on the terminal"):
         order = ok(orders.create(body(f"sdk-python-{RUN}-point")), 201, {
             "id": ORDER_ID, "type": "point", "status": "created", "status_detail": "created",
-            "expiration_time": "PT15M", "config": {"point": {"terminal_id": terminal, "print_on_terminal": "seller_ticket"}},
+            "expiration_time": "PT15M",
+            "config": {"point": {"terminal_id": terminal, "print_on_terminal": "seller_ticket"}},
             "transactions": {"payments": [{"id": PAYMENT_ID, "amount": "50.00", "status": "created"}]},
         })
         payment_id = order["transactions"]["payments"][0]["id"]
@@ -373,6 +384,12 @@ def point_orders():
             "id": order["id"], "status": "refunded", "status_detail": "refunded",
             "transactions": {"refunds": [{"id": REFUND_ID, "transaction_id": payment_id, "amount": "50.00",
                                           "status": "processed"}]},
+        })
+    with step("the terminal is free again; point order().cancel of a created order cancels it"):
+        queued = ok(orders.create(body(f"sdk-python-{RUN}-point3")), 201)
+        ok(orders.cancel(queued["id"]), 200, {
+            "id": queued["id"], "status": "canceled", "status_detail": "canceled",
+            "transactions": {"payments": [{"status": "canceled", "status_detail": "canceled_by_api"}]},
         })
 
 
