@@ -190,3 +190,59 @@ async fn each_notification_is_delivered_by_one_process() {
     assert_eq!(ids.len(), ACTIONS);
     assert_eq!(received.len(), ACTIONS, "no notification was delivered twice");
 }
+
+/// Orders across processes: 64 partial refunds of 10.00, each under its own key, on
+/// one paid order of 100.00 through three processes: exactly ten are made, and the
+/// order ends refunded, never refunded past what was paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_partial_refunds_over_three_processes_never_refund_more_than_was_paid() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let (status, order) = app.card_order(&account, "APRO", serde_json::json!({})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = order["id"].as_str().unwrap().to_owned();
+    let payment = order["transactions"]["payments"][0]["id"].as_str().unwrap().to_owned();
+    let cluster = Arc::new(Cluster::start(&app.db.url));
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let (cluster, account, client) = (cluster.clone(), account.clone(), app.client.clone());
+        let (id, payment) = (id.clone(), payment.clone());
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(format!("{}/v1/orders/{id}/refund", cluster.base(i)))
+                .bearer_auth(&account.token)
+                .header("X-Idempotency-Key", unique_key())
+                .json(&serde_json::json!({ "transactions": [{ "id": payment, "amount": "10.00" }] }))
+                .send()
+                .await
+                .unwrap()
+        }));
+    }
+    let mut made = 0;
+    for task in tasks {
+        let response = task.await.unwrap();
+        match response.status() {
+            StatusCode::CREATED => made += 1,
+            StatusCode::CONFLICT => {
+                crate::orders::assert_orders_error(response, 409, "order_already_refunded").await;
+            }
+            _ => {
+                crate::orders::assert_orders_error(response, 400, "refund_amount_exceeds").await;
+            }
+        }
+    }
+    assert_eq!(made, 10, "ten refunds of 10.00 fit in 100.00");
+    let read: serde_json::Value = app
+        .client
+        .get(format!("{}/v1/orders/{id}", app.base))
+        .bearer_auth(&account.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["status"], "refunded");
+    assert_eq!(read["transactions"]["refunds"].as_array().unwrap().len(), 10);
+    assert_eq!(read["transactions"]["payments"][0]["refunded_amount"], "100.00");
+}
