@@ -25,6 +25,8 @@ pub struct OrderDraft {
     pub payments: Option<Vec<PaymentDraft>>,
     pub point: Option<PointDraft>,
     pub payer_email: Option<String>,
+    /// `currency`: the site's own, if sent.
+    pub currency: Option<String>,
     /// Fields kept as sent (`items`, `payer`, `config`, `integration_data`, …).
     pub echo: Echo,
 }
@@ -131,7 +133,8 @@ pub fn new_order(
     let payments = payments
         .into_iter()
         .zip(payment_ids)
-        .map(|(p, id)| new_payment(p, id.clone(), order_type))
+        .enumerate()
+        .map(|(i, (p, id))| new_payment(p, id.clone(), order_type, &format!("transactions.payments[{i}]")))
         .collect::<Result<Vec<_>, _>>()?;
     let sum = payments.iter().map(|p| p.amount).fold(Money::ZERO, Money::plus);
     let total_amount = match draft.total_amount.as_deref() {
@@ -143,6 +146,12 @@ pub fn new_order(
     };
     if !payments.is_empty() && total_amount != Some(sum) {
         return Err(Invalid::Refused(Refusal::TotalMismatch));
+    }
+    if draft.currency.as_deref().is_some_and(|c| c != principal.site_id.currency()) {
+        return Err(value(
+            "currency",
+            &format!("must be {}, the currency of the account's site", principal.site_id.currency()),
+        ));
     }
     let (expiration_time, expires_at) = expiration(point, draft.expiration_time, now)?;
     let terminal_id = match &draft.point {
@@ -211,8 +220,7 @@ fn point_config(p: &PointDraft) -> Result<String, Invalid> {
 
 /// A new payment (`created`) from a request's entry: an amount for Point; an amount
 /// and a payment method for online orders.
-pub fn new_payment(draft: PaymentDraft, id: PaymentId, order_type: OrderType) -> Result<Payment, Invalid> {
-    let field = "transactions.payments[0]";
+pub fn new_payment(draft: PaymentDraft, id: PaymentId, order_type: OrderType, field: &str) -> Result<Payment, Invalid> {
     let amount = draft.amount.as_deref().ok_or_else(|| required(&format!("{field}.amount")))?;
     let amount = Money::parse(amount)
         .filter(|m| *m > Money::ZERO)

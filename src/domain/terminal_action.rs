@@ -186,6 +186,8 @@ pub enum PropertyError {
     MinimumItems,
     /// More items than the property allows (`maximum_items`).
     MaximumItems,
+    /// An object with fewer properties than it needs (`minimum_properties`).
+    MinimumProperties,
 }
 
 impl PropertyError {
@@ -198,6 +200,7 @@ impl PropertyError {
             PropertyError::Type => "property_type",
             PropertyError::MinimumItems => "minimum_items",
             PropertyError::MaximumItems => "maximum_items",
+            PropertyError::MinimumProperties => "minimum_properties",
         }
     }
 }

@@ -59,9 +59,11 @@ impl Operation for CreateOrder {
         let user = ctx.principal.user_id;
         let mut order = self.order.clone();
         if let Some(terminal) = &order.terminal_id {
-            let shared = order::is_virtual_terminal(terminal) && !ctx.principal.live_mode;
+            let virtual_terminal = order::is_virtual_terminal(terminal);
             match resource::read::<Terminal>(uow, terminal)? {
-                _ if shared => {}
+                // Every test account's; no live account's.
+                _ if virtual_terminal && !ctx.principal.live_mode => {}
+                _ if virtual_terminal => return Ok(Err(Failure::TerminalNotOwned)),
                 Some(t) if t.user_id == user => {}
                 Some(_) => return Ok(Err(Failure::TerminalNotOwned)),
                 // As for terminal actions: an account owns the terminals it

@@ -98,8 +98,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(notifications::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
-        .fallback(|| async { GenericError::RouteNotFound })
-        .method_not_allowed_fallback(|| async { GenericError::MethodNotAllowed })
+        .fallback(|uri: axum::http::Uri| async move { GenericError::RouteNotFound.at(uri.path()) })
+        .method_not_allowed_fallback(
+            |uri: axum::http::Uri| async move { GenericError::MethodNotAllowed.at(uri.path()) },
+        )
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .with_state(state)
@@ -115,9 +117,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
 /// A request that takes longer than the limit gets a 503 in the error format. Work
 /// already handed to the store still finishes; a retry with the same key replays it.
 async fn timeout(limit: Duration, request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    let path = request.uri().path().to_owned();
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => GenericError::Timeout.into_response(),
+        Err(_) => GenericError::Timeout.at(&path),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -20,11 +20,11 @@ use super::request::{
 };
 use super::AppState;
 use crate::domain::order::{
-    simulation_status, Echo, Order, OrderId, OrderType, Payment, PaymentId, PaymentMethod, Refund, RefundId, Refusal,
-    Simulation, Status, SIMULATED_FAILURES,
+    simulation_status, Echo, Order, OrderId, OrderType, Payment, PaymentId, PaymentMethod, PaymentType, Refund,
+    RefundId, Refusal, Simulation, Status, INSTALLMENTS_MAX, SIMULATED_FAILURES,
 };
 use crate::domain::order_draft::{new_order, new_payment, OrderDraft, PaymentDraft, PointDraft};
-use crate::domain::order_money::Money;
+use crate::domain::order_money::{parse_duration_ms, Money};
 use crate::domain::terminal_action::PropertyError;
 use crate::domain::{Principal, SiteId, StoredResponse, Timestamp};
 use crate::engine::orders::{
@@ -174,21 +174,124 @@ fn property_error(failure: Failure) -> Failure {
     let Failure::InvalidBody(detail) = failure else {
         return failure;
     };
-    let (path, why) = detail.split_once(": ").unwrap_or(("", detail.as_str()));
+    // `path: why` from the typed reader; a whole-body error has no path.
+    let (path, why) = match detail.split_once(": ") {
+        Some((path, why)) if !path.contains(' ') => (path, why),
+        _ => ("", detail.as_str()),
+    };
     let path = if path.is_empty() || path == "." { "$".to_owned() } else { format!("$.{path}") };
-    if why.starts_with("unknown field") {
-        let detail = format!("additionalProperties '{path}' not allowed");
-        Failure::Property { error: PropertyError::Unsupported, detail }
+    let (error, detail) = if why.starts_with("unknown field") {
+        (PropertyError::Unsupported, format!("additionalProperties '{path}' not allowed"))
+    } else if why.starts_with("invalid value") {
+        (PropertyError::Value, format!("'{path}' - {why}"))
     } else {
-        Failure::Property { error: PropertyError::Type, detail: format!("'{path}' - {why}") }
-    }
+        (PropertyError::Type, format!("'{path}' - {why}"))
+    };
+    Failure::Property { error, detail }
 }
 
-/// Read a body: typed (for the checks) and as raw JSON (for what is kept as sent).
-fn read_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(T, Map<String, Value>), Failure> {
+fn type_error(path: &str, expected: &str) -> Failure {
+    Failure::Property { error: PropertyError::Type, detail: format!("'$.{path}' - invalid type, expected {expected}") }
+}
+
+/// The places of a body that must hold objects: a derived reader would also fill a
+/// struct from an array, field by field. `[]` stands for every element of an array.
+fn objects_at(raw: &Value, paths: &[&str]) -> Result<(), Failure> {
+    fn walk(value: &Value, steps: &[&str], at: String) -> Result<(), Failure> {
+        let Some((step, rest)) = steps.split_first() else {
+            return match value {
+                Value::Object(_) | Value::Null => Ok(()),
+                _ => Err(type_error(&at, "an object")),
+            };
+        };
+        let (name, each) = step.strip_suffix("[]").map_or((*step, false), |n| (n, true));
+        let at = if at.is_empty() { name.to_owned() } else { format!("{at}.{name}") };
+        match (value.get(name), each) {
+            (None | Some(Value::Null), _) => Ok(()),
+            (Some(Value::Array(items)), true) => {
+                items.iter().enumerate().try_for_each(|(i, item)| walk(item, rest, format!("{at}[{i}]")))
+            }
+            (Some(_), true) => Ok(()), // not an array: the typed reader says so
+            (Some(inner), false) => walk(inner, rest, at),
+        }
+    }
+    paths.iter().try_for_each(|path| walk(raw, &path.split('.').collect::<Vec<_>>(), String::new()))
+}
+
+/// Read a body: as raw JSON (for what is kept as sent, and its objects checked at
+/// `objects`), then typed (for the checks).
+fn read_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    objects: &[&str],
+) -> Result<(T, Map<String, Value>), Failure> {
+    let typed = parse_json::<Value>(body, false).map_err(property_error)?;
+    objects_at(&typed, objects)?;
     let typed = parse_json::<T>(body, false).map_err(property_error)?;
     let raw: Map<String, Value> = serde_json::from_slice(body).map_err(|e| Failure::MalformedJson(e.to_string()))?;
     Ok((typed, raw))
+}
+
+/// The create body's fields that are objects.
+const CREATE_OBJECTS: &[&str] = &[
+    "transactions",
+    "transactions.payments[]",
+    "transactions.payments[].payment_method",
+    "config",
+    "config.point",
+    "payer",
+];
+
+/// A Point order's schema: what it may hold besides the common fields.
+const POINT_FIELDS: &[&str] = &[
+    "type",
+    "external_reference",
+    "expiration_time",
+    "transactions",
+    "config",
+    "description",
+    "integration_data",
+    "total_amount",
+    "processing_mode",
+];
+
+/// Properties of the other order type's schema: `unsupported_properties`.
+fn foreign_properties(raw: &Map<String, Value>) -> Result<(), Failure> {
+    let unsupported = |path: &str| Failure::Property {
+        error: PropertyError::Unsupported,
+        detail: format!("additionalProperties '$.{path}' not allowed"),
+    };
+    let config = raw.get("config").and_then(Value::as_object);
+    match raw.get("type").and_then(Value::as_str) {
+        Some("point") => {
+            if let Some(key) = raw.keys().find(|k| !POINT_FIELDS.contains(&k.as_str())) {
+                return Err(unsupported(key));
+            }
+            if let Some(key) =
+                config.and_then(|c| c.keys().find(|k| !["point", "payment_method"].contains(&k.as_str())))
+            {
+                return Err(unsupported(&format!("config.{key}")));
+            }
+        }
+        Some("online") if config.is_some_and(|c| c.contains_key("point")) => return Err(unsupported("config.point")),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A payment's own dates, when sent: `expiration_time` an ISO 8601 duration,
+/// `date_of_expiration` an RFC 3339 date.
+fn payment_dates(body: &PaymentBody, at: &str) -> Result<(), Failure> {
+    let invalid = |field: &str, rule: &str| Failure::Property {
+        error: PropertyError::Value,
+        detail: if at.is_empty() { format!("'$.{field}' - {rule}") } else { format!("'$.{at}.{field}' - {rule}") },
+    };
+    if body.expiration_time.as_deref().is_some_and(|d| parse_duration_ms(d).is_none()) {
+        return Err(invalid("expiration_time", "must be an ISO 8601 duration"));
+    }
+    if body.date_of_expiration.as_deref().is_some_and(|d| chrono::DateTime::parse_from_rfc3339(d).is_err()) {
+        return Err(invalid("date_of_expiration", "must be an RFC 3339 date"));
+    }
+    Ok(())
 }
 
 fn echo_of(raw: &Map<String, Value>, read: &[&str]) -> Echo {
@@ -213,7 +316,19 @@ fn payment_draft(body: PaymentBody, raw: Option<&Value>) -> PaymentDraft {
 }
 
 fn order_draft(body: &[u8]) -> Result<OrderDraft, Failure> {
-    let (typed, raw): (CreateOrderBody, _) = read_body(body)?;
+    let (typed, raw): (CreateOrderBody, _) = read_body(body, CREATE_OBJECTS)?;
+    foreign_properties(&raw)?;
+    if raw.get("payer").and_then(Value::as_object).is_some_and(Map::is_empty) {
+        return Err(Failure::Property {
+            error: PropertyError::MinimumProperties,
+            detail: "'$.payer' - minimum 1 properties allowed".into(),
+        });
+    }
+    if let Some(payments) = typed.transactions.as_ref().and_then(|t| t.payments.as_ref()) {
+        for (i, payment) in payments.iter().enumerate() {
+            payment_dates(payment, &format!("transactions.payments[{i}]"))?;
+        }
+    }
     let raw_payments = raw.get("transactions").and_then(|t| t.get("payments")).and_then(Value::as_array);
     let payments = typed.transactions.and_then(|t| t.payments).map(|list| {
         list.into_iter().enumerate().map(|(i, p)| payment_draft(p, raw_payments.and_then(|r| r.get(i)))).collect()
@@ -223,12 +338,7 @@ fn order_draft(body: &[u8]) -> Result<OrderDraft, Failure> {
     {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            return Err(Failure::Property {
-                error: PropertyError::Type,
-                detail: "config.payment_method.default_type: invalid type, expected a string".into(),
-            })
-        }
+        Some(_) => return Err(type_error("config.payment_method.default_type", "a string")),
     };
     let point = point_config.map(|p| PointDraft {
         terminal_id: p.terminal_id.clone(),
@@ -253,6 +363,7 @@ fn order_draft(body: &[u8]) -> Result<OrderDraft, Failure> {
         payments,
         point,
         payer_email: typed.payer.and_then(|p| p.email),
+        currency: typed.currency,
         echo,
     })
 }
@@ -275,7 +386,7 @@ fn refund_of(body: &[u8]) -> Result<Option<(PaymentId, Money)>, Failure> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let body: RefundBody = parse_json(body, false).map_err(property_error)?;
+    let (body, _): (RefundBody, _) = read_body(body, &["transactions[]"])?;
     let property = |error, detail: &str| Failure::Property { error, detail: detail.to_owned() };
     let Some(transactions) = body.transactions else {
         return Ok(None);
@@ -308,7 +419,7 @@ struct TransactionsRequest {
 }
 
 fn new_transaction(body: &[u8]) -> Result<PaymentDraft, Failure> {
-    let (typed, raw): (TransactionsRequest, _) = read_body(body)?;
+    let (typed, raw): (TransactionsRequest, _) = read_body(body, &["payments[]", "payments[].payment_method"])?;
     let property = |error, detail: &str| Failure::Property { error, detail: detail.to_owned() };
     let payments =
         typed.payments.ok_or_else(|| property(PropertyError::Required, "missing properties: '$.payments'"))?;
@@ -317,16 +428,26 @@ fn new_transaction(body: &[u8]) -> Result<PaymentDraft, Failure> {
     match (payments.next(), payments.next()) {
         (None, _) => Err(property(PropertyError::MinimumItems, "'$.payments' - minimum 1 items allowed")),
         (Some(_), Some(_)) => Err(Failure::Order(Refusal::TooManyTransactions)),
-        (Some(p), None) => Ok(payment_draft(p, raw_payments.and_then(|r| r.first()))),
+        (Some(p), None) => {
+            payment_dates(&p, "payments[0]")?;
+            Ok(payment_draft(p, raw_payments.and_then(|r| r.first())))
+        }
     }
 }
 
-fn order_id(raw: &str) -> Result<OrderId, Failure> {
-    OrderId::parse(raw).ok_or(Failure::InvalidPathParam(PathParam::OrderId))
+/// The order id of a path; a segment that is not even text (`%FF`) is malformed too.
+fn order_id(raw: Result<Path<String>, PathRejection>) -> Result<OrderId, Failure> {
+    let malformed = Failure::InvalidPathParam(PathParam::OrderId);
+    let Path(raw) = raw.map_err(|_| malformed.clone())?;
+    OrderId::parse(&raw).ok_or(malformed)
 }
 
-fn transaction_id(raw: &str) -> Result<PaymentId, Failure> {
-    PaymentId::parse(raw).ok_or(Failure::InvalidPathParam(PathParam::TransactionId))
+/// The order and transaction ids of a path.
+fn transaction_path(raw: Result<Path<(String, String)>, PathRejection>) -> Result<(OrderId, PaymentId), Failure> {
+    let Path((order, transaction)) = raw.map_err(|_| Failure::InvalidPathParam(PathParam::OrderId))?;
+    let order = OrderId::parse(&order).ok_or(Failure::InvalidPathParam(PathParam::OrderId))?;
+    let transaction = PaymentId::parse(&transaction).ok_or(Failure::InvalidPathParam(PathParam::TransactionId))?;
+    Ok((order, transaction))
 }
 
 /// A new id's randomness, and a payments-network number (`reference_id`).
@@ -393,7 +514,8 @@ fn method_view(m: &PaymentMethod, amount: Money) -> Value {
     put_some(&mut view, "type", m.kind.as_ref().map(|v| json!(v)));
     put_some(&mut view, "token", m.token.as_ref().map(|v| json!(v)));
     put_some(&mut view, "installments", m.installments.map(|v| json!(v)));
-    if let Some(n) = m.installments.filter(|n| *n > 0) {
+    let card = m.kind.as_deref().and_then(PaymentType::parse).is_some_and(PaymentType::is_card);
+    if let Some(n) = m.installments.filter(|n| *n > 0 && card) {
         let each = Money::from_cents((amount.cents() + i64::from(n) - 1) / i64::from(n));
         view.insert("installment_amount".into(), json!(each.to_string()));
     }
@@ -504,9 +626,9 @@ pub async fn create_order(State(state): State<AppState>, request: WriteRequest) 
 pub async fn get_order(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = order_id(&raw).map_err(|f| ApiError::refused(FAMILY, f))?;
+    let id = order_id(raw).map_err(|f| ApiError::refused(FAMILY, f))?;
     let user = principal.user_id;
     let found = state.store.read(move |r| engine::order(r, user, &id)).await.map_err(|e| read_failed(FAMILY, e))?;
     let order = found.ok_or_else(|| ApiError::refused(FAMILY, Failure::NotFound))?;
@@ -528,11 +650,11 @@ pub async fn get_order(
 )]
 pub async fn process_order(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
     request: WriteRequest,
 ) -> Result<Response, ApiError> {
     let write = Write::begin(&state, FAMILY, &request).await?;
-    let op = operation(order_id(&raw), Ok(()), |id, ()| ProcessOrder { id, reference_id: reference_id() });
+    let op = operation(order_id(raw), Ok(()), |id, ()| ProcessOrder { id, reference_id: reference_id() });
     Ok(write.execute(&state, op, render(FAMILY, decided(StatusCode::OK))).await)
 }
 
@@ -550,11 +672,11 @@ pub async fn process_order(
 )]
 pub async fn capture_order(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
     request: WriteRequest,
 ) -> Result<Response, ApiError> {
     let write = Write::begin(&state, FAMILY, &request).await?;
-    let op = operation(order_id(&raw), Ok(()), |id, ()| MoveOrder { id, what: Move::Capture });
+    let op = operation(order_id(raw), Ok(()), |id, ()| MoveOrder { id, what: Move::Capture });
     let success = |o: &Order| {
         let payments: Vec<Value> = o
             .payments
@@ -588,11 +710,11 @@ pub async fn capture_order(
 )]
 pub async fn cancel_order(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
     request: WriteRequest,
 ) -> Result<Response, ApiError> {
     let write = Write::begin(&state, FAMILY, &request).await?;
-    let op = operation(order_id(&raw), Ok(()), |id, ()| MoveOrder { id, what: Move::Cancel });
+    let op = operation(order_id(raw), Ok(()), |id, ()| MoveOrder { id, what: Move::Cancel });
     Ok(write.execute(&state, op, render(FAMILY, |o: &Order| json_response(StatusCode::OK, &order_view(o)))).await)
 }
 
@@ -611,12 +733,12 @@ pub async fn cancel_order(
 )]
 pub async fn refund_order(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
     request: WriteRequest,
 ) -> Result<Response, ApiError> {
     let write = Write::begin(&state, FAMILY, &request).await?;
     let now = write.ctx.now;
-    let op = operation(order_id(&raw), refund_of(write.body()), |id, partial| RefundOrder {
+    let op = operation(order_id(raw), refund_of(write.body()), |id, partial| RefundOrder {
         id,
         partial,
         refund_ids: (0..crate::domain::order::PAYMENTS_PER_ORDER_MAX).map(|_| RefundId::new(now, random())).collect(),
@@ -646,14 +768,15 @@ pub async fn refund_order(
 )]
 pub async fn add_transaction(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
     request: WriteRequest,
 ) -> Result<Response, ApiError> {
     let write = Write::begin(&state, FAMILY, &request).await?;
     let now = write.ctx.now;
-    let payment = new_transaction(write.body())
-        .and_then(|draft| new_payment(draft, PaymentId::new(now, random()), OrderType::Online).map_err(Failure::from));
-    let op = operation(order_id(&raw), payment, |id, payment| AddTransaction { id, payment });
+    let payment = new_transaction(write.body()).and_then(|draft| {
+        new_payment(draft, PaymentId::new(now, random()), OrderType::Online, "payments[0]").map_err(Failure::from)
+    });
+    let op = operation(order_id(raw), payment, |id, payment| AddTransaction { id, payment });
     let success = |p: &Payment| json_response(StatusCode::CREATED, &json!({ "payments": [payment_view(p, false)] }));
     Ok(write.execute(&state, op, render(FAMILY, success)).await)
 }
@@ -672,13 +795,15 @@ pub async fn add_transaction(
 )]
 pub async fn update_transaction(
     State(state): State<AppState>,
-    Path((raw, raw_transaction)): Path<(String, String)>,
+    raw: Result<Path<(String, String)>, PathRejection>,
     request: WriteRequest,
 ) -> Result<Response, ApiError> {
     let write = Write::begin(&state, FAMILY, &request).await?;
-    let change =
-        read_body::<PaymentBody>(write.body()).map(|(typed, raw)| payment_draft(typed, Some(&Value::Object(raw))));
-    let path = order_id(&raw).and_then(|id| Ok((id, transaction_id(&raw_transaction)?)));
+    let change = read_body::<PaymentBody>(write.body(), &["payment_method"]).and_then(|(typed, raw)| {
+        payment_dates(&typed, "")?;
+        Ok(payment_draft(typed, Some(&Value::Object(raw))))
+    });
+    let path = transaction_path(raw);
     let op = operation(path, change, |(id, transaction), change| UpdateTransaction { id, transaction, change });
     let success = |p: &Payment| {
         let method = p.payment_method.as_ref().map(|m| method_view(m, p.amount));
@@ -701,11 +826,11 @@ pub async fn update_transaction(
 )]
 pub async fn delete_transaction(
     State(state): State<AppState>,
-    Path((raw, raw_transaction)): Path<(String, String)>,
+    raw: Result<Path<(String, String)>, PathRejection>,
     request: WriteRequest,
 ) -> Result<Response, ApiError> {
     let write = Write::begin_with(&state, FAMILY, &request, true).await?;
-    let path = order_id(&raw).and_then(|id| Ok((id, transaction_id(&raw_transaction)?)));
+    let path = transaction_path(raw);
     let op = operation(path, Ok(()), |(id, transaction), ()| DeleteTransaction { id, transaction });
     let success = |_: &Change| empty_response(StatusCode::NO_CONTENT);
     Ok(write.execute(&state, op, render(FAMILY, success)).await)
@@ -744,6 +869,15 @@ fn simulation_of(body: &[u8], now: Timestamp) -> Result<Simulation, Failure> {
     if body.installments.is_some() && body.payment_method_type.as_deref() != Some("credit_card") {
         return Err(invalid("installments applies to credit_card only"));
     }
+    if body.installments.is_some_and(|n| n == 0 || n > INSTALLMENTS_MAX) {
+        return Err(invalid("installments must be from 1 to 36"));
+    }
+    let debit = |id: &str| id.starts_with("deb");
+    if let (Some(id), Some(kind)) = (body.payment_method_id.as_deref(), body.payment_method_type.as_deref()) {
+        if debit(id) != (kind == "debit_card") {
+            return Err(invalid("payment_method_id does not match payment_method_type"));
+        }
+    }
     let detail_ok = match (status, body.status_detail.as_deref()) {
         (_, None) => true,
         (Status::Processed, Some(d)) => d == "accredited",
@@ -779,11 +913,11 @@ fn simulation_of(body: &[u8], now: Timestamp) -> Result<Simulation, Failure> {
 )]
 pub async fn simulate_order(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
     request: WriteRequest,
 ) -> Result<Response, ApiError> {
     let write = Write::begin_with(&state, FAMILY, &request, true).await?;
-    let path = order_id(&raw).map_err(|_| {
+    let path = order_id(raw).map_err(|_| {
         Failure::Order(Refusal::BadRequest(
             "The order_id provided in the path is not a valid ULID. Check the value and try again.".into(),
         ))

@@ -648,3 +648,87 @@ async fn pix_and_tickets_wait_for_the_payment_and_the_helper_pays_them() {
     let order: Value = app.orders(Method::POST, "/v1/orders", &account, Some(ticket)).await.json().await.unwrap();
     assert_eq!(order["status_detail"], "waiting_payment");
 }
+
+/// What a hostile or careless client sends gets the Orders envelope and the right code:
+/// paths that are not text, routes and methods the API lacks, arrays where objects go,
+/// and fields of the wrong site or shape.
+#[tokio::test]
+async fn careless_requests_get_the_orders_envelope_and_code() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let (_, order) = app.card_order(&account, "APRO", json!({})).await;
+    let id = order["id"].as_str().unwrap();
+    let payment_id = payment(&order)["id"].as_str().unwrap();
+
+    for (method, path) in [(Method::GET, "/v1/orders/%FF"), (Method::POST, "/v1/orders/%FF/cancel")] {
+        assert_orders_error(app.orders(method, path, &account, None).await, 400, "invalid_path_param").await;
+    }
+    let bad_transaction =
+        app.orders(Method::PUT, &format!("/v1/orders/{id}/transactions/%C0"), &account, Some(json!({}))).await;
+    assert_orders_error(bad_transaction, 400, "invalid_path_param").await;
+    assert_orders_error(
+        app.orders(Method::GET, &format!("/v1/orders/{id}/foo"), &account, None).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let patch = app.orders(Method::PATCH, &format!("/v1/orders/{id}"), &account, None).await;
+    assert_orders_error(patch, 405, "method_not_allowed").await;
+
+    // serde would fill a struct from an array, field by field: refused instead.
+    let arrays = [
+        ("/v1/orders".to_owned(), json!({ "type": "online", "total_amount": "1.00", "transactions": [[["1.00"]]] })),
+        (format!("/v1/orders/{id}/refund"), json!({ "transactions": [[payment_id, "1"]] })),
+    ];
+    for (path, body) in arrays {
+        assert_orders_error(app.orders(Method::POST, &path, &account, Some(body)).await, 400, "property_type").await;
+    }
+    let not_object = app.orders(Method::POST, "/v1/orders", &account, Some(json!([]))).await;
+    let error = assert_orders_error(not_object, 400, "property_type").await;
+    assert!(error["details"][0].as_str().unwrap().starts_with("'$' - "), "{error}");
+
+    let token = app.card_token_named(&account, "APRO").await;
+    let mut wrong_currency = card_order_body(&token, "1.00");
+    wrong_currency["currency"] = json!("ARS");
+    let refused = app.orders(Method::POST, "/v1/orders", &account, Some(wrong_currency)).await;
+    assert_orders_error(refused, 400, "property_value").await;
+    let mut empty_payer = card_order_body(&token, "1.00");
+    empty_payer["payer"] = json!({});
+    assert_orders_error(
+        app.orders(Method::POST, "/v1/orders", &account, Some(empty_payer)).await,
+        400,
+        "minimum_properties",
+    )
+    .await;
+    let mut bad_expiry = card_order_body(&token, "1.00");
+    bad_expiry["transactions"]["payments"][0]["expiration_time"] = json!("soon");
+    assert_orders_error(
+        app.orders(Method::POST, "/v1/orders", &account, Some(bad_expiry)).await,
+        400,
+        "property_value",
+    )
+    .await;
+    let mut with_point = card_order_body(&token, "1.00");
+    with_point["config"] = json!({ "point": { "terminal_id": "NEWLAND_N950__SBX0000001" } });
+    let error = assert_orders_error(
+        app.orders(Method::POST, "/v1/orders", &account, Some(with_point)).await,
+        400,
+        "unsupported_properties",
+    )
+    .await;
+    assert_eq!(error["details"][0], "additionalProperties '$.config.point' not allowed");
+
+    let manual = json!({ "type": "online", "processing_mode": "manual", "total_amount": "1.00" });
+    let created: Value = app.orders(Method::POST, "/v1/orders", &account, Some(manual)).await.json().await.unwrap();
+    let tx = json!({ "payments": [{ "amount": "1.00" }] });
+    let missing = app
+        .orders(
+            Method::POST,
+            &format!("/v1/orders/{}/transactions", created["id"].as_str().unwrap()),
+            &account,
+            Some(tx),
+        )
+        .await;
+    let error = assert_orders_error(missing, 400, "required_properties").await;
+    assert_eq!(error["details"][0], "missing properties: '$.payments[0].payment_method'");
+}

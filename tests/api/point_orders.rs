@@ -248,6 +248,19 @@ async fn the_helper_refuses_what_the_simulate_page_refuses() {
     );
 
     let live = app.account(true).await;
+    for event in [
+        json!({ "status": "processed", "payment_method_type": "credit_card", "installments": 37 }),
+        json!({ "status": "processed", "payment_method_type": "credit_card", "installments": 0 }),
+        json!({ "status": "processed", "payment_method_type": "debit_card", "payment_method_id": "amex" }),
+    ] {
+        let other = app.point_order(&account, "NEWLAND_N950__N950NCB000000003").await;
+        let other_id = other["id"].as_str().unwrap();
+        assert_orders_error(app.play(&account, other_id, event).await, 400, "bad_request").await;
+        app.orders(Method::POST, &format!("/v1/orders/{other_id}/cancel"), &account, None).await;
+    }
+    // The virtual terminal is for test accounts only.
+    let virtual_live = app.orders(Method::POST, "/v1/orders", &live, Some(point_body(VIRTUAL_TERMINAL))).await;
+    assert_orders_error(virtual_live, 403, "forbidden_checking_terminal_owner").await;
     let live_order = app.point_order(&live, "NEWLAND_N950__N950NCB000000002").await;
     let forbidden = app.play(&live, live_order["id"].as_str().unwrap(), json!({ "status": "processed" })).await;
     assert_orders_error(forbidden, 403, "forbidden").await;

@@ -648,3 +648,15 @@ impl IntoResponse for GenericError {
         generic_row(self).into_response()
     }
 }
+
+impl GenericError {
+    /// The error for a request to `path`: in the envelope of the family the path
+    /// belongs to (the Orders envelope under `/v1/orders`), the classic one elsewhere.
+    pub fn at(self, path: &str) -> Response {
+        let row = generic_row(self);
+        match Family::of_path(path) {
+            Some(Family::Orders) => Row { shape: Shape::Orders { details: Vec::new() }, ..row }.into_response(),
+            _ => row.into_response(),
+        }
+    }
+}

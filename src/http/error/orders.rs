@@ -111,6 +111,7 @@ fn orders_refusal(failure: &Failure) -> Row {
                 P::Value => "An incorrect value for some property was sent. Check the message returned in the error details to find out what the problem was and try again.",
                 P::MinimumItems => "The minimum number of items for some property was not sent. Check the message returned in the error details to find out what the problem was and try again.",
                 P::MaximumItems => "A greater number of items were sent than allowed for some property. Check the message returned in the error details to find out what the problem was and try again.",
+                P::MinimumProperties => "The minimum number of properties required to execute the request was not sent. Check the message returned in the error details to find out what the problem was and try again.",
             };
             detailed(S::BAD_REQUEST, error.code(), message, detail)
         }
