@@ -15,6 +15,7 @@ mod profiles;
 mod rate_limit;
 mod request;
 mod request_id;
+mod strict_json;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

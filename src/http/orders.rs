@@ -194,52 +194,12 @@ fn type_error(path: &str, expected: &str) -> Failure {
     Failure::Property { error: PropertyError::Type, detail: format!("'$.{path}' - invalid type, expected {expected}") }
 }
 
-/// The places of a body that must hold objects: a derived reader would also fill a
-/// struct from an array, field by field. `[]` stands for every element of an array.
-fn objects_at(raw: &Value, paths: &[&str]) -> Result<(), Failure> {
-    fn walk(value: &Value, steps: &[&str], at: String) -> Result<(), Failure> {
-        let Some((step, rest)) = steps.split_first() else {
-            return match value {
-                Value::Object(_) | Value::Null => Ok(()),
-                _ => Err(type_error(&at, "an object")),
-            };
-        };
-        let (name, each) = step.strip_suffix("[]").map_or((*step, false), |n| (n, true));
-        let at = if at.is_empty() { name.to_owned() } else { format!("{at}.{name}") };
-        match (value.get(name), each) {
-            (None | Some(Value::Null), _) => Ok(()),
-            (Some(Value::Array(items)), true) => {
-                items.iter().enumerate().try_for_each(|(i, item)| walk(item, rest, format!("{at}[{i}]")))
-            }
-            (Some(_), true) => Ok(()), // not an array: the typed reader says so
-            (Some(inner), false) => walk(inner, rest, at),
-        }
-    }
-    paths.iter().try_for_each(|path| walk(raw, &path.split('.').collect::<Vec<_>>(), String::new()))
-}
-
-/// Read a body: as raw JSON (for what is kept as sent, and its objects checked at
-/// `objects`), then typed (for the checks).
-fn read_body<T: serde::de::DeserializeOwned>(
-    body: &[u8],
-    objects: &[&str],
-) -> Result<(T, Map<String, Value>), Failure> {
-    let typed = parse_json::<Value>(body, false).map_err(property_error)?;
-    objects_at(&typed, objects)?;
+/// Read a body: typed (for the checks), and as raw JSON (for what is kept as sent).
+fn read_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(T, Map<String, Value>), Failure> {
     let typed = parse_json::<T>(body, false).map_err(property_error)?;
     let raw: Map<String, Value> = serde_json::from_slice(body).map_err(|e| Failure::MalformedJson(e.to_string()))?;
     Ok((typed, raw))
 }
-
-/// The create body's fields that are objects.
-const CREATE_OBJECTS: &[&str] = &[
-    "transactions",
-    "transactions.payments[]",
-    "transactions.payments[].payment_method",
-    "config",
-    "config.point",
-    "payer",
-];
 
 /// A Point order's schema: what it may hold besides the common fields.
 const POINT_FIELDS: &[&str] = &[
@@ -316,7 +276,7 @@ fn payment_draft(body: PaymentBody, raw: Option<&Value>) -> PaymentDraft {
 }
 
 fn order_draft(body: &[u8]) -> Result<OrderDraft, Failure> {
-    let (typed, raw): (CreateOrderBody, _) = read_body(body, CREATE_OBJECTS)?;
+    let (typed, raw): (CreateOrderBody, _) = read_body(body)?;
     foreign_properties(&raw)?;
     if raw.get("payer").and_then(Value::as_object).is_some_and(Map::is_empty) {
         return Err(Failure::Property {
@@ -386,7 +346,7 @@ fn refund_of(body: &[u8]) -> Result<Option<(PaymentId, Money)>, Failure> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let (body, _): (RefundBody, _) = read_body(body, &["transactions[]"])?;
+    let (body, _): (RefundBody, _) = read_body(body)?;
     let property = |error, detail: &str| Failure::Property { error, detail: detail.to_owned() };
     let Some(transactions) = body.transactions else {
         return Ok(None);
@@ -419,7 +379,7 @@ struct TransactionsRequest {
 }
 
 fn new_transaction(body: &[u8]) -> Result<PaymentDraft, Failure> {
-    let (typed, raw): (TransactionsRequest, _) = read_body(body, &["payments[]", "payments[].payment_method"])?;
+    let (typed, raw): (TransactionsRequest, _) = read_body(body)?;
     let property = |error, detail: &str| Failure::Property { error, detail: detail.to_owned() };
     let payments =
         typed.payments.ok_or_else(|| property(PropertyError::Required, "missing properties: '$.payments'"))?;
@@ -799,7 +759,7 @@ pub async fn update_transaction(
     request: WriteRequest,
 ) -> Result<Response, ApiError> {
     let write = Write::begin(&state, FAMILY, &request).await?;
-    let change = read_body::<PaymentBody>(write.body(), &["payment_method"]).and_then(|(typed, raw)| {
+    let change = read_body::<PaymentBody>(write.body()).and_then(|(typed, raw)| {
         payment_dates(&typed, "")?;
         Ok(payment_draft(typed, Some(&Value::Object(raw))))
     });

@@ -259,7 +259,8 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Re
     if !value.is_object() {
         return Err(Failure::InvalidBody("invalid type: the body must be a JSON object".into()));
     }
-    serde_path_to_error::deserialize(value).map_err(|err| {
+    // Strict: a struct is never read from an array (see `strict_json`).
+    serde_path_to_error::deserialize(super::strict_json::Strict(value)).map_err(|err| {
         let path = err.path().to_string();
         Failure::InvalidBody(format!("{path}: {}", err.into_inner()))
     })

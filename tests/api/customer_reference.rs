@@ -224,6 +224,8 @@ async fn each_refused_field_carries_its_numbered_cause() {
         (json!([{ "email": "a@example.com" }]), "118", "the body must be a Json Object."),
         (json!({ "email": "a@example.com", "nickname": "x" }), "125", "invalid parameters."),
         (json!({ "email": "a@example.com", "phone": "11 5555" }), "125", "invalid parameters."),
+        // An array is never read as an object, field by field.
+        (json!({ "email": "a@example.com", "phone": ["11", "5555"] }), "125", "invalid parameters."),
     ];
     for (body, code, description) in rows {
         let response = app.customer_call(Method::POST, "/v1/customers", &account, Some(body.clone())).await;
