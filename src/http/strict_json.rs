@@ -132,7 +132,7 @@ mod tests {
 
     fn read(json: &str) -> Result<Body, String> {
         let value: Value = serde_json::from_str(json).unwrap();
-        serde_path_to_error::deserialize(Strict(value)).map_err(|e| format!("{}: {}", e.path(), e.into_inner()))
+        serde_path_to_error::deserialize(Strict(value)).map_err(|e| format!("{}: {}", e.path().clone(), e.into_inner()))
     }
 
     #[test]
