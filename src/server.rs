@@ -113,6 +113,9 @@ async fn process_payouts(store: Arc<dyn Store>, delay_ms: i64, tick: Duration) {
             Ok(expired) => tracing::debug!(expired, "orders expired"),
             Err(err) => tracing::warn!(error = %err, "order expiry step failed; retrying next tick"),
         }
+        if let Err(err) = store.expire_payments(now).await {
+            tracing::warn!(error = %err, "payment expiry step failed; retrying next tick");
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub enum ResourceType {
     Customer,
     CustomerCard,
     Order,
+    Payment,
 }
 
 impl ResourceType {
@@ -22,6 +23,7 @@ impl ResourceType {
             ResourceType::Customer => "customer",
             ResourceType::CustomerCard => "customer_card",
             ResourceType::Order => "order",
+            ResourceType::Payment => "payment",
         }
     }
 
@@ -33,6 +35,7 @@ impl ResourceType {
             "customer" => Some(ResourceType::Customer),
             "customer_card" => Some(ResourceType::CustomerCard),
             "order" => Some(ResourceType::Order),
+            "payment" => Some(ResourceType::Payment),
             _ => None,
         }
     }

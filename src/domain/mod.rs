@@ -14,6 +14,8 @@ pub mod notification;
 pub mod order;
 pub mod order_draft;
 pub mod order_money;
+pub mod payment;
+pub mod payment_draft;
 pub mod payout;
 pub mod resource;
 pub mod signature;

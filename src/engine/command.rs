@@ -112,6 +112,8 @@ pub enum Failure {
     ProfileCancelled,
     /// An Orders rule refused it (the Orders pages' codes).
     Order(crate::domain::order::Refusal),
+    /// A Payments rule refused it (the Payments reference's numbered causes).
+    Payment(crate::domain::payment::Refusal),
     /// The test helper asked for a move the machine forbids.
     ForbiddenTransition {
         from: &'static str,

@@ -16,6 +16,7 @@ mod changes;
 mod command;
 pub mod customers;
 pub mod orders;
+pub mod payments;
 pub mod payouts;
 pub mod point;
 pub mod resource;

@@ -9,9 +9,11 @@ mod notifications;
 mod openapi;
 mod orders;
 mod paging;
+mod payments;
 mod payouts;
 mod point;
 mod profiles;
+mod qr;
 mod rate_limit;
 mod request;
 mod request_id;
@@ -96,6 +98,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(cards::routes())
         .merge(profiles::routes())
         .merge(orders::routes())
+        .merge(payments::routes())
         .merge(notifications::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))

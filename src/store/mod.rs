@@ -213,6 +213,11 @@ impl dyn Store + '_ {
     pub async fn expire_orders(&self, now: Timestamp) -> Result<usize, StoreError> {
         self.write(move |uow| crate::engine::orders::expire_orders(uow, now)).await
     }
+
+    /// Run one step of payment expiry (see [`crate::engine::payments::expire_payments`]).
+    pub async fn expire_payments(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.write(move |uow| crate::engine::payments::expire_payments(uow, now)).await
+    }
 }
 
 fn restore<T: 'static>(value: AnyValue) -> Result<T, StoreError> {

@@ -17,9 +17,11 @@ use crate::domain::StoredResponse;
 use crate::engine::{Failure, PathParam};
 
 mod orders;
+mod payments;
 
 use orders::orders_table;
 pub use orders::{orders_payment_failed, OrdersErrorBody};
+use payments::payments_table;
 
 /// A resource family: each has its own error codes, spelled as its page spells them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +35,9 @@ pub enum Family {
     Profiles,
     /// Orders (`/v1/orders…`): the Orders platform's `{"errors":[…]}` envelope.
     Orders,
+    /// Payments (`/v1/payments…`), payment methods and `/users/me`: the classic body
+    /// with the Payments reference's numbered causes.
+    Payments,
     /// caja's own endpoints: notifications and audit events.
     Caja,
 }
@@ -43,7 +48,9 @@ impl Family {
     pub fn idempotency_key_optional(self) -> bool {
         match self {
             Family::Customers => true,
-            Family::Point | Family::Payouts | Family::Profiles | Family::Orders | Family::Caja => false,
+            Family::Point | Family::Payouts | Family::Profiles | Family::Orders | Family::Payments | Family::Caja => {
+                false
+            }
         }
     }
 
@@ -54,6 +61,8 @@ impl Family {
             Some(Family::Point)
         } else if under("/v1/orders") {
             Some(Family::Orders)
+        } else if under("/v1/payments") || under("/v1/payment_methods") || under("/users") {
+            Some(Family::Payments)
         } else if under("/v1/payouts") {
             Some(Family::Payouts)
         } else if under("/v1/customers") && path.contains("/payment-profiles") {
@@ -158,6 +167,9 @@ enum Shape {
     Orders { details: Vec<String> },
     /// `{"code","message"}`: the Orders platform's authentication layer.
     Flat,
+    /// The classic body whose `cause` is one numbered cause, its `code` a number and
+    /// its `description` the message: the Payments reference's errors.
+    Numbered(u32),
 }
 
 /// One row of a family's error table.
@@ -203,6 +215,13 @@ impl Row {
                 return serde_json::to_vec(&serde_json::json!({ "code": self.code, "message": self.message }))
                     .unwrap_or_default()
             }
+            Shape::Numbered(code) => {
+                let body = serde_json::json!({
+                    "message": self.message, "error": self.code, "status": self.status.as_u16(),
+                    "cause": [{ "code": code, "description": self.message, "data": null }],
+                });
+                return serde_json::to_vec(&body).unwrap_or_default();
+            }
         }
         let cause = self.cause.map(|c| CauseBody {
             code: c.code.to_owned(),
@@ -234,6 +253,7 @@ fn table(family: Family, kind: &ErrorKind) -> Row {
         Family::Customers => customers_table(kind),
         Family::Profiles => profiles_table(kind),
         Family::Orders => orders_table(kind),
+        Family::Payments => payments_table(kind),
         Family::Caja => caja_table(kind),
     }
 }
