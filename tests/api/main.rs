@@ -19,6 +19,7 @@ mod idempotency;
 mod migration;
 mod openapi;
 mod orders;
+mod payment_reference;
 mod payout_worker;
 mod payouts;
 mod pipeline;
