@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, OrdersErrorBody};
-use super::{cards, customers, notifications, orders, payouts, point, profiles};
+use super::{cards, customers, notifications, orders, payments, payouts, point, profiles};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -57,6 +57,16 @@ use super::{cards, customers, notifications, orders, payouts, point, profiles};
         orders::update_transaction,
         orders::delete_transaction,
         orders::simulate_order,
+        payments::create_payment,
+        payments::search_payments,
+        payments::get_payment,
+        payments::update_payment,
+        payments::create_refund,
+        payments::list_refunds,
+        payments::get_refund,
+        payments::simulate_payment,
+        payments::payment_methods,
+        payments::users_me,
         notifications::list_notifications,
         notifications::retry_notification,
         notifications::list_audit_events,

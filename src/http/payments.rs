@@ -16,7 +16,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Number, Value};
 
-use super::error::{ApiError, Family};
+use super::error::{ApiError, ErrorBody, Family};
 use super::request::{
     json, json_response, operation, parse_json, read_failed, render, test_accounts_only, Write, WriteRequest,
 };
@@ -475,6 +475,16 @@ fn pix_image(p: &Payment) -> String {
 
 /// `POST /v1/payments`: 201 with the payment. A declined card is still a 201, with
 /// `status: rejected`.
+#[utoipa::path(
+    post, path = "/v1/payments", tag = "Payments",
+    params(("X-Idempotency-Key" = String, Header, description = "Required (cause 4292)")),
+    responses(
+        (status = 201, description = "The payment (a declined card is a 201 too, status rejected)"),
+        (status = 400, description = "bad_request with a numbered cause: 4002, 4003, 4037, 4004, 4005, 4033, 4006, 4050, 3028, 4000, 4001, 2006, 3003, 4020, 4021, 4022, 23, 8, 4292", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_payment(State(state): State<AppState>, request: WriteRequest) -> Result<Response, ApiError> {
     let write = Write::begin(&state, FAMILY, &request).await?;
     let (principal, now) = (write.ctx.principal.clone(), write.ctx.now);
@@ -488,6 +498,15 @@ pub async fn create_payment(State(state): State<AppState>, request: WriteRequest
 }
 
 /// `GET /v1/payments/{id}`.
+#[utoipa::path(
+    get, path = "/v1/payments/{payment_id}", tag = "Payments",
+    params(("payment_id" = i64, Path)),
+    responses(
+        (status = 200, description = "The payment"),
+        (status = 404, description = "not_found, cause 2000", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get_payment(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -510,6 +529,16 @@ async fn read_payment(
 
 /// `PUT /v1/payments/{id}`: `{"status":"cancelled"}`, `{"capture":true[,
 /// "transaction_amount"]}`, `date_of_expiration`, `metadata`. 200 with the payment.
+#[utoipa::path(
+    put, path = "/v1/payments/{payment_id}", tag = "Payments",
+    params(("payment_id" = i64, Path), ("X-Idempotency-Key" = Option<String>, Header)),
+    responses(
+        (status = 200, description = "The payment, cancelled, captured or with its new metadata"),
+        (status = 400, description = "causes 2018, 2016, 4017, 2079, 2078, 4037, 23", body = ErrorBody),
+        (status = 404, description = "not_found, cause 2000", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn update_payment(
     State(state): State<AppState>,
     raw: Result<Path<String>, PathRejection>,
@@ -523,6 +552,16 @@ pub async fn update_payment(
 }
 
 /// `POST /v1/payments/{id}/refunds`: 201 with the refund.
+#[utoipa::path(
+    post, path = "/v1/payments/{payment_id}/refunds", tag = "Payments",
+    params(("payment_id" = i64, Path), ("X-Idempotency-Key" = String, Header)),
+    responses(
+        (status = 201, description = "The refund (no body: all that is left)"),
+        (status = 400, description = "causes 2063, 4040, 4041, 4292", body = ErrorBody),
+        (status = 404, description = "not_found, cause 2000", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_refund(
     State(state): State<AppState>,
     raw: Result<Path<String>, PathRejection>,
@@ -540,6 +579,15 @@ pub async fn create_refund(
 }
 
 /// `GET /v1/payments/{id}/refunds`: a bare array.
+#[utoipa::path(
+    get, path = "/v1/payments/{payment_id}/refunds", tag = "Payments",
+    params(("payment_id" = i64, Path)),
+    responses(
+        (status = 200, description = "The refunds, a bare array"),
+        (status = 404, description = "not_found, cause 2000", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_refunds(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -551,6 +599,15 @@ pub async fn list_refunds(
 }
 
 /// `GET /v1/payments/{id}/refunds/{refund_id}`.
+#[utoipa::path(
+    get, path = "/v1/payments/{payment_id}/refunds/{refund_id}", tag = "Payments",
+    params(("payment_id" = i64, Path), ("refund_id" = i64, Path)),
+    responses(
+        (status = 200, description = "The refund"),
+        (status = 404, description = "not_found, cause 2000 or 2032", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get_refund(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -570,6 +627,16 @@ pub async fn get_refund(
 /// caja's own test helper (test accounts only): `{"status":"approved"}` (the payer paid
 /// a Pix or ticket, or a review passed), `rejected`, `expired`, `charged_back`. 200 with
 /// the payment.
+#[utoipa::path(
+    post, path = "/v1/payments/{payment_id}/events", tag = "Payments",
+    params(("payment_id" = i64, Path)),
+    responses(
+        (status = 200, description = "caja's own test helper: the payment after the event"),
+        (status = 400, description = "cause 3005 (a move the machine forbids), cause 1 (body)", body = ErrorBody),
+        (status = 403, description = "forbidden, cause 3002 (a live account)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn simulate_payment(
     State(state): State<AppState>,
     raw: Result<Path<String>, PathRejection>,
@@ -619,6 +686,15 @@ fn search_date(raw: &str, now: Timestamp) -> Option<Timestamp> {
 /// (`date_created`, `date_approved`, `date_last_updated`) with `begin_date` and
 /// `end_date` (default the last 3 months); `sort` and `criteria`; `limit` (30) and
 /// `offset`. Any other parameter is refused (cause 8), never ignored.
+#[utoipa::path(
+    get, path = "/v1/payments/search", tag = "Payments",
+    params(("limit" = Option<u32>, Query), ("offset" = Option<u32>, Query), ("sort" = Option<String>, Query), ("criteria" = Option<String>, Query), ("range" = Option<String>, Query), ("begin_date" = Option<String>, Query), ("end_date" = Option<String>, Query), ("status" = Option<String>, Query), ("external_reference" = Option<String>, Query)),
+    responses(
+        (status = 200, description = "{paging:{total,limit,offset}, results}"),
+        (status = 400, description = "causes 8, 1000, 1001, 1003, 1004, 9062", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn search_payments(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -709,6 +785,14 @@ pub async fn search_payments(
 }
 
 /// `GET /v1/payment_methods`: the token's site's methods, a bare array.
+#[utoipa::path(
+    get, path = "/v1/payment_methods", tag = "Payments",
+    params(),
+    responses(
+        (status = 200, description = "The site's payment methods, a bare array"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn payment_methods(Extension(principal): Extension<Principal>) -> Response {
     let methods: Vec<Value> = domain::methods(principal.site_id)
         .into_iter()
@@ -754,6 +838,14 @@ fn country(site: SiteId) -> &'static str {
 }
 
 /// `GET /users/me`: the token's account.
+#[utoipa::path(
+    get, path = "/users/me", tag = "Payments",
+    params(),
+    responses(
+        (status = 200, description = "The token's account"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn users_me(Extension(principal): Extension<Principal>) -> Response {
     let id = principal.user_id.get();
     let body = json!({
