@@ -399,7 +399,9 @@ impl Payment {
                 ..self.moved(S::Approved, "accredited", now)
             },
             (Simulation::Reject, S::Pending | S::InProcess) => {
-                Payment { date_of_expiration: None, ..self.moved(S::Rejected, "cc_rejected_other_reason", now) }
+                // A card's issuer declines; a transfer's or ticket's bank errs.
+                let detail = if self.card.is_some() { "cc_rejected_other_reason" } else { "bank_error" };
+                Payment { date_of_expiration: None, ..self.moved(S::Rejected, detail, now) }
             }
             (Simulation::Expire, S::Pending | S::Authorized) => {
                 Payment { date_of_expiration: None, ..self.moved(S::Cancelled, "expired", now) }

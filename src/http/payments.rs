@@ -350,6 +350,8 @@ pub fn payment_view(p: &Payment) -> Value {
                 "ticket_url": format!("https://www.mercadopago.com.br/payments/{}/ticket?caller_id={}", p.id, p.user_id.get()),
             },
         })
+    } else if p.payment_type_id == "ticket" || p.payment_type_id == "atm" {
+        json!({ "type": "UNSPECIFIED", "business_info": { "unit": "online_payments", "sub_unit": "default" } })
     } else {
         echo("point_of_interaction", json!({}))
     };
@@ -361,9 +363,11 @@ pub fn payment_view(p: &Payment) -> Value {
         "date_last_updated": date(p.date_last_updated),
         "date_of_expiration": p.date_of_expiration.map(date),
         "money_release_date": p.date_approved.map(|d| date(d.plus_millis(14 * 24 * 3600 * 1000))),
-        "money_release_status": if paid { json!("pending") } else { Value::Null },
+        "money_release_status": if paid || p.status == Status::Authorized { json!("pending") } else { Value::Null },
+        "build_version": "caja",
         "operation_type": "regular_payment",
-        "issuer_id": p.issuer_id,
+        // A card's issuer: the one sent, else the test cards' ("24").
+        "issuer_id": p.issuer_id.clone().or_else(|| p.card.as_ref().map(|_| "24".to_owned())),
         "payment_method_id": p.payment_method_id,
         "payment_type_id": p.payment_type_id,
         "payment_method": { "id": p.payment_method_id, "type": p.payment_type_id },
@@ -407,12 +411,12 @@ pub fn payment_view(p: &Payment) -> Value {
         "installments": p.installments,
         "transaction_details": {
             "payment_method_reference_id": null,
-            "net_received_amount": amount(p.transaction_amount.minus(fee)),
+            "net_received_amount": if paid { amount(p.transaction_amount.minus(fee)) } else { json!(0) },
             "total_paid_amount": amount(p.transaction_amount),
             "overpaid_amount": 0,
             "external_resource_url": if ticket { json!(format!("https://www.mercadopago.com.br/sandbox/payments/{}/ticket?caller_id={}", p.id, p.user_id.get())) } else { Value::Null },
             "installment_amount": amount(installment),
-            "financial_institution": null,
+            "financial_institution": if p.payment_method_id == "bolbradesco" { json!("bradesco") } else { Value::Null },
             "payable_deferral_period": null,
             "acquirer_reference": null,
         },
@@ -432,7 +436,8 @@ pub fn payment_view(p: &Payment) -> Value {
         "point_of_interaction": point_of_interaction,
     });
     if ticket {
-        view["barcode"] = json!({ "content": format!("{:0>44}", p.id) });
+        // A boleto's 44 digits: the bank (237, Bradesco), the currency (9), then the payment.
+        view["barcode"] = json!({ "content": format!("2379{:040}", p.id) });
     }
     view
 }
@@ -863,7 +868,10 @@ pub async fn users_me(Extension(principal): Extension<Principal>) -> Response {
         "phone": { "area_code": null, "number": null, "extension": null },
         "address": { "address": null, "city": null, "state": null, "zip_code": null },
         "registration_date": null,
-        "permalink": null,
+        "permalink": format!("http://perfil.mercadolibre.com.br/TESTUSER{id}"),
+        "gender": "",
+        "secure_email": "",
+        "seller_experience": "NEWBIE",
         "points": 0,
         "site_status": "active",
     });

@@ -1,8 +1,9 @@
 //! Mercado Pago's official SDKs as clients: Node `mercadopago@3.6.1` (npm) and Python
 //! `mercadopago==3.6.0` (PyPI), pinned in `tests/sdk/`, unmodified but for their base
 //! URL, drive a live caja through every SDK method whose path caja serves (orders,
-//! card tokens, customers and their cards) and check what the SDK hands back
-//! (`tests/sdk/node/run.js`, `tests/sdk/python/run.py`).
+//! card tokens, customers and their cards: `run.js`/`run.py`; payments, refunds,
+//! payment methods and the user: `payments.js`/`payments.py`, under `tests/sdk/`) and
+//! check what the SDK hands back.
 //!
 //! The packages are installed on first use (`npm ci` into `tests/sdk/node`, a venv at
 //! `target/sdk-venv`); a missing `node`, `npm` or `python3` fails the test loudly,
@@ -164,4 +165,24 @@ async fn the_node_sdk_retries_a_429_after_retry_after_without_acting_twice() {
     let run = dir.join("run.js").display().to_string();
     let out = script(&app, PathBuf::from("node"), vec![run, "retry".to_owned()]).await;
     assert!(out.contains("429"), "the script saw a 429 and retried:\n{out}");
+}
+
+#[tokio::test]
+async fn the_node_sdk_drives_every_payment_method() {
+    let dir = tokio::task::spawn_blocking(node_ready).await.unwrap();
+    let app = TestApp::spawn().await;
+    let out = script(&app, PathBuf::from("node"), vec![dir.join("payments.js").display().to_string()]).await;
+    assert!(out.contains("Payment.create") && out.contains("steps passed"), "the script ran its payment steps:\n{out}");
+}
+
+#[tokio::test]
+async fn the_python_sdk_drives_every_payment_method() {
+    let python = tokio::task::spawn_blocking(python_ready).await.unwrap();
+    let app = TestApp::spawn().await;
+    let run = repo().join("tests/sdk/python/payments.py").display().to_string();
+    let out = script(&app, python, vec![run]).await;
+    assert!(
+        out.contains("payment().create") && out.contains("steps passed"),
+        "the script ran its payment steps:\n{out}"
+    );
 }
