@@ -12,6 +12,8 @@ pub enum ResourceType {
     CustomerCard,
     Order,
     Payment,
+    Preference,
+    MerchantOrder,
 }
 
 impl ResourceType {
@@ -24,6 +26,8 @@ impl ResourceType {
             ResourceType::CustomerCard => "customer_card",
             ResourceType::Order => "order",
             ResourceType::Payment => "payment",
+            ResourceType::Preference => "preference",
+            ResourceType::MerchantOrder => "merchant_order",
         }
     }
 
@@ -36,6 +40,8 @@ impl ResourceType {
             "customer_card" => Some(ResourceType::CustomerCard),
             "order" => Some(ResourceType::Order),
             "payment" => Some(ResourceType::Payment),
+            "preference" => Some(ResourceType::Preference),
+            "merchant_order" => Some(ResourceType::MerchantOrder),
             _ => None,
         }
     }

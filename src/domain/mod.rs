@@ -7,6 +7,8 @@
 pub mod account;
 pub mod audit;
 pub mod card;
+pub mod checkout;
+pub mod checkout_draft;
 pub mod customer;
 pub mod customer_data;
 pub mod idempotency;

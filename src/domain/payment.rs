@@ -212,6 +212,9 @@ pub struct Payment {
     pub date_last_updated: Timestamp,
     /// Pending Pix and tickets, and reserves: when the payment is cancelled unpaid.
     pub date_of_expiration: Option<Timestamp>,
+    /// A Checkout Pro payment's merchant order.
+    #[serde(default)]
+    pub merchant_order_id: Option<i64>,
     /// `payer`, `metadata`, `additional_info` and the other fields caja keeps as sent.
     pub echo: Echo,
 }

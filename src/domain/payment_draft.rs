@@ -117,6 +117,7 @@ pub fn new_payment(draft: PaymentDraft, id: i64, principal: &Principal, now: Tim
         date_approved: None,
         date_last_updated: now,
         date_of_expiration: default_expiry.map(|ms| expiration.unwrap_or(now.plus_millis(ms))),
+        merchant_order_id: None,
         echo: draft.echo,
     })
 }

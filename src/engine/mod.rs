@@ -13,6 +13,7 @@
 mod apply;
 pub mod cards;
 mod changes;
+pub mod checkout;
 mod command;
 pub mod customers;
 pub mod orders;

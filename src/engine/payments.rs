@@ -7,7 +7,7 @@
 
 use super::resource::{self, Stored};
 use super::{audit, record_change_with_body, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
-use crate::domain::card::{CardToken, CardTokenId, TokenStatus};
+use crate::domain::card::{CardFace, CardToken, CardTokenId, TokenStatus};
 use crate::domain::order_money::Money;
 use crate::domain::payment::{
     self, card_result, Payment, PaymentCard, PaymentRefund, Refusal, Simulation, Status, BY_ACCOUNT,
@@ -58,18 +58,22 @@ impl Operation for CreatePayment {
             }
             let used = CardToken { status: TokenStatus::Used, updated_at: ctx.now, ..found.value.clone() };
             resource::update(uow, &found, &used)?;
-            decide(&mut payment, &found.value, ctx.now);
+            decide(&mut payment, &found.value.face, ctx.now);
         }
-        resource::insert(uow, &payment)?;
-        record(uow, ctx, None, &payment)?;
-        Ok(Ok(payment))
+        insert(uow, ctx, payment).map(Ok)
     }
+}
+
+/// Store a new payment and announce it (`payment.created`).
+pub fn insert(uow: &mut dyn UnitOfWork, ctx: &RequestContext, payment: Payment) -> Result<Payment, StoreError> {
+    resource::insert(uow, &payment)?;
+    record(uow, ctx, None, &payment)?;
+    Ok(payment)
 }
 
 /// The test environment's answer for a card, by its holder's name; `capture: false`
 /// reserves instead, `binary_mode` refuses to leave it in process.
-fn decide(payment: &mut Payment, token: &CardToken, now: Timestamp) {
-    let face = &token.face;
+pub fn decide(payment: &mut Payment, face: &CardFace, now: Timestamp) {
     if payment.payment_method_id.is_empty() {
         payment.payment_method_id = face.payment_method_id.clone();
     }

@@ -3,6 +3,8 @@
 
 mod auth;
 mod cards;
+mod checkout;
+mod checkout_page;
 mod customers;
 mod error;
 mod notifications;
@@ -99,6 +101,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(profiles::routes())
         .merge(orders::routes())
         .merge(payments::routes())
+        .merge(checkout::routes())
+        .merge(checkout_page::routes())
         .merge(notifications::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, OrdersErrorBody};
-use super::{cards, customers, notifications, orders, payments, payouts, point, profiles};
+use super::{cards, checkout, customers, notifications, orders, payments, payouts, point, profiles};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -67,6 +67,14 @@ use super::{cards, customers, notifications, orders, payments, payouts, point, p
         payments::simulate_payment,
         payments::payment_methods,
         payments::users_me,
+        checkout::create_preference,
+        checkout::search_preferences,
+        checkout::get_preference,
+        checkout::update_preference,
+        checkout::create_merchant_order,
+        checkout::search_merchant_orders,
+        checkout::get_merchant_order,
+        checkout::update_merchant_order,
         notifications::list_notifications,
         notifications::retry_notification,
         notifications::list_audit_events,

@@ -259,7 +259,7 @@ fn payment_id(raw: Result<Path<String>, PathRejection>) -> Result<i64, Failure> 
 }
 
 /// A new payment or refund id: a number below 2^53 (exact in JavaScript).
-fn new_id() -> i64 {
+pub(super) fn new_id() -> i64 {
     1_000_000_000 + (rand::random::<u64>() % ((1 << 53) - 1_000_000_000)) as i64
 }
 
@@ -267,7 +267,7 @@ fn new_id() -> i64 {
 // Views.
 
 /// An amount as a JSON number: `12.34`, or `100` when whole (as the API writes them).
-fn amount(m: Money) -> Value {
+pub(super) fn amount(m: Money) -> Value {
     if m.cents() % 100 == 0 {
         json!(m.cents() / 100)
     } else {
@@ -277,7 +277,7 @@ fn amount(m: Money) -> Value {
 }
 
 /// A date as the Payments API writes them: milliseconds and the `-04:00` offset.
-fn date(t: Timestamp) -> String {
+pub(super) fn date(t: Timestamp) -> String {
     let offset = FixedOffset::west_opt(4 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
     DateTime::<Utc>::from_timestamp_millis(t.as_millis())
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
@@ -401,7 +401,7 @@ pub fn payment_view(p: &Payment) -> Value {
         },
         "metadata": echo("metadata", json!({})),
         "additional_info": echo("additional_info", json!({})),
-        "order": echo("order", json!({})),
+        "order": p.merchant_order_id.map_or_else(|| echo("order", json!({})), |id| json!({ "type": "mercadopago", "id": id.to_string() })),
         "external_reference": p.external_reference,
         "transaction_amount": amount(p.transaction_amount),
         "transaction_amount_refunded": amount(p.transaction_amount_refunded),

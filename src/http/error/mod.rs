@@ -61,7 +61,12 @@ impl Family {
             Some(Family::Point)
         } else if under("/v1/orders") {
             Some(Family::Orders)
-        } else if under("/v1/payments") || under("/v1/payment_methods") || under("/users") {
+        } else if under("/v1/payments")
+            || under("/v1/payment_methods")
+            || under("/users")
+            || under("/checkout/preferences")
+            || under("/merchant_orders")
+        {
             Some(Family::Payments)
         } else if under("/v1/payouts") {
             Some(Family::Payouts)
