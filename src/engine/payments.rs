@@ -243,6 +243,7 @@ pub fn expire_payments(uow: &mut dyn UnitOfWork, now: Timestamp) -> Result<usize
     Ok(expired)
 }
 
+/// Save a change, record it, and bring the payment's merchant order up to date.
 fn save(
     uow: &mut dyn UnitOfWork,
     ctx: &RequestContext,
@@ -251,6 +252,7 @@ fn save(
 ) -> Result<Payment, StoreError> {
     resource::update(uow, stored, &after)?;
     record(uow, ctx, Some(&stored.value), &after)?;
+    super::checkout::payment_changed(uow, ctx, &after)?;
     Ok(after)
 }
 

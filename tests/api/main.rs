@@ -10,6 +10,7 @@
 //! `webhooks`. `docs/fidelity.md` says where caja differs, and why.
 
 mod card_reference;
+mod checkout_pro;
 mod cli;
 mod customer_reference;
 mod customers;
