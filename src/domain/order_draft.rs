@@ -234,7 +234,9 @@ pub fn new_payment(draft: PaymentDraft, id: PaymentId, order_type: OrderType, fi
         }
         (OrderType::Online, None) => return Err(required(&format!("{field}.payment_method"))),
         (OrderType::Online, Some(method)) => {
-            check_method(method, &format!("{field}.payment_method"))?;
+            // An Automatic Payments charge pays with its payment profile's card: no token.
+            let recurring = draft.echo.contains_key("automatic_payments");
+            check_method(method, &format!("{field}.payment_method"), recurring)?;
         }
         (OrderType::Point, None) => {}
     }
@@ -252,15 +254,15 @@ pub fn new_payment(draft: PaymentDraft, id: PaymentId, order_type: OrderType, fi
     })
 }
 
-/// An online payment method: `id` and `type` required, a `token` for cards, 1 to 36
-/// installments.
-pub fn check_method(method: &PaymentMethod, field: &str) -> Result<PaymentType, Invalid> {
+/// An online payment method: `id` and `type` required, a `token` for cards (unless a
+/// payment profile pays: `recurring`), 1 to 36 installments.
+pub fn check_method(method: &PaymentMethod, field: &str, recurring: bool) -> Result<PaymentType, Invalid> {
     method.id.as_ref().filter(|id| !id.is_empty()).ok_or_else(|| required(&format!("{field}.id")))?;
     let kind = method.kind.as_deref().ok_or_else(|| required(&format!("{field}.type")))?;
     let kind = PaymentType::parse(kind).ok_or_else(|| {
         value(&format!("{field}.type"), "must be credit_card, debit_card, prepaid_card, bank_transfer or ticket")
     })?;
-    if kind.is_card() && method.token.as_ref().is_none_or(|t| t.is_empty()) {
+    if kind.is_card() && !recurring && method.token.as_ref().is_none_or(|t| t.is_empty()) {
         return Err(required(&format!("{field}.token")));
     }
     if method.installments.is_some_and(|n| n == 0 || n > INSTALLMENTS_MAX) {

@@ -7,7 +7,8 @@
 
 use super::resource::{self, Stored};
 use super::{audit, record_change, Change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
-use crate::domain::card::{CardToken, CardTokenId, TokenStatus};
+use crate::domain::card::{Card, CardToken, CardTokenId, TokenStatus};
+use crate::domain::customer::{Profile, ProfileStatus};
 use crate::domain::order::{
     self, card_decision, Order, OrderId, OrderType, Outcome, Payment, PaymentId, PaymentType, ProcessingMode, Refund,
     RefundId, Refusal, Simulation, Status, BY_ACCOUNT, BY_EXTERNAL_REFERENCE, OPEN_ON_TERMINAL, PAYMENTS_PER_ORDER_MAX,
@@ -117,6 +118,9 @@ fn payment_outcome(
         Some(PaymentType::Ticket) => return Ok(Outcome::Ticket),
         _ => {}
     }
+    if let Some(profile) = automatic_payment_profile(payment) {
+        return profile_outcome(uow, ctx, payment, &profile);
+    }
     let Some(token_id) = method.token.as_deref().and_then(CardTokenId::parse) else {
         return Ok(Outcome::InvalidToken);
     };
@@ -130,6 +134,36 @@ fn payment_outcome(
     let face = &token.value.face;
     payment.card = Some((face.first_six_digits.clone(), face.last_four_digits.clone()));
     Ok(Outcome::Card(card_decision(face.cardholder.name.as_deref())))
+}
+
+/// The payment profile an Automatic Payments charge names
+/// (`automatic_payments.payment_profile_id`), if any.
+fn automatic_payment_profile(payment: &Payment) -> Option<String> {
+    let profile = payment.echo.get("automatic_payments")?.get("payment_profile_id")?;
+    profile.as_str().map(str::to_owned).or_else(|| profile.as_i64().map(|n| n.to_string()))
+}
+
+/// An Automatic Payments charge: the account's READY profile pays with its card (the
+/// saved card's holder name decides, as a token's would). A profile that is not the
+/// account's, not READY or without a card declines the payment as `invalid_card_token`.
+fn profile_outcome(
+    uow: &mut dyn UnitOfWork,
+    ctx: &RequestContext,
+    payment: &mut Payment,
+    profile_id: &str,
+) -> Result<Outcome, StoreError> {
+    let profile = resource::read::<Profile>(uow, profile_id)?
+        .filter(|p| p.owner.user_id == ctx.principal.user_id && p.status == ProfileStatus::Ready);
+    let card_id = profile.and_then(|p| p.payment_methods.into_iter().find_map(|m| m.card_id));
+    let card = match card_id {
+        Some(id) => resource::read::<Card>(uow, &id)?.filter(|c| !c.deleted && c.user_id == ctx.principal.user_id),
+        None => None,
+    };
+    let Some(card) = card else {
+        return Ok(Outcome::InvalidToken);
+    };
+    payment.card = Some((card.face.first_six_digits.clone(), card.face.last_four_digits.clone()));
+    Ok(Outcome::Card(card_decision(card.face.cardholder.name.as_deref())))
 }
 
 /// `POST /v1/orders/{id}/process`: decide a manual order.
@@ -291,7 +325,8 @@ impl Operation for UpdateTransaction {
             method.installments = change.installments.or(method.installments);
             method.statement_descriptor = change.statement_descriptor.clone().or(method.statement_descriptor);
             method.echo.extend(change.echo.clone());
-            if let Err(invalid) = check_method(&method, "payment_method") {
+            let recurring = payment.echo.contains_key("automatic_payments");
+            if let Err(invalid) = check_method(&method, "payment_method", recurring) {
                 return Ok(Err(invalid.into()));
             }
             payment.payment_method = Some(method);

@@ -732,3 +732,64 @@ async fn careless_requests_get_the_orders_envelope_and_code() {
     let error = assert_orders_error(missing, 400, "required_properties").await;
     assert_eq!(error["details"][0], "missing properties: '$.payments[0].payment_method'");
 }
+
+/// Automatic Payments: an order whose payment names a READY payment profile
+/// (`automatic_payments.payment_profile_id`) is paid with the profile's saved card, no
+/// token; a cancelled profile cannot pay.
+#[tokio::test]
+async fn an_automatic_payment_charges_the_payment_profiles_card() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let customer: Value = app
+        .orders(Method::POST, "/v1/customers", &account, Some(json!({ "email": "sub@example.com" })))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let customer = customer["id"].as_str().unwrap().to_owned();
+    let token = app.card_token_named(&account, "APRO").await;
+    let card: Value = app
+        .orders(Method::POST, &format!("/v1/customers/{customer}/cards"), &account, Some(json!({ "token": token })))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let profiles = format!("/v1/customers/{customer}/payment-profiles");
+    let profile: Value = app
+        .orders(Method::POST, &profiles, &account, Some(json!({ "description": "gym" })))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let profile = profile["id"].as_str().unwrap().to_owned();
+    let second_token = app.card_token_named(&account, "APRO").await;
+    let card_id: i64 = card["id"].as_str().unwrap().parse().unwrap();
+    let method = json!({ "id": "master", "type": "credit_card", "token": second_token, "card_id": card_id });
+    let added =
+        app.orders(Method::POST, &format!("{profiles}/{profile}/payment-methods"), &account, Some(method)).await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+
+    let charge = |profile: &str| {
+        json!({
+            "type": "online", "total_amount": "49.90", "external_reference": "month-1",
+            "transactions": { "payments": [{
+                "amount": "49.90",
+                "payment_method": { "id": "master", "type": "credit_card" },
+                "automatic_payments": { "payment_profile_id": profile, "retries": 3 },
+                "stored_credential": { "payment_initiator": "merchant", "reason": "recurring", "store_payment_method": false, "first_payment": false },
+            }] },
+        })
+    };
+    let paid = app.orders(Method::POST, "/v1/orders", &account, Some(charge(&profile))).await;
+    assert_eq!(paid.status(), StatusCode::CREATED);
+    let order: Value = paid.json().await.unwrap();
+    assert_eq!((order["status"].as_str(), order["status_detail"].as_str()), (Some("processed"), Some("accredited")));
+    assert_eq!(payment(&order)["automatic_payments"]["payment_profile_id"], profile.as_str(), "kept as sent");
+
+    let cancel = app.orders(Method::POST, &format!("{profiles}/{profile}/cancel"), &account, None).await;
+    assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
+    let refused = app.orders(Method::POST, "/v1/orders", &account, Some(charge(&profile))).await;
+    assert_eq!(refused.status(), StatusCode::PAYMENT_REQUIRED);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(payment(&body["data"])["status_detail"], "invalid_card_token");
+}
