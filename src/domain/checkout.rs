@@ -30,6 +30,9 @@ pub struct Item {
     pub currency_id: String,
     pub quantity: u32,
     pub unit_price: Money,
+    /// Other fields of the item (`type`, `warranty`, `event_date`, …), as sent.
+    #[serde(default)]
+    pub echo: Echo,
 }
 
 impl Item {
@@ -322,6 +325,7 @@ mod tests {
             currency_id: "BRL".into(),
             quantity,
             unit_price: Money::from_cents(price),
+            echo: Echo::new(),
         }
     }
 

@@ -7,7 +7,7 @@ use super::order_money::Money;
 use super::{Principal, SiteId, Timestamp};
 
 /// An item as sent: `unit_price` is the JSON number's literal text.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ItemDraft {
     pub id: Option<String>,
     pub title: Option<String>,
@@ -17,6 +17,7 @@ pub struct ItemDraft {
     pub currency_id: Option<String>,
     pub quantity: Option<u32>,
     pub unit_price: Option<String>,
+    pub echo: Echo,
 }
 
 /// A preference request's fields (create: all of them; update: those sent).
@@ -79,6 +80,7 @@ pub fn items(drafts: &[ItemDraft], site: SiteId) -> Result<Vec<Item>, Invalid> {
                 currency_id: currency,
                 quantity,
                 unit_price,
+                echo: d.echo.clone(),
             })
         })
         .collect()

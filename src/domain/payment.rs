@@ -318,6 +318,9 @@ pub enum Refusal {
     TokenUsed,
     /// The test helper asked for a move the machine forbids.
     InvalidTransition,
+    /// 404 for a Checkout Pro resource: no preference, or no merchant order, of this account.
+    PreferenceNotFound,
+    MerchantOrderNotFound,
 }
 
 impl Payment {

@@ -11,7 +11,7 @@ use crate::domain::checkout::{
 use crate::domain::checkout_draft::{
     new_merchant_order, updated_merchant_order, updated_preference, MerchantOrderDraft, PreferenceDraft,
 };
-use crate::domain::payment::Payment;
+use crate::domain::payment::{Payment, Refusal};
 use crate::domain::resource::scoped;
 use crate::domain::{ResourceType, UserId};
 
@@ -52,7 +52,7 @@ impl Operation for UpdatePreference {
 
     fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Ran<Preference> {
         let Some(stored) = owned::<Preference>(uow, ctx.principal.user_id, &self.id)? else {
-            return Ok(Err(Failure::NotFound));
+            return Ok(Err(Failure::Payment(Refusal::PreferenceNotFound)));
         };
         let updated = match updated_preference(&stored.value, self.draft.clone(), ctx.now) {
             Ok(updated) => updated,
@@ -112,7 +112,7 @@ impl Operation for UpdateMerchantOrder {
 
     fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Ran<MerchantOrder> {
         let Some(stored) = owned::<MerchantOrder>(uow, ctx.principal.user_id, &self.id.to_string())? else {
-            return Ok(Err(Failure::NotFound));
+            return Ok(Err(Failure::Payment(Refusal::MerchantOrderNotFound)));
         };
         let updated = match updated_merchant_order(&stored.value, self.draft.clone(), ctx.now) {
             Ok(updated) => updated,
@@ -152,7 +152,7 @@ impl Operation for PayPreference {
     fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Ran<(Payment, MerchantOrder)> {
         let user = ctx.principal.user_id;
         let Some(preference) = owned::<Preference>(uow, user, &self.preference_id)? else {
-            return Ok(Err(Failure::NotFound));
+            return Ok(Err(Failure::Payment(Refusal::PreferenceNotFound)));
         };
         let existing = resource::find_unique::<MerchantOrder>(uow, MERCHANT_ORDER_OF_PREFERENCE, &self.preference_id)?;
         let existing = match existing {

@@ -19,11 +19,12 @@ use super::request::{json, json_response, operation, parse_json, read_failed, re
 use super::AppState;
 use crate::domain::checkout::{BackUrls, Item, MerchantOrder, MethodRules, Preference};
 use crate::domain::checkout_draft::{new_preference, ItemDraft, MerchantOrderDraft, PreferenceDraft};
+use crate::domain::payment::Refusal;
 use crate::domain::{Principal, Timestamp};
 use crate::engine::checkout::{
     self as engine, CreateMerchantOrder, CreatePreference, UpdateMerchantOrder, UpdatePreference,
 };
-use crate::engine::{Failure, PathParam};
+use crate::engine::Failure;
 
 const FAMILY: Family = Family::Payments;
 
@@ -55,10 +56,26 @@ struct ItemBody {
     currency_id: Option<String>,
     quantity: Option<u32>,
     unit_price: Option<Number>,
+    // The SDK's `Items` also names these; kept as sent.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    warranty: Option<bool>,
+    event_date: Option<String>,
+    category_descriptor: Option<Map<String, Value>>,
 }
 
 impl ItemBody {
     fn draft(self) -> ItemDraft {
+        let mut echo = crate::domain::order::Echo::new();
+        let mut keep = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                echo.insert(key.to_owned(), value);
+            }
+        };
+        keep("type", self.kind.map(Value::String));
+        keep("warranty", self.warranty.map(Value::Bool));
+        keep("event_date", self.event_date.map(Value::String));
+        keep("category_descriptor", self.category_descriptor.map(Value::Object));
         ItemDraft {
             id: self.id,
             title: self.title,
@@ -68,6 +85,7 @@ impl ItemBody {
             currency_id: self.currency_id,
             quantity: self.quantity,
             unit_price: self.unit_price.map(|n| n.to_string()),
+            echo,
         }
     }
 }
@@ -240,7 +258,7 @@ fn amount(m: crate::domain::order_money::Money) -> Value {
 }
 
 fn item_view(i: &Item) -> Value {
-    json!({
+    let mut view = json!({
         "id": i.id,
         "category_id": i.category_id,
         "currency_id": i.currency_id,
@@ -249,13 +267,22 @@ fn item_view(i: &Item) -> Value {
         "title": i.title,
         "quantity": i.quantity,
         "unit_price": amount(i.unit_price),
-    })
+    });
+    if let Value::Object(fields) = &mut view {
+        for (k, v) in &i.echo {
+            fields.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    view
 }
 
 /// Where the hosted checkout is: this server, as the client reached it.
+/// Behind a proxy, `X-Forwarded-Proto` and `X-Forwarded-Host` say where.
 pub fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
-    format!("http://{host}")
+    let header = |name: &str| headers.get(name).and_then(|h| h.to_str().ok()).filter(|v| !v.is_empty());
+    let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or("127.0.0.1:8080");
+    let scheme = header("x-forwarded-proto").filter(|p| *p == "https").unwrap_or("http");
+    format!("{scheme}://{host}")
 }
 
 /// A preference as the preferences reference shows it.
@@ -419,7 +446,7 @@ pub async fn create_preference(
 }
 
 fn path_id(raw: Result<Path<String>, PathRejection>) -> Result<String, Failure> {
-    raw.map(|Path(id)| id).map_err(|_| Failure::InvalidPathParam(PathParam::PayoutId))
+    raw.map(|Path(id)| id).map_err(|_| Failure::Payment(Refusal::PreferenceNotFound))
 }
 
 /// `GET /checkout/preferences/{id}`.
@@ -436,7 +463,7 @@ pub async fn get_preference(
     let user = principal.user_id;
     let found =
         state.store.read(move |r| engine::preference(r, user, &id)).await.map_err(|e| read_failed(FAMILY, e))?;
-    let preference = found.ok_or_else(|| ApiError::refused(FAMILY, Failure::NotFound))?;
+    let preference = found.ok_or_else(|| ApiError::refused(FAMILY, Failure::Payment(Refusal::PreferenceNotFound)))?;
     Ok(json(StatusCode::OK, &preference_view(&preference, &base_url(&headers))))
 }
 
@@ -499,12 +526,16 @@ pub async fn search_preferences(
     let (offset, limit) = paging(&params, &["external_reference", "site_id", "marketplace", "sponsor_id"])?;
     let reference = params.get("external_reference").cloned();
     let site = params.get("site_id").cloned();
+    // caja's preferences have sponsor 0 and marketplace NONE.
+    let other =
+        params.get("sponsor_id").is_some_and(|s| s != "0") || params.get("marketplace").is_some_and(|m| m != "NONE");
     let user = principal.user_id;
     let (found, total) = state
         .store
         .read(move |r| {
             let keep = |p: &Preference| {
-                reference.as_ref().is_none_or(|x| p.external_reference.as_ref() == Some(x))
+                !other
+                    && reference.as_ref().is_none_or(|x| p.external_reference.as_ref() == Some(x))
                     && site.as_ref().is_none_or(|s| p.site_id.as_str() == s)
             };
             engine::search_preferences(r, user, &keep, offset, limit)
@@ -532,7 +563,8 @@ pub async fn create_merchant_order(State(state): State<AppState>, request: Write
 }
 
 fn order_id(raw: Result<Path<String>, PathRejection>) -> Result<i64, Failure> {
-    path_id(raw).and_then(|id| id.parse::<i64>().map_err(|_| Failure::InvalidPathParam(PathParam::PayoutId)))
+    let missing = || Failure::Payment(Refusal::MerchantOrderNotFound);
+    raw.map_err(|_| missing()).and_then(|Path(id)| id.parse::<i64>().map_err(|_| missing()))
 }
 
 /// `GET /merchant_orders/{id}`.
@@ -548,7 +580,7 @@ pub async fn get_merchant_order(
     let user = principal.user_id;
     let found =
         state.store.read(move |r| engine::merchant_order(r, user, id)).await.map_err(|e| read_failed(FAMILY, e))?;
-    let order = found.ok_or_else(|| ApiError::refused(FAMILY, Failure::NotFound))?;
+    let order = found.ok_or_else(|| ApiError::refused(FAMILY, Failure::Payment(Refusal::MerchantOrderNotFound)))?;
     Ok(json(StatusCode::OK, &merchant_order_view(&order)))
 }
 
@@ -580,20 +612,63 @@ pub async fn search_merchant_orders(
 ) -> Result<Response, ApiError> {
     let Query(params) =
         params.map_err(|_| ApiError::refused(FAMILY, Failure::InvalidBody("the query string is malformed".into())))?;
-    let (offset, limit) = paging(&params, &["preference_id", "external_reference", "status", "site_id"])?;
+    const FILTERS: &[&str] = &[
+        "preference_id",
+        "external_reference",
+        "status",
+        "site_id",
+        "marketplace",
+        "payer_id",
+        "application_id",
+        "sponsor_id",
+        "date_created_from",
+        "date_created_to",
+        "last_updated_from",
+        "last_updated_to",
+        "last_udpated_from",
+        "last_udpated_to",
+        "items",
+    ];
+    let (offset, limit) = paging(&params, FILTERS)?;
     let (preference, reference, status) = (
         params.get("preference_id").cloned(),
         params.get("external_reference").cloned(),
         params.get("status").cloned(),
     );
+    let (site, marketplace) = (params.get("site_id").cloned(), params.get("marketplace").cloned());
+    // caja's merchant orders have no payer, application or sponsor: those filters match none.
+    let unmatched = ["payer_id", "application_id", "sponsor_id", "items"].iter().any(|k| params.contains_key(*k));
+    // `last_udpated_*` is the Node SDK's own spelling.
+    let when = |names: [&str; 2]| -> Result<Option<Timestamp>, ApiError> {
+        names
+            .iter()
+            .find_map(|n| params.get(*n))
+            .map(|raw| {
+                chrono::DateTime::parse_from_rfc3339(raw).map(|d| Timestamp::from_millis(d.timestamp_millis())).map_err(
+                    |_| ApiError::refused(FAMILY, Failure::InvalidBody(format!("{raw} is not an ISO 8601 date"))),
+                )
+            })
+            .transpose()
+    };
+    let (created_from, created_to) =
+        (when(["date_created_from", "date_created_from"])?, when(["date_created_to", "date_created_to"])?);
+    let (updated_from, updated_to) =
+        (when(["last_updated_from", "last_udpated_from"])?, when(["last_updated_to", "last_udpated_to"])?);
     let user = principal.user_id;
     let (found, total) = state
         .store
         .read(move |r| {
             let keep = |o: &MerchantOrder| {
-                preference.as_ref().is_none_or(|p| o.preference_id.as_ref() == Some(p))
+                !unmatched
+                    && preference.as_ref().is_none_or(|p| o.preference_id.as_ref() == Some(p))
                     && reference.as_ref().is_none_or(|x| o.external_reference.as_ref() == Some(x))
                     && status.as_ref().is_none_or(|s| o.status() == s)
+                    && site.as_ref().is_none_or(|s| o.site_id.as_str() == s)
+                    && marketplace.as_ref().is_none_or(|m| &o.marketplace == m)
+                    && created_from.is_none_or(|t| o.date_created >= t)
+                    && created_to.is_none_or(|t| o.date_created <= t)
+                    && updated_from.is_none_or(|t| o.last_updated >= t)
+                    && updated_to.is_none_or(|t| o.last_updated <= t)
             };
             engine::search_merchant_orders(r, user, &keep, offset, limit)
         })

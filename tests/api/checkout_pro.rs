@@ -90,8 +90,12 @@ async fn a_preference_is_created_read_updated_and_searched() {
     let (_, past) = app.api(Method::GET, "/checkout/preferences/search?offset=5", &account, None).await;
     assert_eq!(past["elements"], json!([]), "an empty page past the end ends the Python SDK's pager");
     let other = app.test_account().await;
-    let (status, _) = app.api(Method::GET, &format!("/checkout/preferences/{id}"), &other, None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, error) = app.api(Method::GET, &format!("/checkout/preferences/{id}"), &other, None).await;
+    assert_eq!((status, error["message"].as_str()), (StatusCode::NOT_FOUND, Some("Preference not found")));
+    // The SDK's Items type names more fields: kept and shown.
+    let item = json!({ "title": "Ticket", "quantity": 1, "unit_price": 10, "warranty": false, "event_date": "2026-12-24T20:00:00.000-03:00", "type": "tickets" });
+    let p2 = app.preference(&account, json!({ "items": [item] })).await;
+    assert_eq!((p2["items"][0]["warranty"].clone(), p2["items"][0]["type"].clone()), (json!(false), json!("tickets")));
 }
 
 #[tokio::test]
@@ -254,6 +258,12 @@ async fn merchant_orders_are_created_updated_and_searched() {
     assert_eq!((found["total"].clone(), found["elements"][0]["id"].clone()), (json!(1), order["id"].clone()));
     let (status, _) = app.api(Method::GET, "/merchant_orders/search?colour=red", &account, None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = app.api(Method::GET, "/merchant_orders/1", &account, None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    for (query, total) in
+        [("site_id=MLA", 0), ("site_id=MLB", 1), ("payer_id=1", 0), ("last_udpated_from=2020-01-01T00:00:00.000Z", 1)]
+    {
+        let (_, found) = app.api(Method::GET, &format!("/merchant_orders/search?{query}"), &account, None).await;
+        assert_eq!(found["total"], total, "{query}");
+    }
+    let (status, error) = app.api(Method::GET, "/merchant_orders/1", &account, None).await;
+    assert_eq!((status, error["message"].as_str()), (StatusCode::NOT_FOUND, Some("Merchant order not found")));
 }

@@ -2,7 +2,8 @@
 //! `mercadopago==3.6.0` (PyPI), pinned in `tests/sdk/`, unmodified but for their base
 //! URL, drive a live caja through every SDK method whose path caja serves (orders,
 //! card tokens, customers and their cards: `run.js`/`run.py`; payments, refunds,
-//! payment methods and the user: `payments.js`/`payments.py`, under `tests/sdk/`) and
+//! payment methods and the user: `payments.js`/`payments.py`; preferences and merchant
+//! orders: `checkout.js`/`checkout.py`, under `tests/sdk/`) and
 //! check what the SDK hands back.
 //!
 //! The packages are installed on first use (`npm ci` into `tests/sdk/node`, a venv at
@@ -184,5 +185,28 @@ async fn the_python_sdk_drives_every_payment_method() {
     assert!(
         out.contains("payment().create") && out.contains("steps passed"),
         "the script ran its payment steps:\n{out}"
+    );
+}
+
+#[tokio::test]
+async fn the_node_sdk_drives_every_preference_and_merchant_order_method() {
+    let dir = tokio::task::spawn_blocking(node_ready).await.unwrap();
+    let app = TestApp::spawn().await;
+    let out = script(&app, PathBuf::from("node"), vec![dir.join("checkout.js").display().to_string()]).await;
+    assert!(
+        out.contains("Preference.create") && out.contains("steps passed"),
+        "the script ran its checkout steps:\n{out}"
+    );
+}
+
+#[tokio::test]
+async fn the_python_sdk_drives_every_preference_and_merchant_order_method() {
+    let python = tokio::task::spawn_blocking(python_ready).await.unwrap();
+    let app = TestApp::spawn().await;
+    let run = repo().join("tests/sdk/python/checkout.py").display().to_string();
+    let out = script(&app, python, vec![run]).await;
+    assert!(
+        out.contains("preference().create") && out.contains("steps passed"),
+        "the script ran its checkout steps:\n{out}"
     );
 }

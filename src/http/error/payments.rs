@@ -84,6 +84,8 @@ fn payments_refusal(failure: &Failure) -> Row {
                 "The action requested is not valid for the current payment state: the amount is more than is left to refund",
             ),
             Refusal::RefundNotFound => numbered(S::NOT_FOUND, "not_found", 2032, "Refund not found"),
+            Refusal::PreferenceNotFound => Row::new(S::NOT_FOUND, "not_found", "Preference not found"),
+            Refusal::MerchantOrderNotFound => Row::new(S::NOT_FOUND, "not_found", "Merchant order not found"),
             Refusal::TokenNotFound => numbered(S::BAD_REQUEST, "bad_request", 2006, "Card Token not found"),
             Refusal::TokenUsed => numbered(S::BAD_REQUEST, "bad_request", 3003, "Invalid card_token_id"),
             Refusal::InvalidTransition => numbered(

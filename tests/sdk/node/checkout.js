@@ -93,7 +93,8 @@ async function preferenceSteps() {
       back_urls: BACK_URLS, auto_return: 'approved', external_reference: REF, api_response: { status: 201 },
       items: [
         ITEMS[0],
-        { id: 'sku-2', title: 'Camiseta', description: '', category_id: '', currency_id: 'BRL', quantity: 1, unit_price: 30 },
+        { id: 'sku-2', title: 'Camiseta', description: '', category_id: '', currency_id: 'BRL', quantity: 1,
+          unit_price: 30 },
       ],
     });
     const initPoint = `${CAJA_URL}/checkout/v1/redirect?pref_id=${full.id}`;
@@ -125,7 +126,8 @@ async function preferenceSteps() {
       updatePreferenceRequest: { items: [{ id: 'sku-4', title: 'Boné novo', quantity: 1, unit_price: 15 }] },
     });
     expectFields(updated, {
-      id: minimal.id, external_reference: REF, date_created: minimal.date_created, api_response: { status: 200 },
+      id: minimal.id, external_reference: REF, date_created: minimal.date_created, last_updated: DATE,
+      api_response: { status: 200 },
       items: [{ id: 'sku-4', title: 'Boné novo', quantity: 1, unit_price: 15, currency_id: 'BRL' }],
     });
     assert.deepEqual(sortedKeys(updated), sortedKeys(minimal), 'update changed the key set');
