@@ -57,8 +57,9 @@ async fn what_fell_due_while_the_server_was_down_is_processed_after_a_restart() 
 #[tokio::test]
 async fn a_cancel_racing_the_worker_has_exactly_one_winner_in_200_pairs() {
     // The worker moves every transaction to in_process at once, and to processed
-    // 100 ms later; the cancels are spread over 0–200 ms, so the deadline falls in
-    // the middle of them and each pair is decided by the order of two commits.
+    // 100 ms later; the cancels are spread over 0–1000 ms (wide enough that a busy
+    // machine's late worker still lands among them), so the deadline falls among
+    // them and each pair near it is decided by the order of two commits.
     let options = Options { payout_processing_delay_ms: 100, worker_tick_ms: 1, ..Options::default() };
     let app = Arc::new(TestApp::spawn_with(options).await);
     let account = app.test_account().await;
@@ -67,7 +68,7 @@ async fn a_cancel_racing_the_worker_has_exactly_one_winner_in_200_pairs() {
     for (i, tid) in p.transactions.clone().into_iter().enumerate() {
         let (app, account, payout) = (app.clone(), account.clone(), p.payout.clone());
         tasks.push(tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(i as u64)).await;
+            tokio::time::sleep(Duration::from_millis(5 * i as u64)).await;
             let status = app.cancel_transaction(&account, &payout, &tid, None).await.status();
             (tid, status)
         }));
