@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::domain::notification::{self, Attempt, Notification, RetryPolicy, DELIVERY_TIMEOUT_MS};
+use crate::domain::notification::{self, Attempt, Notification, NotificationForm, RetryPolicy, DELIVERY_TIMEOUT_MS};
 use crate::domain::Timestamp;
 use crate::store::{Delivery, Store};
 
@@ -85,17 +85,23 @@ impl Deliverer {
         }
     }
 
-    /// One POST, signed; never longer than the timeout.
+    /// One POST, signed (a webhook) or not (an IPN); never longer than the timeout.
     async fn attempt(&self, n: &Notification, secret: Option<&str>) -> Attempt {
         let request_id = uuid::Uuid::new_v4().to_string();
         let at = now();
+        let ipn = n.change.form == NotificationForm::Ipn;
+        let body = if ipn {
+            json!({ "resource": n.change.resource_id, "topic": n.change.resource_type.as_str() }).to_string()
+        } else {
+            n.change.body.clone().unwrap_or_else(|| payload(n).to_string())
+        };
         let mut request = self
             .client
             .post(target_url(n))
             .header("x-request-id", &request_id)
             .header("content-type", "application/json")
-            .body(n.change.body.clone().unwrap_or_else(|| payload(n).to_string()));
-        if let Some(secret) = secret {
+            .body(body);
+        if let (Some(secret), false) = (secret, ipn) {
             let signature = notification::signature(secret, &n.change.resource_id, &request_id, at.as_millis() / 1000);
             request = request.header("x-signature", signature);
         }
@@ -116,15 +122,15 @@ impl Deliverer {
     }
 }
 
-/// The URL with `?data.id=<resource id>&type=<family>` appended.
+/// The URL with `?data.id=<resource id>&type=<family>` appended (a webhook), or
+/// `?topic=<family>&id=<resource id>` (an IPN).
 pub fn target_url(n: &Notification) -> String {
     let separator = if n.change.url.contains('?') { '&' } else { '?' };
-    format!(
-        "{}{separator}data.id={}&type={}",
-        n.change.url,
-        form_encode(&n.change.resource_id),
-        n.change.resource_type.as_str()
-    )
+    let (id, kind) = (form_encode(&n.change.resource_id), n.change.resource_type.as_str());
+    match n.change.form {
+        NotificationForm::Webhook => format!("{}{separator}data.id={id}&type={kind}", n.change.url),
+        NotificationForm::Ipn => format!("{}{separator}topic={kind}&id={id}", n.change.url),
+    }
 }
 
 fn form_encode(raw: &str) -> String {

@@ -53,6 +53,37 @@ pub struct NewNotification {
     /// The body to send, when the family's webhook body is the resource itself
     /// (payout transactions); `None`: the generic envelope.
     pub body: Option<String>,
+    /// A webhook, or the legacy IPN form.
+    pub form: NotificationForm,
+}
+
+/// How a notification is sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NotificationForm {
+    /// `POST <url>?data.id=<id>&type=<type>`, signed (`x-signature`).
+    #[default]
+    Webhook,
+    /// The legacy IPN: `POST <url>?topic=<type>&id=<id>` with
+    /// `{"resource","topic"}`, unsigned (the IPN page; "will be discontinued").
+    Ipn,
+}
+
+impl NotificationForm {
+    /// As stored: `NULL` for a webhook, `ipn`.
+    pub fn as_column(self) -> Option<&'static str> {
+        match self {
+            NotificationForm::Webhook => None,
+            NotificationForm::Ipn => Some("ipn"),
+        }
+    }
+
+    pub fn parse(raw: Option<&str>) -> Self {
+        if raw == Some("ipn") {
+            NotificationForm::Ipn
+        } else {
+            NotificationForm::Webhook
+        }
+    }
 }
 
 impl NewNotification {

@@ -2,7 +2,7 @@
 //! notification, always together and in the command's transaction (an outbox).
 
 use super::{RequestContext, StoreError, UnitOfWork};
-use crate::domain::notification::NewNotification;
+use crate::domain::notification::{NewNotification, NotificationForm};
 use crate::domain::payout::CancelNote;
 use crate::domain::{AuditEvent, ResourceType};
 
@@ -41,6 +41,7 @@ pub fn record_change_with_body(
         url,
         created_at: event.at,
         body,
+        form: NotificationForm::Webhook,
     })
 }
 
@@ -65,4 +66,31 @@ pub fn audit(
         idempotency_key: ctx.key.clone(),
         at: ctx.now,
     }
+}
+
+/// Enqueue the legacy IPN (`?topic=<type>&id=<id>`) of a change already recorded, for
+/// a resource whose own `notification_url` asks for one (payments, merchant orders).
+/// A URL with `source_news=webhooks` asks for webhooks only.
+pub fn enqueue_ipn(
+    uow: &mut dyn UnitOfWork,
+    event: &AuditEvent,
+    url: &str,
+    external_reference: Option<&str>,
+) -> Result<(), StoreError> {
+    if url.contains("source_news=webhooks") {
+        return Ok(());
+    }
+    let (_, live_mode) = uow.notification_target(event.user_id)?;
+    uow.enqueue_notification(&NewNotification {
+        user_id: event.user_id,
+        live_mode,
+        resource_type: event.resource_type,
+        resource_id: event.resource_id.clone(),
+        status: event.to_status.clone(),
+        external_reference: external_reference.map(str::to_owned),
+        url: url.to_owned(),
+        created_at: event.at,
+        body: None,
+        form: NotificationForm::Ipn,
+    })
 }

@@ -3,7 +3,7 @@
 
 use super::payments;
 use super::resource::{self, Document, Stored};
-use super::{audit, record_change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
+use super::{audit, enqueue_ipn, record_change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
 use crate::domain::card::CardFace;
 use crate::domain::checkout::{
     MerchantOrder, Preference, MERCHANT_ORDERS_BY_ACCOUNT, MERCHANT_ORDER_OF_PREFERENCE, PREFERENCES_BY_ACCOUNT,
@@ -210,6 +210,10 @@ fn record_order(
     let event = audit(ctx, ResourceType::MerchantOrder, after.id.to_string(), from, after.status(), None);
     if from == Some(after.status()) {
         return uow.append_audit(&event);
+    }
+    // A merchant order's own URL also gets the legacy IPN (`topic=merchant_order`).
+    if let Some(url) = after.notification_url.as_deref() {
+        enqueue_ipn(uow, &event, url, after.external_reference.as_deref())?;
     }
     record_change(uow, event, after.external_reference.as_deref(), after.notification_url.as_deref())
 }

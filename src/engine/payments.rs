@@ -6,7 +6,9 @@
 //! payment's id, to the payment's `notification_url` or else the account's.
 
 use super::resource::{self, Stored};
-use super::{audit, record_change_with_body, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
+use super::{
+    audit, enqueue_ipn, record_change_with_body, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork,
+};
 use crate::domain::card::{CardFace, CardToken, CardTokenId, TokenStatus};
 use crate::domain::order_money::Money;
 use crate::domain::payment::{
@@ -293,7 +295,16 @@ fn notify(
         "user_id": payment.user_id.get(),
     });
     let url = payment.notification_url.as_deref();
-    record_change_with_body(uow, event, payment.external_reference.as_deref(), url, Some(body.to_string()))
+    let reference = payment.external_reference.as_deref();
+    // A payment's own URL also gets the legacy IPN, unless it asks for one form only
+    // (`source_news=webhooks` or `source_news=ipn`, as integrators append it).
+    if let Some(url) = url {
+        enqueue_ipn(uow, &event, url, reference)?;
+        if url.contains("source_news=ipn") {
+            return uow.append_audit(&event);
+        }
+    }
+    record_change_with_body(uow, event, reference, url, Some(body.to_string()))
 }
 
 /// A payment of this account (another account's is none).

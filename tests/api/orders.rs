@@ -135,6 +135,16 @@ async fn the_cardholder_name_decides_as_the_test_cards_table_says() {
         ("CALL", "required_call_for_authorize"),
         ("FUND", "insufficient_amount"),
         ("SECU", "bad_filled_card_data"),
+        ("EXPI", "bad_filled_card_data"),
+        ("FORM", "bad_filled_card_data"),
+        ("CARD", "bad_filled_card_data"),
+        ("INST", "invalid_installments"),
+        ("LOCK", "card_disabled"),
+        ("BLAC", "high_risk"),
+        ("ATTE", "max_attempts_exceeded"),
+        ("DUPL", "rejected_by_issuer"),
+        ("CTNA", "rejected_by_issuer"),
+        ("UNSU", "processing_error"),
     ] {
         let token = app.card_token_named(&account, name).await;
         let response = app.orders(Method::POST, "/v1/orders", &account, Some(card_order_body(&token, "10.00"))).await;

@@ -77,6 +77,14 @@ async fn the_cardholder_name_decides_and_a_decline_is_still_a_201() {
         ("SECU", "rejected", "cc_rejected_bad_filled_security_code"),
         ("EXPI", "rejected", "cc_rejected_bad_filled_date"),
         ("FORM", "rejected", "cc_rejected_bad_filled_other"),
+        ("CARD", "rejected", "cc_rejected_bad_filled_card_number"),
+        ("INST", "rejected", "cc_rejected_invalid_installments"),
+        ("DUPL", "rejected", "cc_rejected_duplicated_payment"),
+        ("LOCK", "rejected", "cc_rejected_card_disabled"),
+        ("CTNA", "rejected", "cc_rejected_card_type_not_allowed"),
+        ("ATTE", "rejected", "cc_rejected_max_attempts"),
+        ("BLAC", "rejected", "cc_rejected_blacklist"),
+        ("UNSU", "rejected", "cc_rejected_other_reason"),
         ("CONT", "in_process", "pending_contingency"),
     ] {
         let (code, p) = app.card_payment(&account, name, json!({})).await;
@@ -405,4 +413,37 @@ async fn payment_webhooks_say_created_then_updated() {
         assert_eq!(n.body["user_id"], account.user_id);
         assert!(n.signed_with(&secret));
     }
+}
+
+/// A payment's own `notification_url` gets the webhook and the legacy IPN
+/// (`?topic=payment&id=`, unsigned); `source_news=webhooks` asks for webhooks only.
+#[tokio::test]
+async fn a_payments_notification_url_gets_the_webhook_and_the_ipn() {
+    let app = TestApp::spawn_with(crate::webhooks::quick()).await;
+    let receiver = crate::receiver::Receiver::start().await;
+    let account = app.test_account().await;
+    let (_, both) =
+        app.card_payment(&account, "APRO", json!({ "notification_url": format!("{}/both", receiver.url) })).await;
+    let (_, webhook_only) = app
+        .card_payment(
+            &account,
+            "APRO",
+            json!({ "notification_url": format!("{}/only?source_news=webhooks", receiver.url) }),
+        )
+        .await;
+    let (both, webhook_only) = (both["id"].to_string(), webhook_only["id"].to_string());
+    let received = receiver
+        .wait_for("a webhook and an IPN", |r| {
+            r.iter().any(|n| n.query.get("topic").is_some() && n.query.get("id") == Some(&both))
+                && r.iter().any(|n| n.query.get("data.id") == Some(&webhook_only))
+        })
+        .await;
+    let ipn = received.iter().find(|n| n.query.get("id") == Some(&both)).unwrap();
+    assert_eq!(ipn.query["topic"], "payment");
+    assert_eq!(ipn.body, json!({ "resource": both, "topic": "payment" }));
+    assert!(ipn.signature.is_empty(), "an IPN is not signed");
+    assert!(received.iter().any(|n| n.query.get("data.id") == Some(&both) && n.query["type"] == "payment"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let ipns_for_webhook_only = receiver.received().iter().filter(|n| n.query.get("id") == Some(&webhook_only)).count();
+    assert_eq!(ipns_for_webhook_only, 0, "source_news=webhooks: no IPN");
 }

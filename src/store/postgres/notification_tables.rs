@@ -5,13 +5,15 @@ use postgres::types::ToSql;
 use postgres::{GenericClient, Row};
 
 use super::tables::{audit_from_row, corrupt, page_bounds, user_id, PgTables};
-use crate::domain::notification::{Attempt, NewNotification, Notification, NotificationStatus, CLAIM_LEASE_MS};
+use crate::domain::notification::{
+    Attempt, NewNotification, Notification, NotificationForm, NotificationStatus, CLAIM_LEASE_MS,
+};
 use crate::domain::{ResourceType, Timestamp, UserId};
 use crate::engine::StoreError;
 use crate::store::{AuditFilter, AuditRecord, Delivery, NotificationFilter, Page};
 
 const NOTIFICATION_COLUMNS: &str = "id, user_id, live_mode, resource_type, resource_id, resource_status,
-     external_reference, url, state, next_attempt_at, created_at, attempts, body";
+     external_reference, url, state, next_attempt_at, created_at, attempts, body, form";
 
 fn notification_from_row(row: &Row) -> Result<Notification, StoreError> {
     let (kind, state): (String, String) = (row.get(3), row.get(8));
@@ -27,6 +29,7 @@ fn notification_from_row(row: &Row) -> Result<Notification, StoreError> {
             url: row.get(7),
             created_at: Timestamp::from_millis(row.get(10)),
             body: row.get(12),
+            form: NotificationForm::parse(row.get::<_, Option<String>>(13).as_deref()),
         },
         status: NotificationStatus::parse(&state).ok_or_else(|| corrupt("notification state"))?,
         attempts_made: u32::try_from(row.get::<_, i32>(11)).map_err(|_| corrupt("attempts"))?,
@@ -45,8 +48,8 @@ impl<C: GenericClient> PgTables<'_, C> {
     pub fn insert_notification(&mut self, n: &NewNotification) -> Result<(), StoreError> {
         self.execute(
             "INSERT INTO notifications (user_id, live_mode, resource_type, resource_id, resource_status,
-             external_reference, url, state, next_attempt_at, created_at, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $9)",
+             external_reference, url, state, next_attempt_at, created_at, body, form)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $9, $10)",
             &[
                 &n.user_id.get(),
                 &n.live_mode,
@@ -57,6 +60,7 @@ impl<C: GenericClient> PgTables<'_, C> {
                 &n.url,
                 &n.created_at.as_millis(),
                 &n.body,
+                &n.form.as_column(),
             ],
         )?;
         Ok(())
@@ -98,7 +102,7 @@ impl<C: GenericClient> PgTables<'_, C> {
         )?;
         let claimed = rows
             .iter()
-            .map(|row| Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(13) }))
+            .map(|row| Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(14) }))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let ids: Vec<i64> = claimed.iter().map(|d| d.notification.id).collect();
         self.execute(

@@ -3,13 +3,15 @@
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::tables::{audit_from_row, corrupt, user_id, Tables};
-use crate::domain::notification::{Attempt, NewNotification, Notification, NotificationStatus, CLAIM_LEASE_MS};
+use crate::domain::notification::{
+    Attempt, NewNotification, Notification, NotificationForm, NotificationStatus, CLAIM_LEASE_MS,
+};
 use crate::domain::{ResourceType, Timestamp, UserId};
 use crate::engine::StoreError;
 use crate::store::{AuditFilter, AuditRecord, Delivery, NotificationFilter, Page};
 
 const NOTIFICATION_COLUMNS: &str = "id, user_id, live_mode, resource_type, resource_id, resource_status,
-     external_reference, url, state, next_attempt_at, created_at, attempts, body";
+     external_reference, url, state, next_attempt_at, created_at, attempts, body, form";
 
 fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
     let (kind, state): (String, String) = (row.get(3)?, row.get(8)?);
@@ -25,6 +27,7 @@ fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
             url: row.get(7)?,
             created_at: Timestamp::from_millis(row.get(10)?),
             body: row.get(12)?,
+            form: NotificationForm::parse(row.get::<_, Option<String>>(13)?.as_deref()),
         },
         status: NotificationStatus::parse(&state).ok_or_else(|| corrupt("notification state"))?,
         attempts_made: row.get(11)?,
@@ -47,8 +50,8 @@ impl Tables<'_> {
         self.0
             .prepare_cached(
                 "INSERT INTO notifications (user_id, live_mode, resource_type, resource_id, resource_status,
-                 external_reference, url, state, next_attempt_at, created_at, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8, ?9)",
+                 external_reference, url, state, next_attempt_at, created_at, body, form)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8, ?9, ?10)",
             )?
             .execute(params![
                 n.user_id.get(),
@@ -60,6 +63,7 @@ impl Tables<'_> {
                 n.url,
                 n.created_at.as_millis(),
                 n.body,
+                n.form.as_column(),
             ])?;
         Ok(())
     }
@@ -99,7 +103,7 @@ impl Tables<'_> {
              ORDER BY next_attempt_at, id LIMIT ?2"
         ))?;
         let rows = stmt.query_map(params![now.as_millis(), limit as i64], |row| {
-            Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(13)? })
+            Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(14)? })
         })?;
         let claimed: Vec<Delivery> = rows.collect::<Result<_, _>>()?;
         let mut lease = self.0.prepare_cached("UPDATE notifications SET claimed_until = ?1 WHERE id = ?2")?;

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_notifications.sql"),
     include_str!("migrations/0005_resources.sql"),
     include_str!("migrations/0006_notification_body.sql"),
+    include_str!("migrations/0007_notification_form.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
