@@ -434,7 +434,7 @@ async fn a_payments_notification_url_gets_the_webhook_and_the_ipn() {
     let (both, webhook_only) = (both["id"].to_string(), webhook_only["id"].to_string());
     let received = receiver
         .wait_for("a webhook and an IPN", |r| {
-            r.iter().any(|n| n.query.get("topic").is_some() && n.query.get("id") == Some(&both))
+            r.iter().any(|n| n.query.contains_key("topic") && n.query.get("id") == Some(&both))
                 && r.iter().any(|n| n.query.get("data.id") == Some(&webhook_only))
         })
         .await;
