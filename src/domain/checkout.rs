@@ -192,8 +192,10 @@ impl OrderPayment {
         }
     }
 
+    /// Collected at some point (refunds are counted apart; a charged-back payment's
+    /// money went back to the payer, so it is not).
     fn paid(&self) -> bool {
-        [Status::Approved, Status::Refunded, Status::ChargedBack].iter().any(|s| s.as_str() == self.status)
+        [Status::Approved, Status::Refunded].iter().any(|s| s.as_str() == self.status)
     }
 }
 
@@ -235,7 +237,13 @@ impl MerchantOrder {
         self.payments.iter().map(|p| p.amount_refunded).fold(Money::ZERO, Money::plus)
     }
 
-    /// `opened` until paid in full, then `closed`; `expired` once cancelled.
+    /// What was paid and not refunded.
+    fn kept_amount(&self) -> Money {
+        self.paid_amount().minus(self.refunded_amount())
+    }
+
+    /// `opened` until what was paid covers the total, then `closed` (refunds show in
+    /// `order_status`, not here); `expired` once cancelled.
     pub fn status(&self) -> &'static str {
         if self.cancelled {
             "expired"
@@ -246,17 +254,19 @@ impl MerchantOrder {
         }
     }
 
-    /// `payment_required`, `partially_paid`, `paid`, `partially_reverted`, `reverted`.
+    /// `payment_required` (nothing paid), `paid` / `partially_paid` by what is kept,
+    /// `reverted` / `partially_reverted` once refunds took back all or part of it.
     pub fn order_status(&self) -> &'static str {
-        let (paid, refunded, total) = (self.paid_amount(), self.refunded_amount(), self.total_amount());
+        let (paid, refunded, kept, total) =
+            (self.paid_amount(), self.refunded_amount(), self.kept_amount(), self.total_amount());
         if paid == Money::ZERO {
             "payment_required"
-        } else if refunded >= paid {
+        } else if kept >= total {
+            "paid"
+        } else if kept == Money::ZERO {
             "reverted"
         } else if refunded > Money::ZERO {
             "partially_reverted"
-        } else if paid >= total {
-            "paid"
         } else {
             "partially_paid"
         }

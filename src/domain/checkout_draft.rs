@@ -4,6 +4,10 @@
 use super::checkout::{BackUrls, Item, MerchantOrder, MethodRules, Preference, ITEMS_MAX};
 use super::order::Echo;
 use super::order_money::Money;
+use super::payment::AMOUNT_MAX;
+
+/// An item's quantity, at most.
+pub const QUANTITY_MAX: u32 = 1_000_000;
 use super::{Principal, SiteId, Timestamp};
 
 /// An item as sent: `unit_price` is the JSON number's literal text.
@@ -63,10 +67,15 @@ pub fn items(drafts: &[ItemDraft], site: SiteId) -> Result<Vec<Item>, Invalid> {
             let Some(quantity) = quantity else {
                 return invalid(format!("items[{i}].quantity must be an integer of at least 1"));
             };
-            let price = d.unit_price.as_deref().and_then(Money::parse).filter(|m| *m > Money::ZERO);
+            let price = d.unit_price.as_deref().and_then(Money::parse).filter(|m| *m > Money::ZERO && *m <= AMOUNT_MAX);
             let Some(unit_price) = price else {
-                return invalid(format!("items[{i}].unit_price must be a positive number with up to 2 decimals"));
+                return invalid(format!(
+                    "items[{i}].unit_price must be a positive number with up to 2 decimals, at most {AMOUNT_MAX}"
+                ));
             };
+            if quantity > QUANTITY_MAX {
+                return invalid(format!("items[{i}].quantity must be at most {QUANTITY_MAX}"));
+            }
             let currency = d.currency_id.clone().unwrap_or_else(|| site.currency().to_owned());
             if currency != site.currency() {
                 return invalid(format!("items[{i}].currency_id must be {}", site.currency()));
@@ -94,12 +103,29 @@ fn date(field: &str, sent: Option<Result<Timestamp, String>>) -> Result<Option<T
     }
 }
 
+/// An absolute http(s) URL with a host (and a valid port, if any), with nothing that
+/// would need escaping in a header or a page: `"`, `<`, `>`, `\`, whitespace.
 fn url_ok(url: &str) -> bool {
-    (url.starts_with("http://") || url.starts_with("https://")) && !url.contains(char::is_whitespace)
+    let lower = url.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://")) else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
+        _ => (host_port, None),
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    let bad_char = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | '\\' | '`');
+    !host.is_empty() && port_ok && !url.chars().any(bad_char)
 }
 
 /// Check the fields every preference must keep true.
 fn checked(p: Preference) -> Result<Preference, Invalid> {
+    if p.total() > AMOUNT_MAX {
+        return invalid(format!("the items' total must be at most {AMOUNT_MAX}, what one payment may be"));
+    }
     if let Some(mode) = &p.auto_return {
         if !["approved", "all"].contains(&mode.as_str()) {
             return invalid("auto_return must be approved or all");

@@ -34,7 +34,7 @@ impl Money {
         Some(Money(units * 100 + cents))
     }
 
-    pub fn from_cents(cents: i64) -> Money {
+    pub const fn from_cents(cents: i64) -> Money {
         Money(cents)
     }
 

@@ -80,6 +80,23 @@ impl Status {
     }
 }
 
+/// The most a payment (or a preference's item price or quantity) may be: caja's
+/// `max_allowed_amount` for every method. Below it an amount with two decimals is
+/// exact as a JSON number.
+pub const AMOUNT_MAX: Money = Money::from_cents(100_000_000);
+
+impl Method {
+    /// `min_allowed_amount`: 0.50 for cards, 0.01 otherwise.
+    pub fn min_amount(&self) -> Money {
+        Money::from_cents(if self.card.is_some() { 50 } else { 1 })
+    }
+
+    /// Whether this method takes `amount` (cause 4037 otherwise).
+    pub fn allows_amount(&self, amount: Money) -> bool {
+        amount >= self.min_amount() && amount <= AMOUNT_MAX
+    }
+}
+
 /// A payment method caja knows, per site (`GET /v1/payment_methods`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Method {

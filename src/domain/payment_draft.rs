@@ -43,7 +43,9 @@ fn invalid(cause: Cause) -> Refusal {
 /// are decided by the engine once it has read the token.
 pub fn new_payment(draft: PaymentDraft, id: i64, principal: &Principal, now: Timestamp) -> Result<Payment, Refusal> {
     let amount = draft.transaction_amount.as_deref().ok_or(invalid(AMOUNT_NULL))?;
-    let amount = Money::parse(amount).filter(|m| *m > Money::ZERO).ok_or(invalid(AMOUNT_INVALID))?;
+    let amount = Money::parse(amount)
+        .filter(|m| *m > Money::ZERO && *m <= payment::AMOUNT_MAX)
+        .ok_or(invalid(AMOUNT_INVALID))?;
     let email = match &draft.payer_email {
         None => return Err(invalid(PAYER_MALFORMED)),
         Some(email) => email.as_deref().unwrap_or(""),
@@ -59,6 +61,9 @@ pub fn new_payment(draft: PaymentDraft, id: i64, principal: &Principal, now: Tim
     };
     let known =
         method_id.as_deref().map(|id| method(principal.site_id, id).ok_or(invalid(METHOD_INVALID))).transpose()?;
+    if known.is_some_and(|m| !m.allows_amount(amount)) {
+        return Err(invalid(AMOUNT_INVALID));
+    }
     let card = known.is_none_or(|m| m.card.is_some());
     if card && draft.token.as_ref().is_none_or(|t| t.is_empty()) {
         return Err(invalid(payment::TOKEN_NULL));

@@ -60,6 +60,15 @@ impl Operation for UpdatePreference {
         };
         resource::update(uow, &stored, &updated)?;
         uow.append_audit(&audit(ctx, ResourceType::Preference, self.id.clone(), Some("created"), "updated", None))?;
+        // Its merchant order, while open, asks for what the preference now asks for.
+        if let Some(id) = resource::find_unique::<MerchantOrder>(uow, MERCHANT_ORDER_OF_PREFERENCE, &self.id)? {
+            if let Some(order) = resource::load::<MerchantOrder>(uow, &id)?.filter(|o| o.value.status() == "opened") {
+                let followed =
+                    MerchantOrder { items: updated.items.clone(), last_updated: ctx.now, ..order.value.clone() };
+                resource::update(uow, &order, &followed)?;
+                record_order(uow, ctx, Some(&order.value), &followed)?;
+            }
+        }
         Ok(Ok(updated))
     }
 }

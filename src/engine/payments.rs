@@ -58,6 +58,17 @@ impl Operation for CreatePayment {
             if !found.value.usable(ctx.now) {
                 return refused(Refusal::TokenUsed);
             }
+            // The card must be of the method named (a Mastercard paid as visa is refused).
+            let brand = &found.value.face.payment_method_id;
+            let named = payment.payment_method_id.as_str();
+            let same = named.is_empty() || named == brand || named.strip_prefix("deb") == Some(brand.as_str());
+            if !same {
+                return refused(Refusal::Invalid(payment::METHOD_INVALID));
+            }
+            let method = payment::method(payment.site_id, if named.is_empty() { brand } else { named });
+            if method.is_some_and(|m| !m.allows_amount(payment.transaction_amount)) {
+                return refused(Refusal::Invalid(payment::AMOUNT_INVALID));
+            }
             let used = CardToken { status: TokenStatus::Used, updated_at: ctx.now, ..found.value.clone() };
             resource::update(uow, &found, &used)?;
             decide(&mut payment, &found.value.face, ctx.now);
@@ -322,6 +333,8 @@ pub enum DateField {
     Created,
     Approved,
     LastUpdated,
+    /// `money_release_date`: 14 days after the approval.
+    MoneyRelease,
 }
 
 /// `GET /v1/payments/search`, its parameters parsed.
@@ -345,6 +358,7 @@ fn date(p: &Payment, field: DateField) -> Option<Timestamp> {
         DateField::Created => Some(p.date_created),
         DateField::Approved => p.date_approved,
         DateField::LastUpdated => Some(p.date_last_updated),
+        DateField::MoneyRelease => p.date_approved.map(|d| d.plus_millis(14 * 24 * 3600 * 1000)),
     }
 }
 

@@ -183,6 +183,9 @@ fn ids(list: Option<Vec<IdBody>>) -> Vec<String> {
 
 fn preference_draft(body: &[u8]) -> Result<PreferenceDraft, Failure> {
     let typed: PreferenceBody = parse_json(body, false)?;
+    if typed.marketplace_fee.as_ref().is_some_and(|fee| fee.as_f64().is_none_or(|f| !(0.0..=1e6).contains(&f))) {
+        return Err(Failure::InvalidBody("marketplace_fee must be from 0 to 1000000".into()));
+    }
     let raw: Map<String, Value> = serde_json::from_slice(body).map_err(|e| Failure::MalformedJson(e.to_string()))?;
     Ok(PreferenceDraft {
         items: typed.items.map(|items| items.into_iter().map(ItemBody::draft).collect()),

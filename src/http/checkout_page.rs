@@ -5,6 +5,7 @@
 //! the preference's `back_urls` with the query parameters Mercado Pago adds. It is
 //! caja's own page, server-rendered, with no script.
 
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -40,14 +41,46 @@ const CARDHOLDERS: &[(&str, &str)] = &[
     ("FORM", "Declined due to form error"),
 ];
 
-/// The site's Mastercard test card.
-fn test_card(site: SiteId) -> &'static str {
-    match site {
-        SiteId::Mlb => "5031433215406351",
-        SiteId::Mlm => "5474925432670366",
-        SiteId::Mlc => "5416752602582580",
-        SiteId::Mco => "5254133674403564",
-        SiteId::Mla | SiteId::Mlu | SiteId::Mpe => "5031755734530604",
+/// The site's test card of a brand (the test-cards page's).
+fn test_card(site: SiteId, brand: &str) -> &'static str {
+    match (brand, site) {
+        ("visa", SiteId::Mlb) => "4235647728025682",
+        ("visa", SiteId::Mlm) => "4075595716483764",
+        ("visa", SiteId::Mlc) => "4168818844447115",
+        ("visa", SiteId::Mco) => "4013540682746260",
+        ("visa", SiteId::Mpe) => "4009175332806176",
+        ("visa", SiteId::Mla | SiteId::Mlu) => "4509953566233704",
+        ("amex", SiteId::Mlb) => "375365153556885",
+        ("amex", _) => "371180303257522",
+        (_, SiteId::Mlb) => "5031433215406351",
+        (_, SiteId::Mlm) => "5474925432670366",
+        (_, SiteId::Mlc) => "5416752602582580",
+        (_, SiteId::Mco) => "5254133674403564",
+        (_, SiteId::Mla | SiteId::Mlu | SiteId::Mpe) => "5031755734530604",
+    }
+}
+
+/// The most installments the page offers: the preference's, else 12.
+fn installments_max(p: &Preference) -> u32 {
+    p.payment_methods.installments.unwrap_or(12).clamp(1, 36)
+}
+
+/// A form key the page issued for this preference: `<uuid>.<mac>`, the mac keyed by
+/// the store's secret (so any process of the deployment can check it).
+fn nonce(state: &AppState, preference: &str, fresh: &str) -> String {
+    let mac = state.store.token_hasher().hash(&format!("checkout:{preference}:{fresh}"));
+    format!("{fresh}.{}", hex::encode(&mac.0[..8]))
+}
+
+fn nonce_valid(state: &AppState, preference: &str, sent: &str) -> bool {
+    sent.split_once('.').is_some_and(|(fresh, _)| nonce(state, preference, fresh) == sent)
+}
+
+/// A refusal in words a buyer can read.
+fn refusal_text(refusal: &payment::Refusal) -> String {
+    match refusal {
+        payment::Refusal::Invalid(cause) => cause.description.to_owned(),
+        other => format!("The payment was refused ({other:?})."),
     }
 }
 
@@ -94,7 +127,10 @@ fn closed_message(closed: Closed) -> &'static str {
 }
 
 /// `GET /checkout/v1/redirect?pref_id=…`: the checkout page.
-pub async fn show(State(state): State<AppState>, Query(params): Query<ShowParams>) -> Response {
+pub async fn show(State(state): State<AppState>, params: Result<Query<ShowParams>, QueryRejection>) -> Response {
+    let Ok(Query(params)) = params else {
+        return error_page(StatusCode::BAD_REQUEST, "The link is malformed: it needs one pref_id.");
+    };
     let Some(id) = params.pref_id else {
         return error_page(StatusCode::BAD_REQUEST, "pref_id is required.");
     };
@@ -106,10 +142,12 @@ pub async fn show(State(state): State<AppState>, Query(params): Query<ShowParams
         return error_page(StatusCode::GONE, closed_message(closed));
     }
     let rules = &p.payment_methods;
-    let card_allowed = ["master"].iter().any(|m| rules.allows(m, "credit_card"));
+    let card_brand = ["master", "visa", "amex"].into_iter().find(|m| rules.allows(m, "credit_card"));
+    let card_allowed = card_brand.is_some();
     let pix_allowed = payment::method(p.site_id, "pix").is_some() && rules.allows("pix", "bank_transfer");
-    let most = rules.installments.unwrap_or(12).max(1);
-    let nonce = uuid::Uuid::new_v4().to_string();
+    let most = installments_max(&p);
+    let nonce = nonce(&state, &p.id, &uuid::Uuid::new_v4().to_string());
+    let pix_nonce = self::nonce(&state, &p.id, &uuid::Uuid::new_v4().to_string());
     let body = html! {
         h1 { "Pay " (p.summary()) }
         table {
@@ -125,7 +163,7 @@ pub async fn show(State(state): State<AppState>, Query(params): Query<ShowParams
                 input type="hidden" name="nonce" value=(nonce);
                 input type="hidden" name="method" value="card";
                 label for="card_number" { "Card number (test card)" }
-                input id="card_number" name="card_number" value=(test_card(p.site_id)) inputmode="numeric";
+                input id="card_number" name="card_number" value=(test_card(p.site_id, card_brand.unwrap_or("master"))) inputmode="numeric";
                 label for="expiration" { "Expiration (MM/YY)" }
                 input id="expiration" name="expiration" value="11/30";
                 label for="security_code" { "Security code" }
@@ -145,10 +183,13 @@ pub async fn show(State(state): State<AppState>, Query(params): Query<ShowParams
                 button id="pay" type="submit" { "Pay" }
             }
         }
+        @if !card_allowed && !pix_allowed {
+            p id="error" { "This preference excludes every payment method this checkout offers (cards and Pix)." }
+        }
         @if pix_allowed {
             form id="pix" method="post" action="/checkout/v1/pay" {
                 input type="hidden" name="pref_id" value=(p.id);
-                input type="hidden" name="nonce" value=(format!("{nonce}-pix"));
+                input type="hidden" name="nonce" value=(pix_nonce);
                 input type="hidden" name="method" value="pix";
                 input type="hidden" name="email" value="test@testuser.com";
                 button id="pay-pix" type="submit" { "Pay with Pix" }
@@ -170,7 +211,7 @@ pub struct PayForm {
     cardholder_name: Option<String>,
     identification_number: Option<String>,
     email: Option<String>,
-    installments: Option<u32>,
+    installments: Option<String>,
 }
 
 /// What the payment's outcome sends back to the page: where to go.
@@ -187,7 +228,14 @@ fn outcome(payment: &crate::domain::payment::Payment, order_id: i64) -> StoredRe
 }
 
 /// `POST /checkout/v1/pay`: pay, then back to the preference's `back_urls`.
-pub async fn pay(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<PayForm>) -> Response {
+pub async fn pay(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<PayForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, "The form is incomplete or malformed; open the checkout again.");
+    };
     let p = match preference(&state, form.pref_id.clone()).await {
         Ok(p) => p,
         Err(page) => return page,
@@ -196,6 +244,17 @@ pub async fn pay(State(state): State<AppState>, headers: HeaderMap, Form(form): 
     if let Err(closed) = p.open_at(now) {
         return error_page(StatusCode::GONE, closed_message(closed));
     }
+    if !nonce_valid(&state, &p.id, &form.nonce) {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This form was not issued by this checkout; open the checkout again.",
+        );
+    }
+    let installments = match form.installments.as_deref().map(str::parse::<u32>) {
+        None => 1,
+        Some(Ok(n)) if (1..=installments_max(&p)).contains(&n) => n,
+        Some(_) => return error_page(StatusCode::BAD_REQUEST, "Choose one of the installments the checkout offers."),
+    };
     let (choice, method_id) = match form.method.as_str() {
         "pix" => (Choice::Other, "pix".to_owned()),
         _ => {
@@ -247,7 +306,7 @@ pub async fn pay(State(state): State<AppState>, headers: HeaderMap, Form(form): 
     echo.insert("payer".to_owned(), json!({ "email": form.email }));
     let draft = PaymentDraft {
         transaction_amount: Some(p.total().to_string()),
-        installments: Some(if matches!(choice, Choice::Card(_)) { form.installments.unwrap_or(1) } else { 1 }),
+        installments: Some(if matches!(choice, Choice::Card(_)) { installments } else { 1 }),
         // The card was read on this page: no token resource stands between.
         token: matches!(choice, Choice::Card(_)).then(|| "hosted-checkout".to_owned()),
         payment_method_id: Some(method.id.to_owned()),
@@ -261,9 +320,10 @@ pub async fn pay(State(state): State<AppState>, headers: HeaderMap, Form(form): 
     };
     let payment = match new_payment(draft, super::payments::new_id(), &principal, now) {
         Ok(payment) => payment,
-        Err(refusal) => return error_page(StatusCode::BAD_REQUEST, &format!("{refusal:?}")),
+        Err(refusal) => return error_page(StatusCode::BAD_REQUEST, &refusal_text(&refusal)),
     };
-    let Ok(key) = IdempotencyKey::parse(Some(&form.nonce)) else {
+    let key_text = form.nonce.split_once('.').map_or(form.nonce.as_str(), |(fresh, _)| fresh);
+    let Ok(key) = IdempotencyKey::parse(Some(key_text)) else {
         return error_page(StatusCode::BAD_REQUEST, "The form is stale; open the checkout again.");
     };
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
@@ -286,7 +346,10 @@ pub async fn pay(State(state): State<AppState>, headers: HeaderMap, Form(form): 
         crate::engine::Failure,
     >| match outcome_of {
         Ok((payment, order)) => outcome(payment, order.id),
-        Err(failure) => json_response(StatusCode::BAD_REQUEST, &json!({ "error": format!("{failure:?}") })),
+        Err(crate::engine::Failure::Payment(refusal)) => {
+            json_response(StatusCode::BAD_REQUEST, &json!({ "error": refusal_text(refusal) }))
+        }
+        Err(_) => json_response(StatusCode::BAD_REQUEST, &json!({ "error": "The payment was refused." })),
     };
     let stored = match state.store.execute(Command::new(ctx, Ok(op), render)).await {
         Ok(Executed::Fresh(stored) | Executed::Replayed(stored)) => stored,

@@ -147,6 +147,7 @@ fn body_error(failure: Failure) -> Failure {
     let root = path.split(['.', '[']).next().unwrap_or("");
     let cause: Option<Cause> = match root {
         "transaction_amount" => Some(AMOUNT_NOT_NUMERIC),
+        "installments" if why.starts_with("invalid value") => Some(domain::INSTALLMENTS_INVALID),
         "installments" => Some(INSTALLMENTS_NOT_NUMERIC),
         "payer" => Some(PAYER_MALFORMED),
         "metadata" => Some(METADATA_INVALID),
@@ -167,6 +168,16 @@ fn parse_date(raw: &str) -> Result<Timestamp, String> {
 
 fn draft_of(body: &[u8]) -> Result<(PaymentDraft, Option<String>), Failure> {
     let typed: CreatePaymentBody = parse_json(body, false).map_err(body_error)?;
+    if typed.application_fee.is_some() {
+        // caja's tokens are never a marketplace's OAuth tokens.
+        return Err(Failure::Payment(Refusal::Invalid(Cause {
+            code: 2059,
+            description: "You cannot use application_fee with this payment.",
+        })));
+    }
+    if typed.three_d_secure_mode.as_deref().is_some_and(|m| !["not_supported", "optional"].contains(&m)) {
+        return Err(Failure::InvalidBody("three_d_secure_mode must be not_supported or optional".into()));
+    }
     let raw: Map<String, Value> = serde_json::from_slice(body).map_err(|e| Failure::MalformedJson(e.to_string()))?;
     let echo = raw
         .iter()
@@ -210,6 +221,9 @@ struct UpdateBody {
 
 fn update_of(body: &[u8]) -> Result<PaymentUpdate, Failure> {
     let body: UpdateBody = parse_json(body, true).map_err(body_error)?;
+    if body.transaction_amount.is_some() && body.capture != Some(true) {
+        return Err(Failure::InvalidBody("transaction_amount is taken only with \"capture\": true".into()));
+    }
     let invalid = |cause| Failure::Payment(Refusal::Invalid(cause));
     let amount = body
         .transaction_amount
@@ -711,9 +725,10 @@ pub async fn search_payments(
     let Query(params) = params.map_err(|_| refuse(Failure::InvalidBody("the query string is malformed".into())))?;
     const PAGING: &[&str] =
         &["sort", "criteria", "range", "begin_date", "end_date", "limit", "offset", "external_reference"];
-    if let Some(unknown) =
-        params.keys().find(|k| !PAGING.contains(&k.as_str()) && !engine::FILTERS.contains(&k.as_str()))
-    {
+    // Documented filters caja's payments never match: no store, point of sale or payer id.
+    const UNMATCHED: &[&str] = &["store_id", "pos_id", "payer.id"];
+    let known = |k: &str| PAGING.contains(&k) || UNMATCHED.contains(&k) || engine::FILTERS.contains(&k);
+    if let Some(unknown) = params.keys().find(|k| !known(k)) {
         return Err(refuse(Failure::Property { error: PropertyError::Unsupported, detail: unknown.clone() }));
     }
     let get = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
@@ -721,12 +736,15 @@ pub async fn search_payments(
         "date_created" => Some(DateField::Created),
         "date_approved" => Some(DateField::Approved),
         "date_last_updated" => Some(DateField::LastUpdated),
+        "money_release_date" => Some(DateField::MoneyRelease),
         _ => None,
     };
     let range = match get("range") {
         None => DateField::Created,
         Some(raw) => field(&raw).ok_or_else(|| {
-            refuse(Failure::InvalidBody("range must be date_created, date_approved or date_last_updated".into()))
+            refuse(Failure::InvalidBody(
+                "range must be date_created, date_approved, date_last_updated or money_release_date".into(),
+            ))
         })?,
     };
     let sort = match get("sort").as_deref() {
@@ -768,7 +786,7 @@ pub async fn search_payments(
         .filter(|(k, v)| engine::FILTERS.contains(&k.as_str()) && !v.is_empty())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let query = PaymentSearch {
+    let mut query = PaymentSearch {
         range,
         begin,
         end,
@@ -779,6 +797,10 @@ pub async fn search_payments(
         offset,
         limit,
     };
+    if UNMATCHED.iter().any(|k| params.contains_key(*k)) {
+        // No payment has an empty id: nothing matches.
+        query.filters.push(("id".to_owned(), String::new()));
+    }
     let user = principal.user_id;
     let (payments, total) =
         state.store.read(move |r| engine::search(r, user, &query)).await.map_err(|e| read_failed(FAMILY, e))?;
@@ -819,8 +841,8 @@ pub async fn payment_methods(Extension(principal): Extension<Principal>) -> Resp
                 "deferred_capture": if m.card.is_some() { "supported" } else { "does_not_apply" },
                 "settings": settings,
                 "additional_info_needed": if m.card.is_some() { json!(["cardholder_name", "cardholder_identification_number"]) } else { json!([]) },
-                "min_allowed_amount": 0.5,
-                "max_allowed_amount": 60000,
+                "min_allowed_amount": amount(m.min_amount()),
+                "max_allowed_amount": amount(domain::AMOUNT_MAX),
                 "accreditation_time": if m.card.is_some() { 2880 } else { 0 },
                 "financial_institutions": [],
                 "processing_modes": ["aggregator"],

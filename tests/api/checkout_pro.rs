@@ -28,6 +28,14 @@ impl TestApp {
         preference
     }
 
+    /// The card form's key, as the checkout page issues it.
+    pub async fn page_nonce(&self, preference: &Value) -> String {
+        let html =
+            self.client.get(preference["init_point"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+        let at = html.find("name=\"nonce\" value=\"").expect("a nonce in the page") + "name=\"nonce\" value=\"".len();
+        html[at..].split('"').next().unwrap().to_owned()
+    }
+
     /// Post the hosted checkout's form with `cardholder`; returns the answer unfollowed.
     async fn pay_on_page(&self, preference_id: &str, cardholder: &str, nonce: &str) -> reqwest::Response {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -112,6 +120,11 @@ async fn a_preference_refuses_what_its_reference_refuses() {
         json!({ "items": [{ "title": "A", "quantity": 1, "unit_price": 1 }], "auto_return": "approved" }),
         json!({ "items": [{ "title": "A", "quantity": 1, "unit_price": 1 }], "colour": "red" }),
         json!({ "items": [{ "title": "A", "quantity": 1, "unit_price": 1 }], "expiration_date_to": "soon" }),
+        json!({ "items": [{ "title": "A", "quantity": 4_294_967_295_u64, "unit_price": 9_999_999_999_999.99 }] }),
+        json!({ "items": [{ "title": "A", "quantity": 1000, "unit_price": 999_999 }] }),
+        json!({ "items": [{ "title": "A", "quantity": 1, "unit_price": 1 }], "back_urls": { "success": "http://" } }),
+        json!({ "items": [{ "title": "A", "quantity": 1, "unit_price": 1 }], "back_urls": { "success": "https://x:99999/" } }),
+        json!({ "items": [{ "title": "A", "quantity": 1, "unit_price": 1 }], "marketplace_fee": -5 }),
     ] {
         let (status, error) = app.api(Method::POST, "/checkout/preferences", &account, Some(body.clone())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {error}");
@@ -131,7 +144,7 @@ async fn the_hosted_checkout_pays_and_sends_the_buyer_back_with_mercado_pagos_pa
     let html = page.text().await.unwrap();
     assert!(html.contains("Point Mini") && html.contains("BRL 117.60"), "the items and the total");
 
-    let nonce = unique_key();
+    let nonce = app.page_nonce(&p).await;
     let approved = app.pay_on_page(id, "APRO", &nonce).await;
     assert_eq!(approved.status(), StatusCode::SEE_OTHER, "auto_return approved: straight back");
     let location = approved.headers()["location"].to_str().unwrap().to_owned();
@@ -175,7 +188,7 @@ async fn the_hosted_checkout_pays_and_sends_the_buyer_back_with_mercado_pagos_pa
     assert_eq!(order["refunded_amount"], json!(117.6));
 
     // A declined card shows the outcome, with a link to the failure URL (auto_return is "approved").
-    let declined = app.pay_on_page(id, "OTHE", &unique_key()).await;
+    let declined = app.pay_on_page(id, "OTHE", &app.page_nonce(&p).await).await;
     assert_eq!(declined.status(), StatusCode::OK);
     let html = declined.text().await.unwrap();
     assert!(
@@ -205,8 +218,45 @@ async fn the_hosted_checkout_refuses_expired_preferences_and_excluded_methods() 
     let no_cards = app.preference(&account, body).await;
     let html = app.client.get(no_cards["init_point"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
     assert!(!html.contains("id=\"card\"") && html.contains("id=\"pix\""), "only Pix is offered");
-    let refused = app.pay_on_page(no_cards["id"].as_str().unwrap(), "APRO", &unique_key()).await;
+    let pix_nonce = {
+        let at = html.find("name=\"nonce\" value=\"").unwrap() + "name=\"nonce\" value=\"".len();
+        html[at..].split('"').next().unwrap().to_owned()
+    };
+    let refused = app.pay_on_page(no_cards["id"].as_str().unwrap(), "APRO", &pix_nonce).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let made_up = app.pay_on_page("1-nope", "APRO", "x").await;
+    assert_eq!(made_up.status(), StatusCode::NOT_FOUND);
+
+    // A key the page did not issue, installments above the preference's, a malformed form.
+    let mut body = preference_body("https://shop.example/back");
+    body["payment_methods"] = json!({ "installments": 3, "excluded_payment_methods": [{ "id": "master" }] });
+    let three = app.preference(&account, body).await;
+    let page = app.client.get(three["init_point"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("4235647728025682"), "Mastercard excluded: the Visa test card is offered");
+    assert!(page.contains("<option value=\"3\">") && !page.contains("<option value=\"4\">"), "at most 3 installments");
+    let three_id = three["id"].as_str().unwrap();
+    let forged = app.pay_on_page(three_id, "APRO", "made-up").await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert!(forged.text().await.unwrap().contains("not issued by this checkout"));
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let nonce = app.page_nonce(&three).await;
+    let form = [
+        ("pref_id", three_id),
+        ("nonce", nonce.as_str()),
+        ("method", "card"),
+        ("card_number", "4235647728025682"),
+        ("expiration", "11/30"),
+        ("security_code", "123"),
+        ("cardholder_name", "APRO"),
+        ("email", "test@testuser.com"),
+        ("installments", "12"),
+    ];
+    let too_many = client.post(format!("{}/checkout/v1/pay", app.base)).form(&form).send().await.unwrap();
+    assert_eq!(too_many.status(), StatusCode::BAD_REQUEST);
+    let broken =
+        client.post(format!("{}/checkout/v1/pay", app.base)).form(&[("installments", "abc")]).send().await.unwrap();
+    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    assert!(broken.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let unknown = app.client.get(format!("{}/checkout/v1/redirect?pref_id=nope", app.base)).send().await.unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }

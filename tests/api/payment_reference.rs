@@ -132,6 +132,11 @@ async fn create_refuses_each_documented_row_with_its_cause() {
         (with(json!({ "metadata": "x" })), 4022),
         (with(json!({ "date_of_expiration": "tomorrow", "payment_method_id": "pix", "token": null })), 23),
         (with(json!({ "colour": "red" })), 8),
+        (with(json!({ "transaction_amount": 70368744177664.01 })), 4037),
+        (with(json!({ "transaction_amount": 0.3 })), 4037),
+        (with(json!({ "installments": -1 })), 4033),
+        (with(json!({ "payment_method_id": "visa" })), 3028),
+        (with(json!({ "application_fee": 1 })), 2059),
     ];
     for (body, code) in rows {
         let response = app.payments(Method::POST, "/v1/payments", &account, Some(body.clone())).await;

@@ -66,10 +66,14 @@ async function expectBadRequest(promise, what) {
 
 /** Pays a preference on caja's hosted checkout form (no SDK has it) and returns the redirect's query. */
 async function payOnCheckout(preferenceId, holder = 'APRO') {
+  // The form's key is the one the page issues, as a browser would post it.
+  const page = await (await fetch(`${CAJA_URL}/checkout/v1/redirect?pref_id=${encodeURIComponent(preferenceId)}`)).text();
+  const nonce = (page.match(/name="nonce" value="([^"]+)"/) || [])[1];
+  assert.ok(nonce, `the checkout page has a form key: ${page.slice(0, 300)}`);
   const response = await fetch(`${CAJA_URL}/checkout/v1/pay`, {
     method: 'POST', redirect: 'manual',
     body: new URLSearchParams({
-      pref_id: preferenceId, nonce: randomUUID(), method: 'card', card_number: '5031433215406351', expiration: '11/30',
+      pref_id: preferenceId, nonce, method: 'card', card_number: '5031433215406351', expiration: '11/30',
       security_code: '123', cardholder_name: holder, identification_number: '12345678909',
       email: 'test@testuser.com', installments: '1',
     }),

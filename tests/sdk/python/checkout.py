@@ -78,8 +78,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def pay_on_checkout(preference_id, holder="APRO"):
     """Pay on caja's hosted checkout form (no SDK has it); return the redirect's target and query."""
+    # The form's key is the one the page issues, as a browser would post it.
+    page_url = f"{CAJA_URL}/checkout/v1/redirect?pref_id={urllib.parse.quote(preference_id)}"
+    with urllib.request.urlopen(page_url, timeout=10) as page:
+        found = re.search(r'name="nonce" value="([^"]+)"', page.read().decode())
+    assert found, "the checkout page has a form key"
     form = urllib.parse.urlencode({
-        "pref_id": preference_id, "nonce": str(uuid.uuid4()), "method": "card", "card_number": "5031433215406351",
+        "pref_id": preference_id, "nonce": found.group(1), "method": "card", "card_number": "5031433215406351",
         "expiration": "11/30", "security_code": "123", "cardholder_name": holder,
         "identification_number": "12345678909", "email": "test@testuser.com", "installments": "1",
     }).encode()
