@@ -66,7 +66,7 @@ impl Operation for UpdatePreference {
                 let followed =
                     MerchantOrder { items: updated.items.clone(), last_updated: ctx.now, ..order.value.clone() };
                 resource::update(uow, &order, &followed)?;
-                record_order(uow, ctx, Some(&order.value), &followed)?;
+                record_order(uow, By::Request(ctx), Some(&order.value), &followed)?;
             }
         }
         Ok(Ok(updated))
@@ -104,7 +104,7 @@ impl Operation for CreateMerchantOrder {
             Err(why) => return invalid(why.0),
         };
         resource::insert(uow, &order)?;
-        record_order(uow, ctx, None, &order)?;
+        record_order(uow, By::Request(ctx), None, &order)?;
         Ok(Ok(order))
     }
 }
@@ -128,7 +128,7 @@ impl Operation for UpdateMerchantOrder {
             Err(why) => return invalid(why.0),
         };
         resource::update(uow, &stored, &updated)?;
-        record_order(uow, ctx, Some(&stored.value), &updated)?;
+        record_order(uow, By::Request(ctx), Some(&stored.value), &updated)?;
         Ok(Ok(updated))
     }
 }
@@ -177,7 +177,7 @@ impl Operation for PayPreference {
                     new_merchant_order(draft, self.merchant_order_id, Some(&preference.value), &ctx.principal, ctx.now)
                         .map_err(|why| StoreError::Database(format!("a preference's merchant order: {}", why.0)))?;
                 resource::insert(uow, &order)?;
-                record_order(uow, ctx, None, &order)?;
+                record_order(uow, By::Request(ctx), None, &order)?;
                 Stored { version: 1, value: order }
             }
         };
@@ -189,34 +189,68 @@ impl Operation for PayPreference {
         let payment = payments::insert(uow, ctx, payment)?;
         let updated = order.value.with_payment(&payment, ctx.now);
         resource::update(uow, &order, &updated)?;
-        record_order(uow, ctx, Some(&order.value), &updated)?;
+        record_order(uow, By::Request(ctx), Some(&order.value), &updated)?;
         Ok(Ok((payment, updated)))
     }
 }
 
 /// Bring a payment's merchant order up to date after the payment changed (a
 /// capture, refund, cancel or test-helper move).
-pub fn payment_changed(uow: &mut dyn UnitOfWork, ctx: &RequestContext, payment: &Payment) -> Result<(), StoreError> {
+pub fn payment_changed(uow: &mut dyn UnitOfWork, by: By<'_>, payment: &Payment) -> Result<(), StoreError> {
     let Some(id) = payment.merchant_order_id else {
         return Ok(());
     };
     let Some(order) = resource::load::<MerchantOrder>(uow, &id.to_string())? else {
         return Ok(());
     };
-    let updated = order.value.with_payment(payment, ctx.now);
+    let updated = order.value.with_payment(payment, by.now());
     resource::update(uow, &order, &updated)?;
-    record_order(uow, ctx, Some(&order.value), &updated)
+    record_order(uow, by, Some(&order.value), &updated)
+}
+
+/// Who made a change: a request, or the worker (expiry).
+#[derive(Clone, Copy)]
+pub enum By<'a> {
+    Request(&'a RequestContext),
+    Worker { user: UserId, now: crate::domain::Timestamp },
+}
+
+impl By<'_> {
+    fn now(self) -> crate::domain::Timestamp {
+        match self {
+            By::Request(ctx) => ctx.now,
+            By::Worker { now, .. } => now,
+        }
+    }
+
+    fn event(self, id: String, from: Option<&str>, to: &str) -> crate::domain::AuditEvent {
+        match self {
+            By::Request(ctx) => audit(ctx, ResourceType::MerchantOrder, id, from, to, None),
+            By::Worker { user, now } => crate::domain::AuditEvent {
+                user_id: user,
+                resource_type: ResourceType::MerchantOrder,
+                resource_id: id,
+                from_status: from.map(str::to_owned),
+                to_status: to.to_owned(),
+                deleted_by: None,
+                comments: None,
+                request_id: super::WORKER_REQUEST_ID.to_owned(),
+                idempotency_key: None,
+                at: now,
+            },
+        }
+    }
 }
 
 /// Audit a merchant order's change; a change of `status` is notified (`type=merchant_order`).
 fn record_order(
     uow: &mut dyn UnitOfWork,
-    ctx: &RequestContext,
+    by: By<'_>,
     before: Option<&MerchantOrder>,
     after: &MerchantOrder,
 ) -> Result<(), StoreError> {
     let from = before.map(MerchantOrder::status);
-    let event = audit(ctx, ResourceType::MerchantOrder, after.id.to_string(), from, after.status(), None);
+    let event = by.event(after.id.to_string(), from, after.status());
     if from == Some(after.status()) {
         return uow.append_audit(&event);
     }

@@ -251,6 +251,7 @@ pub fn expire_payments(uow: &mut dyn UnitOfWork, now: Timestamp) -> Result<usize
             at: now,
         };
         notify(uow, event, &after, "payment.updated", now)?;
+        super::checkout::payment_changed(uow, super::checkout::By::Worker { user: after.user_id, now }, &after)?;
         expired += 1;
     }
     Ok(expired)
@@ -265,7 +266,7 @@ fn save(
 ) -> Result<Payment, StoreError> {
     resource::update(uow, stored, &after)?;
     record(uow, ctx, Some(&stored.value), &after)?;
-    super::checkout::payment_changed(uow, ctx, &after)?;
+    super::checkout::payment_changed(uow, super::checkout::By::Request(ctx), &after)?;
     Ok(after)
 }
 

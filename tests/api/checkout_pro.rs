@@ -317,3 +317,32 @@ async fn merchant_orders_are_created_updated_and_searched() {
     let (status, error) = app.api(Method::GET, "/merchant_orders/1", &account, None).await;
     assert_eq!((status, error["message"].as_str()), (StatusCode::NOT_FOUND, Some("Merchant order not found")));
 }
+
+/// A Pix payment made on the hosted checkout waits in its merchant order; when it
+/// expires (the worker), the merchant order shows it cancelled.
+#[tokio::test]
+async fn an_expired_checkout_pix_shows_in_its_merchant_order() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let p = app.preference(&account, preference_body("https://shop.example/back")).await;
+    let html = app.client.get(p["init_point"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    let pix_form = &html[html.find("id=\"pix\"").expect("a Pix form")..];
+    let at = pix_form.find("name=\"nonce\" value=\"").unwrap() + "name=\"nonce\" value=\"".len();
+    let nonce = pix_form[at..].split('"').next().unwrap();
+    let form =
+        [("pref_id", p["id"].as_str().unwrap()), ("nonce", nonce), ("method", "pix"), ("email", "test@testuser.com")];
+    let paid = app.client.post(format!("{}/checkout/v1/pay", app.base)).form(&form).send().await.unwrap();
+    assert_eq!(paid.status(), StatusCode::OK, "pending, and auto_return is for approved payments only");
+    let search = format!("/merchant_orders/search?preference_id={}", p["id"].as_str().unwrap());
+    let (_, found) = app.api(Method::GET, &search, &account, None).await;
+    let order = &found["elements"][0];
+    assert_eq!(order["payments"][0]["status"], "pending");
+    let (_, payment) =
+        app.api(Method::GET, &format!("/v1/payments/{}", order["payments"][0]["id"]), &account, None).await;
+    let expires = chrono::DateTime::parse_from_rfc3339(payment["date_of_expiration"].as_str().unwrap()).unwrap();
+    let at = caja::domain::Timestamp::from_millis(expires.timestamp_millis());
+    assert_eq!(app.store().expire_payments(at).await.unwrap(), 1);
+    let (_, found) = app.api(Method::GET, &search, &account, None).await;
+    assert_eq!(found["elements"][0]["payments"][0]["status"], "cancelled");
+    assert_eq!(found["elements"][0]["order_status"], "payment_required");
+}
