@@ -19,6 +19,11 @@ pub struct Issued {
     pub site_id: &'static str,
     pub live_mode: bool,
     pub access_token: String,
+    /// The account's webhook secret, made with it so that every notification is
+    /// signed: shown by `account create` only (`account set --rotate-secret` makes a
+    /// new one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +74,9 @@ pub async fn create_account(store: &dyn Store, spec: AccountSpec, now: Timestamp
         let token_hash = store.token_hasher().hash(token.expose());
         let account = NewAccount { user_id, live_mode, payouts_enabled, site_id, token_hash, now };
         if store.create_account(account).await? {
-            return Ok(issued(user_id, site_id, live_mode, token));
+            let fresh = hex::encode(rand::random::<[u8; 32]>());
+            let secret = store.configure_notifications(user_id, None, true, fresh).await?.flatten();
+            return Ok(Issued { webhook_secret: secret, ..issued(user_id, site_id, live_mode, token) });
         }
     }
     Err(ProvisionError::NoFreeUserId)
@@ -92,7 +99,13 @@ pub async fn create_token(
 }
 
 fn issued(user_id: UserId, site_id: SiteId, live_mode: bool, token: AccessToken) -> Issued {
-    Issued { user_id: user_id.get(), site_id: site_id.as_str(), live_mode, access_token: token.expose().to_owned() }
+    Issued {
+        user_id: user_id.get(),
+        site_id: site_id.as_str(),
+        live_mode,
+        access_token: token.expose().to_owned(),
+        webhook_secret: None,
+    }
 }
 
 /// Register an Ed25519 public key (PEM, SubjectPublicKeyInfo) for payout signatures.

@@ -17,7 +17,9 @@ pub fn quick() -> Options {
 impl TestApp {
     /// Point the account's notifications at `url`; returns the webhook secret.
     pub async fn listen(&self, account: &Account, url: &str) -> String {
-        let change = AccountChange { notification_url: Some(url.to_owned()), ..AccountChange::default() };
+        // Every account has a secret from its creation; rotating it shows a fresh one.
+        let change =
+            AccountChange { notification_url: Some(url.to_owned()), rotate_secret: true, ..AccountChange::default() };
         let changed = provision::change_account(self.store().as_ref(), account.user_id, change).await.unwrap();
         changed.webhook_secret.expect("a new secret, shown once")
     }
@@ -147,6 +149,27 @@ async fn a_payouts_own_notification_url_takes_precedence() {
     app.new_action(&account, TERMINAL).await;
     account_receiver.wait_for("the action's notification", |r| !r.is_empty()).await;
     assert!(about(&account_receiver.received(), &transaction).is_empty(), "not sent to the account's URL");
+}
+
+/// Every account has a webhook secret from its creation: a payout's own URL gets
+/// signed notifications though the account never set a URL of its own.
+#[tokio::test]
+async fn notifications_are_signed_with_the_secret_the_account_was_made_with() {
+    let app = TestApp::spawn_with(quick()).await;
+    let receiver = Receiver::start().await;
+    let spec = provision::AccountSpec { site_id: caja::domain::SiteId::Mlb, live_mode: false, payouts_enabled: true };
+    let issued =
+        provision::create_account(app.store().as_ref(), spec, caja::domain::Timestamp::from_millis(0)).await.unwrap();
+    let secret = issued.webhook_secret.clone().expect("made with the account");
+    let account = Account { user_id: issued.user_id, token: issued.access_token };
+    let body = json!({
+        "config": { "notification_url": receiver.url },
+        "transactions": [{ "type": "account", "account": {}, "amount": { "currency": "BRL", "value": 5 } }],
+    });
+    let payout = app.post_json(&account, "/v1/payouts", body).await;
+    let transaction = payout["transactions"][0]["id"].as_str().unwrap().to_owned();
+    let got = receiver.wait_for("the payout's notification", |r| !about(r, &transaction).is_empty()).await;
+    assert!(about(&got, &transaction)[0].signed_with(&secret), "signed with the account's secret");
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_resources.sql"),
     include_str!("migrations/0006_notification_body.sql"),
     include_str!("migrations/0007_notification_form.sql"),
+    include_str!("migrations/0008_webhook_secrets.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

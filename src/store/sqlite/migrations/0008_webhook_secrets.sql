@@ -1,0 +1,3 @@
+-- Every account has a webhook secret, so every notification is signed (accounts made
+-- before have one made here; `caja account set --rotate-secret` shows a new one).
+UPDATE accounts SET webhook_secret = lower(hex(randomblob(32))) WHERE webhook_secret IS NULL;
