@@ -62,11 +62,16 @@ impl Server {
         let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(state, config.http.request_timeout));
         let (shutdown, signal) = oneshot::channel::<()>();
         let serving = tokio::spawn(async move {
-            axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app))
-                .with_graceful_shutdown(async move {
-                    let _ = signal.await;
-                })
-                .await
+            // The client's address reaches the handlers: failed authentications are
+            // limited per address.
+            axum::serve(
+                listener,
+                ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = signal.await;
+            })
+            .await
         });
         Ok(Server { addr, shutdown, serving, housekeeping, worker, webhooks, store })
     }
@@ -133,7 +138,7 @@ async fn housekeep(state: AppState, retention_ms: i64) {
     let mut ticks = tokio::time::interval(Duration::from_secs(HOUSEKEEPING_INTERVAL_SECS));
     loop {
         ticks.tick().await;
-        state.limiter().forget_idle();
+        state.forget_idle();
         let cutoff = Timestamp::from_millis(chrono::Utc::now().timestamp_millis() - retention_ms);
         if let Err(err) = state.store().purge_idempotency_records(cutoff).await {
             tracing::warn!(error = %err, "could not purge expired idempotency records");

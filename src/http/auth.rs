@@ -4,7 +4,9 @@
 //! success the [`Principal`] goes into the request's extensions for the handler, and
 //! the response gets `X-RateLimit-Limit` / `X-RateLimit-Remaining`.
 
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -20,9 +22,23 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     let Some(family) = Family::of_path(request.uri().path()) else {
         return next.run(request).await;
     };
+    // A client address that failed too often is shut out before its token is even
+    // looked at: guessing goes no faster than the failure budget.
+    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let shut_out =
+        |retry_after_secs| ApiError::new(family, ErrorKind::RateLimited { retry_after_secs }).into_response();
+    if let Some(secs) = client.and_then(|ip| state.auth_failures.waiting(ip)) {
+        return shut_out(secs);
+    }
     let principal = match principal(&state, family, request.headers()).await {
         Ok(principal) => principal,
-        Err(err) => return err.into_response(),
+        Err(err) => {
+            let failed_auth = matches!(err.kind, ErrorKind::MissingToken | ErrorKind::InvalidToken);
+            if let Some(secs) = client.filter(|_| failed_auth).and_then(|ip| state.auth_failures.failed(ip)) {
+                return shut_out(secs);
+            }
+            return err.into_response();
+        }
     };
     let standing = state.limiter.check(&principal.token_hash);
     if let Some(retry_after_secs) = standing.retry_after_secs {

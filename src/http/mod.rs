@@ -47,6 +47,8 @@ pub const BODY_BYTES_MAX: usize = 1024 * 1024;
 pub struct AppState {
     store: Arc<dyn Store>,
     limiter: Arc<RateLimiter>,
+    /// Failed authentications per client address.
+    auth_failures: Arc<rate_limit::AuthFailures>,
     retention_ms: i64,
     payout_processing_delay_ms: i64,
 }
@@ -63,6 +65,7 @@ impl AppState {
         AppState {
             store,
             limiter: Arc::new(RateLimiter::per_second(config.rate_limit_per_second)),
+            auth_failures: Arc::new(rate_limit::AuthFailures::default()),
             retention_ms: config.idempotency_retention_ms,
             payout_processing_delay_ms: 0,
         }
@@ -85,6 +88,12 @@ impl AppState {
 
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
+    }
+
+    /// Drop what the rate limiters no longer need.
+    pub fn forget_idle(&self) {
+        self.limiter.forget_idle();
+        self.auth_failures.forget_idle();
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

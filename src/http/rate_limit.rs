@@ -65,3 +65,57 @@ impl RateLimiter {
         self.limiter.retain_recent();
     }
 }
+
+/// Failed authentications a client address may make at once, and how many it gets
+/// back each second: beyond them it is shut out (429) until its bucket refills, so
+/// tokens cannot be guessed at the full request rate.
+pub const AUTH_FAILURES_BURST: u32 = 20;
+pub const AUTH_FAILURES_PER_SECOND: u32 = 2;
+
+/// Failed authentications per client address (GCRA, from `governor`), and the
+/// addresses shut out until a given instant. In this process's memory.
+pub struct AuthFailures {
+    limiter: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+    clock: DefaultClock,
+    shut_out: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, std::time::Instant>>,
+}
+
+impl Default for AuthFailures {
+    fn default() -> Self {
+        let quota = Quota::per_second(NonZeroU32::new(AUTH_FAILURES_PER_SECOND).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(AUTH_FAILURES_BURST).unwrap_or(NonZeroU32::MIN));
+        AuthFailures {
+            limiter: governor::RateLimiter::keyed(quota),
+            clock: DefaultClock::default(),
+            shut_out: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+}
+
+impl AuthFailures {
+    /// Seconds `ip` must still wait (at least 1), if it is shut out now.
+    pub fn waiting(&self, ip: std::net::IpAddr) -> Option<u64> {
+        let now = std::time::Instant::now();
+        let shut_out = self.shut_out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        shut_out.get(&ip).filter(|until| **until > now).map(|until| until.duration_since(now).as_secs().max(1))
+    }
+
+    /// Count a failed authentication of `ip`: `Some(seconds)` when this one went over
+    /// the budget (and `ip` is now shut out for that long).
+    pub fn failed(&self, ip: std::net::IpAddr) -> Option<u64> {
+        let Err(not_until) = self.limiter.check_key(&ip) else {
+            return None;
+        };
+        let wait = not_until.wait_time_from(self.clock.now()).max(std::time::Duration::from_secs(1));
+        let mut shut_out = self.shut_out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        shut_out.insert(ip, std::time::Instant::now() + wait);
+        Some(wait.as_secs().max(1))
+    }
+
+    /// Forget refilled buckets and ended shut-outs.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        let now = std::time::Instant::now();
+        self.shut_out.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|_, until| *until > now);
+    }
+}

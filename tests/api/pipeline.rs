@@ -142,3 +142,37 @@ async fn a_failed_read_is_the_point_familys_generic_500() {
     app.sql("ALTER TABLE tokens_away RENAME TO tokens");
     assert_eq!(app.get_action(&account, &id).await.status(), StatusCode::OK);
 }
+
+/// Failed authentications are limited per client address: a burst of bad tokens turns
+/// from 401 into the family's 429 with `Retry-After`, a valid token from that address
+/// waits too (it is not even looked at), and the address is served again after the wait.
+#[tokio::test]
+async fn guessing_tokens_is_shut_out_per_client_address() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let get = |token: String| {
+        let url = format!("{}/terminals/v1/actions/00000000-0000-4000-8000-000000000000", app.base);
+        let client = app.client.clone();
+        async move { client.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let mut unauthorized = 0;
+    let mut shut_out = None;
+    for i in 0..60 {
+        let response = get(format!("TEST-0-000000-guess{i}-1")).await;
+        match response.status().as_u16() {
+            401 => unauthorized += 1,
+            429 => {
+                shut_out = Some(response);
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let shut_out = shut_out.expect("a 429 after the failure budget");
+    assert!(unauthorized >= 10, "a few honest mistakes pass as 401s: {unauthorized}");
+    let wait: u64 = shut_out.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    crate::helpers::assert_error(shut_out, 429, "too_many_requests").await;
+    assert_eq!(get(account.token.clone()).await.status().as_u16(), 429, "shut out, token or not");
+    tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 100)).await;
+    assert_eq!(get(account.token.clone()).await.status().as_u16(), 404, "served again: the action does not exist");
+}
