@@ -712,3 +712,114 @@ mod tests {
         assert_eq!(card_decision(None), CardDecision::Approved);
     }
 }
+
+#[cfg(test)]
+mod machine_properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::order_draft::{new_order, OrderDraft, PaymentDraft, PointDraft};
+    use crate::domain::{Principal, TokenHash};
+
+    fn principal() -> Principal {
+        Principal {
+            user_id: UserId::new(7).unwrap_or_else(|| unreachable!()),
+            site_id: SiteId::Mlb,
+            live_mode: false,
+            payouts_enabled: true,
+            token_hash: TokenHash([0; 32]),
+        }
+    }
+
+    fn order(point: bool, manual_capture: bool) -> Order {
+        let now = Timestamp::from_millis(1_000);
+        let method = PaymentMethod {
+            id: Some("master".into()),
+            kind: Some("credit_card".into()),
+            token: Some("t".into()),
+            ..PaymentMethod::default()
+        };
+        let draft = OrderDraft {
+            order_type: Some(if point { "point" } else { "online" }.into()),
+            external_reference: Some("r".into()),
+            total_amount: Some("100.00".into()),
+            capture_mode: (!point && manual_capture).then(|| "manual".into()),
+            payments: Some(vec![PaymentDraft {
+                amount: Some("100.00".into()),
+                payment_method: (!point).then_some(method),
+                echo: Echo::new(),
+            }]),
+            point: point
+                .then(|| PointDraft { terminal_id: Some("NEWLAND_N950__SBX0000001".into()), ..PointDraft::default() }),
+            ..OrderDraft::default()
+        };
+        let ids = [PaymentId::new(now, 1)];
+        let order = new_order(draft, OrderId::new(now, 2), &ids, &principal(), now).unwrap_or_else(|e| panic!("{e:?}"));
+        if point {
+            order
+        } else {
+            order.decided(&Outcome::Card(CardDecision::Approved), "1", now)
+        }
+    }
+
+    /// One step of a random walk: what a client, the terminal or the worker might do.
+    fn step(o: &Order, event: u8, amount: i64, t: Timestamp) -> Option<Order> {
+        let refund_id = [RefundId::new(t, u128::from(event))];
+        match event % 8 {
+            0 => o.captured(t).ok(),
+            1 => o.canceled(t).ok(),
+            2 => o.refunded(None, &refund_id, t).ok().map(|(o, _)| o),
+            3 => {
+                let id = o.payments.first()?.id.clone();
+                o.refunded(Some((&id, Money::from_cents(amount))), &refund_id, t).ok().map(|(o, _)| o)
+            }
+            4 => o.expired(t.plus_millis(3 * 3_600_000)),
+            _ => {
+                let to =
+                    [Status::Processed, Status::Failed, Status::Canceled, Status::AtTerminal][usize::from(event % 4)];
+                let event = Simulation {
+                    status: to,
+                    payment_method_type: None,
+                    payment_method_id: None,
+                    installments: None,
+                    status_detail: None,
+                    refund_ids: refund_id.to_vec(),
+                };
+                o.simulated(&event, "2", t).ok().and_then(|steps| steps.last().cloned())
+            }
+        }
+    }
+
+    proptest! {
+        /// Random walks: final statuses stay final, nothing is refunded beyond what was
+        /// paid, and every move counts one more version.
+        #[test]
+        fn random_walks_keep_the_orders_rules(
+            point in any::<bool>(),
+            manual_capture in any::<bool>(),
+            events in proptest::collection::vec((any::<u8>(), 1i64..12_000), 0..30),
+        ) {
+            let mut o = order(point, manual_capture);
+            for (i, (event, amount)) in events.into_iter().enumerate() {
+                let t = Timestamp::from_millis(2_000 + i as i64);
+                let before = o.clone();
+                if let Some(next) = step(&o, event, amount, t) {
+                    prop_assert!(next.version > before.version, "a move counts a version");
+                    o = next;
+                }
+                if matches!(before.status, Status::Failed | Status::Canceled | Status::Expired | Status::Refunded) {
+                    prop_assert_eq!(o.status, before.status, "{:?} is final", before.status);
+                }
+                let refunded: i64 = o.refunds.iter().map(|r| r.amount.cents()).sum();
+                let paid: i64 = o.payments.iter().filter_map(|p| p.paid_amount).map(Money::cents).sum();
+                prop_assert!(refunded <= paid, "refunded {} of {} paid", refunded, paid);
+                if o.status == Status::Processed {
+                    prop_assert!(["accredited", "partially_refunded"].contains(&o.status_detail.as_str()));
+                }
+                if point && o.status == Status::Canceled && before.status == Status::Created {
+                    prop_assert!(o.payments.iter().all(|p| p.status == Status::Canceled));
+                }
+            }
+        }
+    }
+}

@@ -480,3 +480,78 @@ mod tests {
         assert!(method(SiteId::Mla, "pix").is_none());
     }
 }
+
+#[cfg(test)]
+mod machine_properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn payment(status: Status) -> Payment {
+        let now = Timestamp::from_millis(1_000);
+        Payment {
+            id: 1,
+            user_id: UserId::new(7).unwrap_or_else(|| unreachable!()),
+            site_id: SiteId::Mlb,
+            live_mode: false,
+            status,
+            status_detail: "x".into(),
+            transaction_amount: Money::from_cents(10_000),
+            authorized_amount: Money::from_cents(10_000),
+            transaction_amount_refunded: Money::ZERO,
+            captured: status != Status::Authorized,
+            binary_mode: false,
+            installments: 1,
+            payment_method_id: "master".into(),
+            payment_type_id: "credit_card".into(),
+            issuer_id: None,
+            description: None,
+            external_reference: None,
+            statement_descriptor: None,
+            notification_url: None,
+            card: None,
+            refunds: Vec::new(),
+            date_created: now,
+            date_approved: None,
+            date_last_updated: now,
+            date_of_expiration: Some(now.plus_millis(1_000)),
+            merchant_order_id: None,
+            echo: Echo::new(),
+        }
+    }
+
+    proptest! {
+        /// Random walks from any start: final statuses stay final, refunds never pass
+        /// the amount, a capture never passes the reserve.
+        #[test]
+        fn random_walks_keep_the_payments_rules(
+            start in 0usize..9,
+            events in proptest::collection::vec((0u8..7, 1i64..15_000), 0..30),
+        ) {
+            let mut p = payment(Status::ALL[start]);
+            for (i, (event, cents)) in events.into_iter().enumerate() {
+                let t = Timestamp::from_millis(2_000 + i as i64 * 1_000);
+                let before = p.clone();
+                let next = match event {
+                    0 => p.cancelled(t).ok(),
+                    1 => p.captured(Some(Money::from_cents(cents)), t).ok(),
+                    2 => p.refunded(Some(Money::from_cents(cents)), i as i64, None, t).ok().map(|(p, _)| p),
+                    3 => p.refunded(None, i as i64, None, t).ok().map(|(p, _)| p),
+                    4 => p.expired(t),
+                    5 => p.simulated(Simulation::Approve, t).ok(),
+                    _ => p.simulated(Simulation::ChargeBack, t).ok(),
+                };
+                if let Some(next) = next {
+                    p = next;
+                }
+                if matches!(before.status, Status::Rejected | Status::Cancelled | Status::Refunded | Status::ChargedBack) {
+                    prop_assert_eq!(p.status, before.status, "{:?} is final", before.status);
+                }
+                prop_assert!(p.transaction_amount_refunded <= p.transaction_amount);
+                prop_assert!(p.transaction_amount <= p.authorized_amount);
+                let listed: i64 = p.refunds.iter().map(|r| r.amount.cents()).sum();
+                prop_assert_eq!(listed, p.transaction_amount_refunded.cents());
+            }
+        }
+    }
+}
