@@ -331,9 +331,11 @@ fn retry_policy(base_secs: f64, attempts_max: u32) -> anyhow::Result<RetryPolicy
 fn print_welcome(account: &Issued, addr: std::net::SocketAddr) {
     let host = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
     let body = r#"{"type":"print","external_reference":"quickstart","config":{"point":{"terminal_id":"NEWLAND_N950__N950NCB123456789","subtype":"custom"}},"content":"Hello from caja"}"#;
+    let secret = account.webhook_secret.as_deref().unwrap_or("(none)");
     println!(
         "\nThe store was empty, so caja created a test account: user_id {}, site {}.\n\
          Its access token (shown only now; `caja token create` makes more):\n\n    {}\n\n\
+         Its webhook secret, which signs every notification (shown only now; `caja account set --rotate-secret` makes a new one):\n\n    {secret}\n\n\
          Queue a print action on a terminal (pasting it twice shows idempotency: the same key replays the first answer):\n\n\
          curl -si -X POST http://{host}/terminals/v1/actions -H 'Authorization: Bearer {}' -H 'X-Idempotency-Key: quickstart-1' -H 'Content-Type: application/json' -d '{body}'\n",
         account.user_id, account.site_id, account.access_token, account.access_token,

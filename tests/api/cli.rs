@@ -166,3 +166,36 @@ fn account_create_prints_the_webhook_secret_once_and_set_rotates_it() {
         "ftp://x",
     );
 }
+
+/// The first start on an empty store shows the new test account's token and webhook
+/// secret, each once.
+#[test]
+fn the_first_serve_shows_the_new_accounts_token_and_webhook_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(&dir);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_caja"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Up to the welcome's last line, the curl to try (so a shorter welcome ends the read too).
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok) {
+        let last = line.starts_with("curl ");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = lines.join("\n");
+    let after = |label: &str| {
+        let at = lines.iter().position(|l| l.contains(label)).unwrap_or_else(|| panic!("no {label:?} in {text}"));
+        lines[at + 2].trim().to_owned()
+    };
+    assert!(after("access token").starts_with("TEST-"), "{text}");
+    let secret = after("webhook secret");
+    assert!(secret.len() == 64 && secret.chars().all(|c| c.is_ascii_hexdigit()), "{text}");
+}
