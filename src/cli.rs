@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::notification::RetryPolicy;
+use crate::domain::UserId;
 use crate::domain::{SiteId, Timestamp};
 use crate::http::HttpConfig;
 use crate::provision::{self, AccountSpec, Issued};
@@ -46,6 +47,22 @@ enum Command {
     /// Manage the Point terminals accounts own.
     #[command(subcommand)]
     Terminal(TerminalCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check every resource's hash chain of audit records (of one account, or all):
+    /// prints `{"chains","records","unchained","broken":[…]}` and fails when a link is
+    /// broken (a record edited, removed or reordered in the database).
+    Verify {
+        #[arg(long)]
+        user_id: Option<i64>,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,6 +285,33 @@ async fn run(command: Command) -> anyhow::Result<()> {
             store.close().await;
             println!("{}", serde_json::to_string(&result?)?);
             Ok(())
+        }
+        Command::Audit(AuditCommand::Verify { user_id, database }) => {
+            let user = match user_id {
+                None => None,
+                Some(raw) => Some(UserId::new(raw).ok_or_else(|| anyhow::anyhow!("no account has user id {raw}"))?),
+            };
+            let store = store::open(&database.database).await?;
+            let records = store.audit_chain_records(user).await;
+            store.close().await;
+            let found = crate::domain::audit::verify(&records?);
+            let broken: Vec<_> = found
+                .broken
+                .iter()
+                .map(|b| serde_json::json!({ "record_id": b.record_id, "resource_type": b.resource_type, "resource_id": b.resource_id, "why": b.why }))
+                .collect();
+            let report = serde_json::json!({
+                "chains": found.chains, "records": found.records, "unchained": found.unchained, "broken": broken,
+            });
+            println!("{report}");
+            if found.broken.is_empty() {
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "{} audit chain(s) broken; the first broken link of each is listed above",
+                    found.broken.len()
+                )
+            }
         }
         Command::Token(TokenCommand::Create { user_id, site, database }) => {
             let store = store::open(&database.database).await?;

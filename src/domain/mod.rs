@@ -26,6 +26,6 @@ pub mod terminal_action;
 pub mod time;
 
 pub use account::{AccessToken, Principal, SiteId, TokenHash, TokenHasher, UserId};
-pub use audit::{AuditEvent, ResourceType};
+pub use audit::{AuditEvent, ChainRecord, ResourceType};
 pub use idempotency::{Fingerprint, IdempotencyKey, StoredResponse};
 pub use time::Timestamp;

@@ -90,7 +90,8 @@ impl From<&Notification> for NotificationView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEventView {
     pub id: i64,
-    /// `terminal_action`, `payout_transaction` or `payment_profile`.
+    /// The family: `terminal_action`, `payout_transaction`, `payment_profile`,
+    /// `customer`, `customer_card`, `order`, `payment`, `preference`, `merchant_order`.
     pub resource_type: &'static str,
     pub resource_id: String,
     /// `null` when the change created the resource.
@@ -103,6 +104,11 @@ pub struct AuditEventView {
     pub request_id: String,
     pub idempotency_key: Option<String>,
     pub date_created: String,
+    /// SHA-256 (hex) over `prev_hash` and this record: the resource's records form a
+    /// chain that `caja audit verify` checks. `null` for records older than the chain.
+    pub hash: Option<String>,
+    /// The hash of the resource's record before this one (`null` for its first).
+    pub prev_hash: Option<String>,
 }
 
 impl From<&AuditRecord> for AuditEventView {
@@ -120,6 +126,8 @@ impl From<&AuditRecord> for AuditEventView {
             request_id: e.request_id.clone(),
             idempotency_key: e.idempotency_key.as_ref().map(|k| k.as_str().to_owned()),
             date_created: e.at.to_rfc3339(),
+            hash: r.hash.clone(),
+            prev_hash: r.prev_hash.clone(),
         }
     }
 }

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::notification::{Attempt, Notification, NotificationStatus};
-use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
+use crate::domain::{
+    AuditEvent, ChainRecord, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId,
+};
 use crate::engine::{Command, Executed, Reads, UnitOfWork};
 pub use crate::engine::{Page, StoreError};
 
@@ -66,6 +68,9 @@ pub struct AuditFilter {
 pub struct AuditRecord {
     pub id: i64,
     pub event: AuditEvent,
+    /// Its link in the resource's hash chain (`None` before the chain existed).
+    pub hash: Option<String>,
+    pub prev_hash: Option<String>,
 }
 
 /// The domain-level operations every backend provides.
@@ -92,6 +97,10 @@ pub trait Store: Send + Sync {
         resource_type: ResourceType,
         resource_id: &str,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Every audit record (of one account, or all), by resource then id, with its
+    /// chain links (for `caja audit verify`).
+    async fn audit_chain_records(&self, user: Option<UserId>) -> Result<Vec<ChainRecord>, StoreError>;
 
     /// `Ok(false)` when the user id is taken; the caller draws another.
     async fn create_account(&self, account: NewAccount) -> Result<bool, StoreError>;

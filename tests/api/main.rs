@@ -9,6 +9,7 @@
 //! (create, list, get, add and delete a method, cancel) `customers`; notifications
 //! `webhooks`. `docs/fidelity.md` says where caja differs, and why.
 
+mod audit_chain;
 mod browser;
 mod card_reference;
 mod checkout_pro;

@@ -60,6 +60,19 @@ async fn a_store_of_the_previous_release_serves_every_resource_and_response_it_h
         } else if name.starts_with("payout-") {
             // Transactions now give `status_detail` as the statuses page lists it.
             assert_same_transactions(before, &body, name);
+        } else if name.starts_with("audit-events") {
+            // Audit events now show their hash-chain links: none for records written
+            // before the chain existed; the rest reads as it did.
+            let mut now: Value = serde_json::from_str(&body).expect("json");
+            for record in now["results"].as_array_mut().expect("results") {
+                let record = record.as_object_mut().expect("record");
+                assert_eq!(
+                    (record.remove("hash"), record.remove("prev_hash")),
+                    (Some(Value::Null), Some(Value::Null)),
+                    "{name}"
+                );
+            }
+            assert_eq!(now, serde_json::from_str::<Value>(before).expect("json"), "{name} reads as it did");
         } else {
             assert_eq!(body, before, "{name} reads as it did");
         }

@@ -24,7 +24,9 @@ use super::{
     AnyValue, AuditFilter, AuditRecord, Delivery, NewAccount, NotificationFilter, Page, ReadWork, Store, WriteWork,
 };
 use crate::domain::notification::{Attempt, Notification};
-use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
+use crate::domain::{
+    AuditEvent, ChainRecord, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId,
+};
 use crate::engine::StoreError;
 use tables::{PgTables, Statements};
 
@@ -204,6 +206,10 @@ impl Store for PostgresStore {
     ) -> Result<Vec<AuditEvent>, StoreError> {
         let resource_id = resource_id.to_owned();
         self.read(move |t| t.audit_trail(user, resource_type, &resource_id)).await
+    }
+
+    async fn audit_chain_records(&self, user: Option<UserId>) -> Result<Vec<ChainRecord>, StoreError> {
+        self.read(move |t| t.audit_chain_records(user)).await
     }
 
     async fn create_account(&self, account: NewAccount) -> Result<bool, StoreError> {

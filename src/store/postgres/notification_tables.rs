@@ -213,14 +213,21 @@ impl<C: GenericClient> PgTables<'_, C> {
         let rows = self.query(
             &format!(
                 "SELECT user_id, resource_type, resource_id, from_status, to_status, deleted_by, comments,
-                        request_id, idempotency_key, created_at, id
+                        request_id, idempotency_key, created_at, id, hash, prev_hash
                  FROM audit_events {condition} ORDER BY id DESC LIMIT $4 OFFSET $5"
             ),
             &[&user.get(), &kind, &filter.resource_id, &limit, &offset],
         )?;
         let items = rows
             .iter()
-            .map(|row| Ok(AuditRecord { id: row.get(10), event: audit_from_row(row)? }))
+            .map(|row| {
+                Ok(AuditRecord {
+                    id: row.get(10),
+                    event: audit_from_row(row)?,
+                    hash: row.get(11),
+                    prev_hash: row.get(12),
+                })
+            })
             .collect::<Result<_, StoreError>>()?;
         Ok(Page { total: total as u64, items })
     }

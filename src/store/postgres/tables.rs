@@ -15,8 +15,8 @@ use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::notification::NewNotification;
 use crate::domain::resource::IndexEntry;
 use crate::domain::{
-    AuditEvent, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse, Timestamp, TokenHash,
-    UserId,
+    AuditEvent, ChainRecord, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse, Timestamp,
+    TokenHash, UserId,
 };
 use crate::engine::{Envelope, Loaded, StoreError, UnitOfWork};
 
@@ -134,6 +134,27 @@ impl<'c, C: GenericClient> PgTables<'c, C> {
             &[&user.get(), &resource_type.as_str(), &resource_id],
         )?;
         rows.iter().map(audit_from_row).collect()
+    }
+
+    /// Every audit record (of one account, or all), by resource then id, with links.
+    pub fn audit_chain_records(&mut self, user: Option<UserId>) -> Result<Vec<ChainRecord>, StoreError> {
+        let rows = self.query(
+            "SELECT user_id, resource_type, resource_id, from_status, to_status, deleted_by, comments,
+                    request_id, idempotency_key, created_at, id, hash, prev_hash
+             FROM audit_events WHERE $1::BIGINT IS NULL OR user_id = $1
+             ORDER BY user_id, resource_type, resource_id, id",
+            &[&user.map(UserId::get)],
+        )?;
+        rows.iter()
+            .map(|row| {
+                Ok(ChainRecord {
+                    event: audit_from_row(row)?,
+                    id: row.get(10),
+                    hash: row.get(11),
+                    prev_hash: row.get(12),
+                })
+            })
+            .collect()
     }
 
     pub fn insert_account(
@@ -304,11 +325,21 @@ impl<C: GenericClient> UnitOfWork for PgTables<'_, C> {
         self.insert_notification(notification)
     }
 
+    /// Chained to the resource's last record (the resource's row is locked by this
+    /// write, so no other transaction appends to its chain meanwhile).
     fn append_audit(&mut self, e: &AuditEvent) -> Result<(), StoreError> {
+        let prev: Option<String> = self
+            .query_opt(
+                "SELECT hash FROM audit_events WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3
+                 ORDER BY id DESC LIMIT 1",
+                &[&e.user_id.get(), &e.resource_type.as_str(), &e.resource_id],
+            )?
+            .and_then(|row| row.get(0));
+        let hash = crate::domain::audit::chain_hash(prev.as_deref(), e);
         self.execute(
             "INSERT INTO audit_events (user_id, resource_type, resource_id, from_status, to_status,
-                 deleted_by, comments, request_id, idempotency_key, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 deleted_by, comments, request_id, idempotency_key, created_at, hash, prev_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             &[
                 &e.user_id.get(),
                 &e.resource_type.as_str(),
@@ -320,6 +351,8 @@ impl<C: GenericClient> UnitOfWork for PgTables<'_, C> {
                 &e.request_id,
                 &e.idempotency_key.as_ref().map(IdempotencyKey::as_str),
                 &e.at.as_millis(),
+                &hash,
+                &prev,
             ],
         )?;
         Ok(())

@@ -19,7 +19,9 @@ use super::{
     AnyValue, AuditFilter, AuditRecord, Delivery, NewAccount, NotificationFilter, Page, ReadWork, Store, WriteWork,
 };
 use crate::domain::notification::{Attempt, Notification};
-use crate::domain::{AuditEvent, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId};
+use crate::domain::{
+    AuditEvent, ChainRecord, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId,
+};
 use crate::engine::StoreError;
 use readers::Readers;
 use tables::Tables;
@@ -108,6 +110,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<AuditEvent>, StoreError> {
         let resource_id = resource_id.to_owned();
         self.readers.read(move |conn| Tables(conn).audit_trail(user, resource_type, &resource_id)).await
+    }
+
+    async fn audit_chain_records(&self, user: Option<UserId>) -> Result<Vec<ChainRecord>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).audit_chain_records(user)).await
     }
 
     async fn create_account(&self, account: NewAccount) -> Result<bool, StoreError> {

@@ -213,12 +213,17 @@ impl Tables<'_> {
             .query_row(params![user.get(), kind, filter.resource_id], |row| row.get(0))?;
         let mut stmt = self.0.prepare_cached(&format!(
             "SELECT user_id, resource_type, resource_id, from_status, to_status, deleted_by, comments,
-                    request_id, idempotency_key, created_at, id
+                    request_id, idempotency_key, created_at, id, hash, prev_hash
              FROM audit_events {condition} ORDER BY id DESC LIMIT ?4 OFFSET ?5"
         ))?;
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![user.get(), kind, filter.resource_id, limit, offset], |row| {
-            Ok(AuditRecord { id: row.get(10)?, event: audit_from_row(row)? })
+            Ok(AuditRecord {
+                id: row.get(10)?,
+                event: audit_from_row(row)?,
+                hash: row.get(11)?,
+                prev_hash: row.get(12)?,
+            })
         })?;
         Ok(Page { total: total as u64, items: rows.collect::<Result<_, _>>()? })
     }

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_notification_body.sql"),
     include_str!("migrations/0007_notification_form.sql"),
     include_str!("migrations/0008_webhook_secrets.sql"),
+    include_str!("migrations/0009_audit_chain.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

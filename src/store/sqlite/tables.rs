@@ -7,8 +7,8 @@ use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::notification::NewNotification;
 use crate::domain::resource::IndexEntry;
 use crate::domain::{
-    AuditEvent, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse, Timestamp, TokenHash,
-    UserId,
+    AuditEvent, ChainRecord, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse, Timestamp,
+    TokenHash, UserId,
 };
 use crate::engine::{Envelope, Loaded, StoreError, UnitOfWork};
 
@@ -104,11 +104,23 @@ impl UnitOfWork for Tables<'_> {
         self.insert_notification(notification)
     }
 
+    /// Chained to the resource's last record (the resource is held by this write, so
+    /// no other transaction appends to its chain meanwhile).
     fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
+        let prev: Option<String> = self
+            .0
+            .prepare_cached(
+                "SELECT hash FROM audit_events WHERE user_id = ?1 AND resource_type = ?2 AND resource_id = ?3
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![event.user_id.get(), event.resource_type.as_str(), event.resource_id], |row| row.get(0))
+            .optional()?
+            .flatten();
+        let hash = crate::domain::audit::chain_hash(prev.as_deref(), event);
         let mut stmt = self.0.prepare_cached(
             "INSERT INTO audit_events (user_id, resource_type, resource_id, from_status, to_status,
-                 deleted_by, comments, request_id, idempotency_key, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 deleted_by, comments, request_id, idempotency_key, created_at, hash, prev_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         stmt.execute(params![
             event.user_id.get(),
@@ -121,6 +133,8 @@ impl UnitOfWork for Tables<'_> {
             event.request_id,
             event.idempotency_key.as_ref().map(IdempotencyKey::as_str),
             event.at.as_millis(),
+            hash,
+            prev,
         ])?;
         Ok(())
     }
@@ -183,6 +197,25 @@ impl Tables<'_> {
              FROM audit_events WHERE user_id = ?1 AND resource_type = ?2 AND resource_id = ?3 ORDER BY id",
         )?;
         let rows = stmt.query_map(params![user.get(), resource_type.as_str(), resource_id], audit_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every audit record (of one account, or all), by resource then id, with links.
+    pub fn audit_chain_records(&self, user: Option<UserId>) -> Result<Vec<ChainRecord>, StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT user_id, resource_type, resource_id, from_status, to_status, deleted_by, comments,
+                    request_id, idempotency_key, created_at, id, hash, prev_hash
+             FROM audit_events WHERE ?1 IS NULL OR user_id = ?1
+             ORDER BY user_id, resource_type, resource_id, id",
+        )?;
+        let rows = stmt.query_map([user.map(UserId::get)], |row| {
+            Ok(ChainRecord {
+                event: audit_from_row(row)?,
+                id: row.get(10)?,
+                hash: row.get(11)?,
+                prev_hash: row.get(12)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

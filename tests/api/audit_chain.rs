@@ -1,0 +1,96 @@
+//! The tamper-evident audit trail: every resource's audit records form a hash chain,
+//! and `caja audit verify` finds a record edited, removed or reordered in the
+//! database directly, on either store.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+
+/// Run `caja audit verify` on the app's store: success, and the report.
+fn verify(app: &TestApp) -> (bool, Value) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_caja"))
+        .args(["audit", "verify", "--database", &app.db.url])
+        .env_remove("CAJA_DATABASE_URL")
+        .output()
+        .expect("caja runs");
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (output.status.success(), report)
+}
+
+/// An app whose store holds one order moved three times (created, at the terminal,
+/// processed, refunded): a chain of four records.
+async fn app_with_a_chain() -> (TestApp, String) {
+    let (app, order, _) = app_with_a_chain_of().await;
+    (app, order)
+}
+
+async fn app_with_a_chain_of() -> (TestApp, String, crate::helpers::Account) {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let body = json!({ "type": "point", "external_reference": "chain-1", "transactions": { "payments": [{ "amount": "5" }] },
+                       "config": { "point": { "terminal_id": "NEWLAND_N950__SBX0000001" } } });
+    let order: Value = app.orders(Method::POST, "/v1/orders", &account, Some(body)).await.json().await.unwrap();
+    let id = order["id"].as_str().unwrap().to_owned();
+    let events = format!("/v1/orders/{id}/events");
+    app.orders(Method::POST, &events, &account, Some(json!({ "status": "processed" }))).await;
+    app.orders(Method::POST, &format!("/v1/orders/{id}/refund"), &account, None).await;
+    (app, id, account)
+}
+
+#[tokio::test]
+async fn an_untouched_trail_verifies_and_the_api_shows_its_links() {
+    let (app, order, account) = app_with_a_chain_of().await;
+    let (ok, report) = verify(&app);
+    assert!(ok, "{report}");
+    assert_eq!(report["broken"], json!([]));
+    assert!(report["chains"].as_u64().unwrap() >= 1 && report["records"].as_u64().unwrap() >= 4, "{report}");
+    let page: Value = app
+        .orders(Method::GET, &format!("/v1/audit-events?resource_id={order}"), &account, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let records = page["results"].as_array().unwrap_or_else(|| panic!("{page}"));
+    assert_eq!(records.len(), 4);
+    for pair in records.windows(2) {
+        // Newest first: each record names the one before it.
+        assert_eq!(pair[0]["prev_hash"], pair[1]["hash"], "{page}");
+    }
+    assert_eq!(records[3]["prev_hash"], Value::Null, "the first record of the resource");
+}
+
+#[tokio::test]
+async fn an_edited_record_breaks_its_chain() {
+    let (app, order) = app_with_a_chain().await;
+    app.db.sql(&format!(
+        "UPDATE audit_events SET to_status = 'canceled' WHERE id = (SELECT MAX(id) FROM audit_events WHERE resource_id = '{order}')"
+    ));
+    let (ok, report) = verify(&app);
+    assert!(!ok, "{report}");
+    assert_eq!(report["broken"][0]["resource_id"], order.as_str());
+    assert!(report["broken"][0]["why"].as_str().unwrap().contains("edited"), "{report}");
+}
+
+#[tokio::test]
+async fn a_removed_record_breaks_its_chain() {
+    let (app, order) = app_with_a_chain().await;
+    app.db.sql(&format!(
+        "DELETE FROM audit_events WHERE id = (SELECT MIN(id) + 1 FROM audit_events WHERE resource_id = '{order}')"
+    ));
+    let (ok, report) = verify(&app);
+    assert!(!ok, "{report}");
+    assert!(report["broken"][0]["why"].as_str().unwrap().contains("removed or reordered"), "{report}");
+}
+
+#[tokio::test]
+async fn reordered_records_break_their_chain() {
+    let (app, order) = app_with_a_chain().await;
+    // The first record becomes the last.
+    app.db.sql(&format!(
+        "UPDATE audit_events SET id = id + 1000000 WHERE id = (SELECT MIN(id) FROM audit_events WHERE resource_id = '{order}')"
+    ));
+    let (ok, report) = verify(&app);
+    assert!(!ok, "{report}");
+    assert_eq!(report["broken"][0]["resource_id"], order.as_str());
+}
