@@ -199,3 +199,76 @@ fn the_first_serve_shows_the_new_accounts_token_and_webhook_secret() {
     let secret = after("webhook secret");
     assert!(secret.len() == 64 && secret.chars().all(|c| c.is_ascii_hexdigit()), "{text}");
 }
+
+/// Tokens and webhook secrets never reach the logs: a server at the most verbose log
+/// level is driven through good and bad tokens, writes, errors and webhook deliveries,
+/// and its whole log is searched for them.
+#[test]
+fn tokens_and_webhook_secrets_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(&dir);
+    let account: Value =
+        serde_json::from_slice(&caja(&["account", "create", "--site", "MLB", "--database", &db]).stdout).unwrap();
+    let (token, secret) =
+        (account["access_token"].as_str().unwrap().to_owned(), account["webhook_secret"].as_str().unwrap().to_owned());
+    let user = account["user_id"].to_string();
+    // Notifications go to a closed port: delivery is attempted, fails and is logged.
+    let set = caja(&[
+        "account",
+        "set",
+        "--user-id",
+        &user,
+        "--notification-url",
+        "http://127.0.0.1:9/hooks",
+        "--database",
+        &db,
+    ]);
+    assert!(set.status.success(), "{set:?}");
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caja"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db, "--webhook-retry-base", "1"])
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let address = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("caja listening on ").map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+        })
+        .expect("caja serve prints its address");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let post = |path: &str, token: &str, body: Value| {
+            client.post(format!("{address}{path}")).bearer_auth(token).header("X-Idempotency-Key", uuid::Uuid::new_v4().to_string()).json(&body).send()
+        };
+        let order = json_body(post("/v1/orders", &token, serde_json::json!({ "type": "point", "external_reference": "log-1", "transactions": { "payments": [{ "amount": "5" }] }, "config": { "point": { "terminal_id": "NEWLAND_N950__SBX0000001" } } })).await).await;
+        let id = order["id"].as_str().unwrap().to_owned();
+        post(&format!("/v1/orders/{id}/events"), &token, serde_json::json!({ "status": "processed" })).await.unwrap();
+        post("/v1/orders", &token, serde_json::json!({ "type": 1 })).await.unwrap();
+        post("/v1/orders", &format!("{token}x"), serde_json::json!({})).await.unwrap();
+        client.get(format!("{address}/v1/orders/{id}")).header("Authorization", format!("Basic {token}")).send().await.unwrap();
+        // Let the worker try the webhook (and fail) at least once.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("webhook") || text.contains("notification") || text.contains("/v1/orders"),
+        "the log was written: {text:.300}"
+    );
+    let token_secret = token.rsplit('-').nth(1).unwrap_or(&token);
+    for (what, value) in
+        [("access token", token.as_str()), ("token's secret part", token_secret), ("webhook secret", secret.as_str())]
+    {
+        assert!(!text.contains(value), "the {what} is in the log");
+    }
+}
+
+async fn json_body(response: Result<reqwest::Response, reqwest::Error>) -> Value {
+    response.unwrap().json().await.unwrap()
+}
