@@ -4,7 +4,7 @@
 use super::{RequestContext, StoreError, UnitOfWork};
 use crate::domain::notification::{NewNotification, NotificationForm};
 use crate::domain::payout::CancelNote;
-use crate::domain::{AuditEvent, ResourceType};
+use crate::domain::{AuditEvent, ResourceType, Timestamp, UserId};
 
 /// Append `event` to the audit trail and enqueue its notification for the payout's
 /// URL (`url_override`) or else the account's, if either is set.
@@ -93,4 +93,28 @@ pub fn enqueue_ipn(
         body: None,
         form: NotificationForm::Ipn,
     })
+}
+
+/// The audit record of a change the worker made (payout processing, expiry): request
+/// id [`super::WORKER_REQUEST_ID`], no idempotency key.
+pub fn worker_audit(
+    user_id: UserId,
+    resource_type: ResourceType,
+    resource_id: String,
+    from: Option<&str>,
+    to: &str,
+    at: Timestamp,
+) -> AuditEvent {
+    AuditEvent {
+        user_id,
+        resource_type,
+        resource_id,
+        from_status: from.map(str::to_owned),
+        to_status: to.to_owned(),
+        deleted_by: None,
+        comments: None,
+        request_id: super::WORKER_REQUEST_ID.to_owned(),
+        idempotency_key: None,
+        at,
+    }
 }

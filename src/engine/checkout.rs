@@ -226,18 +226,7 @@ impl By<'_> {
     fn event(self, id: String, from: Option<&str>, to: &str) -> crate::domain::AuditEvent {
         match self {
             By::Request(ctx) => audit(ctx, ResourceType::MerchantOrder, id, from, to, None),
-            By::Worker { user, now } => crate::domain::AuditEvent {
-                user_id: user,
-                resource_type: ResourceType::MerchantOrder,
-                resource_id: id,
-                from_status: from.map(str::to_owned),
-                to_status: to.to_owned(),
-                deleted_by: None,
-                comments: None,
-                request_id: super::WORKER_REQUEST_ID.to_owned(),
-                idempotency_key: None,
-                at: now,
-            },
+            By::Worker { user, now } => super::worker_audit(user, ResourceType::MerchantOrder, id, from, to, now),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::domain::order_draft::{check_method, Invalid, PaymentDraft};
 use crate::domain::order_money::Money;
 use crate::domain::resource::scoped;
 use crate::domain::terminal::Terminal;
-use crate::domain::{AuditEvent, ResourceType, Timestamp, UserId};
+use crate::domain::{ResourceType, Timestamp, UserId};
 
 type Ran<T> = Result<Result<T, Failure>, StoreError>;
 
@@ -412,18 +412,15 @@ pub fn expire_orders(uow: &mut dyn UnitOfWork, now: Timestamp) -> Result<usize, 
             continue;
         };
         resource::update(uow, &stored, &after)?;
-        let event = AuditEvent {
-            user_id: after.user_id,
-            resource_type: ResourceType::Order,
-            resource_id: after.id.to_string(),
-            from_status: Some(stored.value.status.as_str().to_owned()),
-            to_status: after.status.as_str().to_owned(),
-            deleted_by: None,
-            comments: None,
-            request_id: super::WORKER_REQUEST_ID.to_owned(),
-            idempotency_key: None,
-            at: now,
-        };
+        let from = Some(stored.value.status.as_str());
+        let event = super::worker_audit(
+            after.user_id,
+            ResourceType::Order,
+            after.id.to_string(),
+            from,
+            after.status.as_str(),
+            now,
+        );
         record_change(uow, event, after.external_reference.as_deref(), None)?;
         expired += 1;
     }

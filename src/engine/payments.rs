@@ -238,18 +238,15 @@ pub fn expire_payments(uow: &mut dyn UnitOfWork, now: Timestamp) -> Result<usize
             continue;
         };
         resource::update(uow, &stored, &after)?;
-        let event = AuditEvent {
-            user_id: after.user_id,
-            resource_type: ResourceType::Payment,
-            resource_id: after.id.to_string(),
-            from_status: Some(stored.value.status.as_str().to_owned()),
-            to_status: after.status.as_str().to_owned(),
-            deleted_by: None,
-            comments: None,
-            request_id: super::WORKER_REQUEST_ID.to_owned(),
-            idempotency_key: None,
-            at: now,
-        };
+        let from = Some(stored.value.status.as_str());
+        let event = super::worker_audit(
+            after.user_id,
+            ResourceType::Payment,
+            after.id.to_string(),
+            from,
+            after.status.as_str(),
+            now,
+        );
         notify(uow, event, &after, "payment.updated", now)?;
         super::checkout::payment_changed(uow, super::checkout::By::Worker { user: after.user_id, now }, &after)?;
         expired += 1;

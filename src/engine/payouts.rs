@@ -127,18 +127,8 @@ pub fn advance_payouts(uow: &mut dyn UnitOfWork, now: Timestamp, delay_ms: i64) 
         let Some(payout) = resource::read::<Payout>(uow, &v.payout_id.to_string())? else {
             return Err(StoreError::Database(format!("payout {} of transaction {} is missing", v.payout_id, v.id)));
         };
-        let event = AuditEvent {
-            user_id: v.user_id,
-            resource_type: ResourceType::PayoutTransaction,
-            resource_id: v.id.to_string(),
-            from_status: Some(transition.from.as_str().to_owned()),
-            to_status: transition.to.as_str().to_owned(),
-            deleted_by: None,
-            comments: None,
-            request_id: WORKER_REQUEST_ID.to_owned(),
-            idempotency_key: None,
-            at: now,
-        };
+        let (from, to) = (Some(transition.from.as_str()), transition.to.as_str());
+        let event = super::worker_audit(v.user_id, ResourceType::PayoutTransaction, v.id.to_string(), from, to, now);
         move_transaction(uow, &payout, &t, v.moved(transition, now, delay_ms), event)?;
         moved += 1;
     }
