@@ -71,6 +71,19 @@ impl SiteId {
         SiteId::ALL.into_iter().map(SiteId::currency).find(|c| *c == currency)
     }
 
+    /// The site's country as ISO 3166 codes: two letters and three (`BR`, `BRA`).
+    pub fn country_codes(self) -> (&'static str, &'static str) {
+        match self {
+            SiteId::Mla => ("AR", "ARG"),
+            SiteId::Mlb => ("BR", "BRA"),
+            SiteId::Mlm => ("MX", "MEX"),
+            SiteId::Mlc => ("CL", "CHL"),
+            SiteId::Mco => ("CO", "COL"),
+            SiteId::Mpe => ("PE", "PER"),
+            SiteId::Mlu => ("UY", "URY"),
+        }
+    }
+
     /// The currency amounts must be in on this site.
     pub fn currency(self) -> &'static str {
         match self {

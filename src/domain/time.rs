@@ -25,6 +25,12 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(millis))
     }
 
+    /// An RFC 3339 date with any offset (`2026-11-24T07:00:00.000-03:00`), to the
+    /// millisecond; `None` if it is not one.
+    pub fn parse_rfc3339(raw: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(raw).ok().map(|d| Timestamp(d.timestamp_millis()))
+    }
+
     /// `2026-11-24T10:00:00.000Z`.
     pub fn to_rfc3339(self) -> String {
         DateTime::<Utc>::from_timestamp_millis(self.0)

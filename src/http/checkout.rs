@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Number, Value};
 
 use super::error::{ApiError, ErrorBody, Family};
-use super::request::{json, json_response, operation, parse_json, read_failed, render, Write, WriteRequest};
+use super::request::{echo_of, json, json_response, operation, parse_json, read_failed, render, Write, WriteRequest};
 use super::AppState;
 use crate::domain::checkout::{BackUrls, Item, MerchantOrder, MethodRules, Preference};
 use crate::domain::checkout_draft::{new_preference, ItemDraft, MerchantOrderDraft, PreferenceDraft};
@@ -162,19 +162,8 @@ const PREFERENCE_READ: &[&str] = &[
     "binary_mode",
 ];
 
-fn echo_of(raw: &Map<String, Value>, read: &[&str]) -> crate::domain::order::Echo {
-    raw.iter()
-        .filter(|(k, v)| !read.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
 fn date(raw: Option<String>) -> Option<Result<Timestamp, String>> {
-    raw.map(|raw| {
-        chrono::DateTime::parse_from_rfc3339(&raw)
-            .map(|d| Timestamp::from_millis(d.timestamp_millis()))
-            .map_err(|_| raw)
-    })
+    raw.map(|raw| Timestamp::parse_rfc3339(&raw).ok_or(raw))
 }
 
 fn ids(list: Option<Vec<IdBody>>) -> Vec<String> {
@@ -647,9 +636,9 @@ pub async fn search_merchant_orders(
             .iter()
             .find_map(|n| params.get(*n))
             .map(|raw| {
-                chrono::DateTime::parse_from_rfc3339(raw).map(|d| Timestamp::from_millis(d.timestamp_millis())).map_err(
-                    |_| ApiError::refused(FAMILY, Failure::InvalidBody(format!("{raw} is not an ISO 8601 date"))),
-                )
+                Timestamp::parse_rfc3339(raw).ok_or_else(|| {
+                    ApiError::refused(FAMILY, Failure::InvalidBody(format!("{raw} is not an ISO 8601 date")))
+                })
             })
             .transpose()
     };

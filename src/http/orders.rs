@@ -16,12 +16,12 @@ use serde_json::{json, Map, Value};
 
 use super::error::{orders_payment_failed, ApiError, Family, OrdersErrorBody};
 use super::request::{
-    empty_response, json, json_response, operation, parse_json, read_failed, render, Write, WriteRequest,
+    echo_of, empty_response, json, json_response, operation, parse_json, read_failed, render, Write, WriteRequest,
 };
 use super::AppState;
 use crate::domain::order::{
-    simulation_status, Echo, Order, OrderId, OrderType, Payment, PaymentId, PaymentMethod, PaymentType, Refund,
-    RefundId, Refusal, Simulation, Status, INSTALLMENTS_MAX, SIMULATED_FAILURES,
+    simulation_status, Order, OrderId, OrderType, Payment, PaymentId, PaymentMethod, PaymentType, Refund, RefundId,
+    Refusal, Simulation, Status, INSTALLMENTS_MAX, SIMULATED_FAILURES,
 };
 use crate::domain::order_draft::{new_order, new_payment, OrderDraft, PaymentDraft, PointDraft};
 use crate::domain::order_money::{parse_duration_ms, Money};
@@ -248,17 +248,10 @@ fn payment_dates(body: &PaymentBody, at: &str) -> Result<(), Failure> {
     if body.expiration_time.as_deref().is_some_and(|d| parse_duration_ms(d).is_none()) {
         return Err(invalid("expiration_time", "must be an ISO 8601 duration"));
     }
-    if body.date_of_expiration.as_deref().is_some_and(|d| chrono::DateTime::parse_from_rfc3339(d).is_err()) {
+    if body.date_of_expiration.as_deref().is_some_and(|d| Timestamp::parse_rfc3339(d).is_none()) {
         return Err(invalid("date_of_expiration", "must be an RFC 3339 date"));
     }
     Ok(())
-}
-
-fn echo_of(raw: &Map<String, Value>, read: &[&str]) -> Echo {
-    raw.iter()
-        .filter(|(k, v)| !read.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 fn payment_draft(body: PaymentBody, raw: Option<&Value>) -> PaymentDraft {
@@ -422,17 +415,9 @@ fn reference_id() -> String {
 // ---------------------------------------------------------------------------------
 // Views.
 
+/// The online pages show two letters, the Point pages three.
 fn country(site: SiteId, point: bool) -> &'static str {
-    let (two, three) = match site {
-        SiteId::Mla => ("AR", "ARG"),
-        SiteId::Mlb => ("BR", "BRA"),
-        SiteId::Mlm => ("MX", "MEX"),
-        SiteId::Mlc => ("CL", "CHL"),
-        SiteId::Mco => ("CO", "COL"),
-        SiteId::Mpe => ("PE", "PER"),
-        SiteId::Mlu => ("UY", "URY"),
-    };
-    // The online pages show two letters, the Point pages three.
+    let (two, three) = site.country_codes();
     if point {
         three
     } else {
@@ -939,9 +924,7 @@ pub async fn search_orders(
     let get = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
     let date = |name: &str| -> Result<Timestamp, ApiError> {
         let raw = get(name).ok_or_else(|| refuse(Refusal::RequiredSearchParams))?;
-        chrono::DateTime::parse_from_rfc3339(&raw)
-            .map(|d| Timestamp::from_millis(d.timestamp_millis()))
-            .map_err(|_| invalid(&format!("{name} must be an RFC 3339 date")))
+        Timestamp::parse_rfc3339(&raw).ok_or_else(|| invalid(&format!("{name} must be an RFC 3339 date")))
     };
     let (begin, end) = (date("begin_date")?, date("end_date")?);
     let number = |name: &str, min: u64, max: u64| -> Result<Option<u64>, ApiError> {

@@ -18,7 +18,7 @@ use serde_json::{json, Map, Number, Value};
 
 use super::error::{ApiError, ErrorBody, Family};
 use super::request::{
-    json, json_response, operation, parse_json, read_failed, render, test_accounts_only, Write, WriteRequest,
+    echo_of, json, json_response, operation, parse_json, read_failed, render, test_accounts_only, Write, WriteRequest,
 };
 use super::AppState;
 use crate::domain::order_money::Money;
@@ -29,7 +29,7 @@ use crate::domain::payment::{
 };
 use crate::domain::payment_draft::{new_payment, PaymentDraft};
 use crate::domain::terminal_action::PropertyError;
-use crate::domain::{Principal, SiteId, Timestamp};
+use crate::domain::{Principal, Timestamp};
 use crate::engine::payments::{
     self as engine, CreatePayment, DateField, PaymentSearch, PaymentUpdate, RefundPayment, SimulatePayment,
     UpdatePayment,
@@ -163,7 +163,7 @@ fn body_error(failure: Failure) -> Failure {
 
 /// A date as the reference writes them: `2022-11-17T09:37:52.000-04:00`.
 fn parse_date(raw: &str) -> Result<Timestamp, String> {
-    DateTime::parse_from_rfc3339(raw).map(|d| Timestamp::from_millis(d.timestamp_millis())).map_err(|_| raw.to_owned())
+    Timestamp::parse_rfc3339(raw).ok_or_else(|| raw.to_owned())
 }
 
 fn draft_of(body: &[u8]) -> Result<(PaymentDraft, Option<String>), Failure> {
@@ -179,11 +179,7 @@ fn draft_of(body: &[u8]) -> Result<(PaymentDraft, Option<String>), Failure> {
         return Err(Failure::InvalidBody("three_d_secure_mode must be not_supported or optional".into()));
     }
     let raw: Map<String, Value> = serde_json::from_slice(body).map_err(|e| Failure::MalformedJson(e.to_string()))?;
-    let echo = raw
-        .iter()
-        .filter(|(k, v)| !READ_FIELDS.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let echo = echo_of(&raw, READ_FIELDS);
     let token = typed.token.clone();
     let draft = PaymentDraft {
         transaction_amount: typed.transaction_amount.map(|n| n.to_string()),
@@ -852,18 +848,6 @@ pub async fn payment_methods(Extension(principal): Extension<Principal>) -> Resp
     json(StatusCode::OK, &methods)
 }
 
-fn country(site: SiteId) -> &'static str {
-    match site {
-        SiteId::Mla => "AR",
-        SiteId::Mlb => "BR",
-        SiteId::Mlm => "MX",
-        SiteId::Mlc => "CL",
-        SiteId::Mco => "CO",
-        SiteId::Mpe => "PE",
-        SiteId::Mlu => "UY",
-    }
-}
-
 /// `GET /users/me`: the token's account.
 #[utoipa::path(
     get, path = "/users/me", tag = "Payments",
@@ -882,7 +866,7 @@ pub async fn users_me(Extension(principal): Extension<Principal>) -> Response {
         "last_name": "User",
         "email": format!("test_user_{id}@testuser.com"),
         "site_id": principal.site_id.as_str(),
-        "country_id": country(principal.site_id),
+        "country_id": principal.site_id.country_codes().0,
         "user_type": "normal",
         "tags": if principal.live_mode { json!(["normal"]) } else { json!(["test_user"]) },
         "status": { "site_status": "active" },

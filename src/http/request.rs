@@ -266,6 +266,15 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Re
     })
 }
 
+/// The fields of a JSON body a handler keeps as sent: every non-null member but
+/// those in `read` (the ones the domain reads itself).
+pub fn echo_of(raw: &serde_json::Map<String, serde_json::Value>, read: &[&str]) -> crate::domain::order::Echo {
+    raw.iter()
+        .filter(|(k, v)| !read.contains(&k.as_str()) && !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// A stored response with a JSON body.
 pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> StoredResponse {
     StoredResponse { status: status.as_u16(), body: serde_json::to_vec(body).unwrap_or_default() }
