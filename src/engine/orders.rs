@@ -244,16 +244,20 @@ impl Operation for RefundOrder {
     }
 }
 
-/// The manual order's transactions: only an online order in `manual` mode that is
-/// still `created` takes them.
-fn editable(order: &Order) -> Result<(), Refusal> {
+/// The order whose transactions change: only an online order of this account, in
+/// `manual` mode and still `created`, takes them.
+fn editable(uow: &mut dyn UnitOfWork, ctx: &RequestContext, id: &OrderId) -> Ran<Stored<Order>> {
+    let Some(stored) = owned(uow, ctx.principal.user_id, id)? else {
+        return Ok(Err(Failure::NotFound));
+    };
+    let order = &stored.value;
     if order.order_type != OrderType::Online || order.processing_mode != ProcessingMode::Manual {
-        return Err(Refusal::WrongMode);
+        return refused(Refusal::WrongMode);
     }
     if order.status != Status::Created {
-        return Err(Refusal::NotSupported);
+        return refused(Refusal::NotSupported);
     }
-    Ok(())
+    Ok(Ok(stored))
 }
 
 /// `POST /v1/orders/{id}/transactions`: add a payment.
@@ -267,12 +271,10 @@ impl Operation for AddTransaction {
     type Effect = Payment;
 
     fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Ran<Payment> {
-        let Some(stored) = owned(uow, ctx.principal.user_id, &self.id)? else {
-            return Ok(Err(Failure::NotFound));
+        let stored = match editable(uow, ctx, &self.id)? {
+            Ok(stored) => stored,
+            Err(failure) => return Ok(Err(failure)),
         };
-        if let Err(refusal) = editable(&stored.value) {
-            return refused(refusal);
-        }
         if stored.value.payments.len() >= PAYMENTS_PER_ORDER_MAX {
             return refused(Refusal::TooManyTransactions);
         }
@@ -297,12 +299,10 @@ impl Operation for UpdateTransaction {
     type Effect = Payment;
 
     fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Ran<Payment> {
-        let Some(stored) = owned(uow, ctx.principal.user_id, &self.id)? else {
-            return Ok(Err(Failure::NotFound));
+        let stored = match editable(uow, ctx, &self.id)? {
+            Ok(stored) => stored,
+            Err(failure) => return Ok(Err(failure)),
         };
-        if let Err(refusal) = editable(&stored.value) {
-            return refused(refusal);
-        }
         let mut order = stored.value.clone();
         let Some(payment) = order.payments.iter_mut().find(|p| p.id == self.transaction) else {
             return refused(Refusal::TransactionNotFound);
@@ -350,12 +350,10 @@ impl Operation for DeleteTransaction {
     type Effect = Change;
 
     fn run(&self, uow: &mut dyn UnitOfWork, ctx: &RequestContext) -> Ran<Change> {
-        let Some(stored) = owned(uow, ctx.principal.user_id, &self.id)? else {
-            return Ok(Err(Failure::NotFound));
+        let stored = match editable(uow, ctx, &self.id)? {
+            Ok(stored) => stored,
+            Err(failure) => return Ok(Err(failure)),
         };
-        if let Err(refusal) = editable(&stored.value) {
-            return refused(refusal);
-        }
         let mut order = stored.value.clone();
         let before = order.payments.len();
         order.payments.retain(|p| p.id != self.transaction);
