@@ -133,7 +133,8 @@ pub fn target_url(n: &Notification) -> String {
     }
 }
 
-fn form_encode(raw: &str) -> String {
+/// Percent-encode `raw` for a query string (unreserved characters as they are).
+pub fn form_encode(raw: &str) -> String {
     raw.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

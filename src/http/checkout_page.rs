@@ -392,7 +392,7 @@ fn back(p: &Preference, result: &Value) -> Response {
         ("processing_mode", "aggregator".to_owned()),
         ("merchant_account_id", "null".to_owned()),
     ];
-    let encoded: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    let encoded: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", crate::webhooks::form_encode(v))).collect();
     let target = url.as_deref().filter(|u| !u.is_empty()).map(|u| {
         let separator = if u.contains('?') { '&' } else { '?' };
         format!("{u}{separator}{}", encoded.join("&"))
@@ -414,13 +414,4 @@ fn back(p: &Preference, result: &Value) -> Response {
         )
         .into_response(),
     }
-}
-
-fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -684,6 +684,9 @@ async fn careless_requests_get_the_orders_envelope_and_code() {
     .await;
     let patch = app.orders(Method::PATCH, &format!("/v1/orders/{id}"), &account, None).await;
     assert_orders_error(patch, 405, "method_not_allowed").await;
+    let huge = json!({ "type": "online", "description": "x".repeat(2 * 1024 * 1024) });
+    assert_orders_error(app.orders(Method::POST, "/v1/orders", &account, Some(huge)).await, 413, "payload_too_large")
+        .await;
 
     // serde would fill a struct from an array, field by field: refused instead.
     let arrays = [

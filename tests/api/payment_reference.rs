@@ -361,6 +361,7 @@ async fn search_filters_pages_and_refuses_unknown_parameters() {
         ("criteria=up", 1004),
         ("begin_date=NOW-400DAYS", 9062),
         ("begin_date=yesterday", 1001),
+        ("limit=1001", 1000),
     ] {
         let response = app.payments(Method::GET, &format!("/v1/payments/search?{query}"), &account, None).await;
         assert_cause_code(response, 400, code).await;
