@@ -109,6 +109,10 @@ pub struct ChainRecord {
     /// `None` for records written before the chain existed.
     pub hash: Option<String>,
     pub prev_hash: Option<String>,
+    /// The status its resource has now (the store's `status` of the resource whose
+    /// kind is the record's `resource_type`); `None` when the family keeps no status
+    /// (preferences) or the resource is gone.
+    pub current_status: Option<String>,
 }
 
 /// A link that does not hold.
@@ -142,6 +146,7 @@ pub fn verify(records: &[ChainRecord]) -> Verification {
     for chain in records.chunk_by(same_resource) {
         found.chains += 1;
         found.records += chain.len() as u64;
+        let broken_before = found.broken.len();
         let mut prev: Option<&str> = None;
         let mut linked = false;
         for record in chain {
@@ -171,6 +176,19 @@ pub fn verify(records: &[ChainRecord]) -> Verification {
             }
             prev = Some(hash);
             linked = true;
+        }
+        // A record removed from the end leaves an intact chain: the resource's own
+        // status then names a move the chain does not end with.
+        let intact = found.broken.len() == broken_before;
+        if let (true, Some(head)) = (intact, chain.last()) {
+            if head.current_status.as_deref().is_some_and(|now| now != head.event.to_status) {
+                found.broken.push(BrokenLink {
+                    record_id: head.id,
+                    resource_type: head.event.resource_type.as_str(),
+                    resource_id: head.event.resource_id.clone(),
+                    why: "its resource's status is not the to_status at the head of its chain (a record at the end was removed)",
+                });
+            }
         }
     }
     found
@@ -207,6 +225,7 @@ mod chain_tests {
                     event: e.clone(),
                     hash: Some(hash.clone()),
                     prev_hash: prev.clone(),
+                    current_status: events.last().map(|e| e.to_status.clone()),
                 };
                 prev = Some(hash);
                 record
@@ -225,5 +244,9 @@ mod chain_tests {
         assert_eq!(verify(&removed).broken[0].record_id, 3);
         let reordered = vec![records[0].clone(), records[2].clone(), records[1].clone()];
         assert_eq!(verify(&reordered).broken.len(), 1);
+        let tail_removed = records[..2].to_vec();
+        let found = verify(&tail_removed);
+        assert_eq!((found.broken.len(), found.broken[0].record_id), (1, 2), "{found:?}");
+        assert!(found.broken[0].why.contains("head"));
     }
 }

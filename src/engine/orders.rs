@@ -438,7 +438,8 @@ fn save(
 }
 
 /// Audit a change (a move within a status, such as a partial refund, is recorded
-/// under its `status_detail`); notify it when its new status is one the Orders
+/// from the status to itself, its `status_detail` move in `comments`, so the head
+/// of a resource's trail always names its status); notify it when its new status is one the Orders
 /// webhooks announce.
 fn record(
     uow: &mut dyn UnitOfWork,
@@ -447,9 +448,12 @@ fn record(
     after: &Order,
 ) -> Result<(), StoreError> {
     let moved = before.is_none_or(|b| b.status != after.status);
-    let to = if moved { after.status.as_str() } else { after.status_detail.as_str() };
-    let from = before.map(|b| if moved { b.status.as_str() } else { b.status_detail.as_str() });
-    let event = audit(ctx, ResourceType::Order, after.id.to_string(), from, to, None);
+    let from = before.map(|b| b.status.as_str());
+    let mut event = audit(ctx, ResourceType::Order, after.id.to_string(), from, after.status.as_str(), None);
+    if let (false, Some(before)) = (moved, before) {
+        event.comments =
+            Some(format!("status_detail: {} -> {}", before.status_detail.as_str(), after.status_detail.as_str()));
+    }
     if moved && NOTIFIED.contains(&after.status) {
         record_change(uow, event, after.external_reference.as_deref(), None)
     } else {

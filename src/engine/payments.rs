@@ -267,8 +267,8 @@ fn save(
     Ok(after)
 }
 
-/// Audit a change (a move within a status, such as a partial refund, under its
-/// `status_detail`) and notify it: `payment.created` for a new payment,
+/// Audit a change (a move within a status, such as a partial refund, from the
+/// status to itself, its `status_detail` move in `comments`) and notify it: `payment.created` for a new payment,
 /// `payment.updated` for every change after.
 fn record(
     uow: &mut dyn UnitOfWork,
@@ -277,9 +277,12 @@ fn record(
     after: &Payment,
 ) -> Result<(), StoreError> {
     let moved = before.is_none_or(|b| b.status != after.status);
-    let to = if moved { after.status.as_str() } else { after.status_detail.as_str() };
-    let from = before.map(|b| if moved { b.status.as_str() } else { b.status_detail.as_str() });
-    let event = audit(ctx, ResourceType::Payment, after.id.to_string(), from, to, None);
+    let from = before.map(|b| b.status.as_str());
+    let mut event = audit(ctx, ResourceType::Payment, after.id.to_string(), from, after.status.as_str(), None);
+    if let (false, Some(before)) = (moved, before) {
+        event.comments =
+            Some(format!("status_detail: {} -> {}", before.status_detail.as_str(), after.status_detail.as_str()));
+    }
     let action = if before.is_none() { "payment.created" } else { "payment.updated" };
     notify(uow, event, after, action, ctx.now)
 }

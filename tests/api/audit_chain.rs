@@ -94,3 +94,39 @@ async fn reordered_records_break_their_chain() {
     assert!(!ok, "{report}");
     assert_eq!(report["broken"][0]["resource_id"], order.as_str());
 }
+
+#[tokio::test]
+async fn a_removed_last_record_is_found_by_its_resources_status() {
+    let (app, order) = app_with_a_chain().await;
+    // The chain that is left is intact; only the order's own status gives it away.
+    app.db.sql(&format!(
+        "DELETE FROM audit_events WHERE id = (SELECT MAX(id) FROM audit_events WHERE resource_id = '{order}')"
+    ));
+    let (ok, report) = verify(&app);
+    assert!(!ok, "{report}");
+    assert_eq!(report["broken"][0]["resource_id"], order.as_str());
+    assert!(report["broken"][0]["why"].as_str().unwrap().contains("head of its chain"), "{report}");
+}
+
+#[tokio::test]
+async fn a_partial_refund_is_a_move_within_its_status_and_the_trail_still_verifies() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let body = json!({ "type": "point", "external_reference": "chain-2", "transactions": { "payments": [{ "amount": "50" }] },
+                       "config": { "point": { "terminal_id": "NEWLAND_N950__SBX0000001" } } });
+    let order: Value = app.orders(Method::POST, "/v1/orders", &account, Some(body)).await.json().await.unwrap();
+    let id = order["id"].as_str().unwrap().to_owned();
+    app.orders(Method::POST, &format!("/v1/orders/{id}/events"), &account, Some(json!({ "status": "processed" })))
+        .await;
+    let read: Value = app.orders(Method::GET, &format!("/v1/orders/{id}"), &account, None).await.json().await.unwrap();
+    let payment = read["transactions"]["payments"][0]["id"].as_str().unwrap().to_owned();
+    let partial = json!({ "transactions": [{ "id": payment, "amount": "10.00" }] });
+    let refunded = app.orders(Method::POST, &format!("/v1/orders/{id}/refund"), &account, Some(partial)).await;
+    assert_eq!(refunded.status(), 201, "{}", refunded.text().await.unwrap());
+    let trail = app.audit(&account, caja::domain::ResourceType::Order, &id).await;
+    let head = trail.last().unwrap();
+    assert_eq!((head.from_status.as_deref(), head.to_status.as_str()), (Some("processed"), "processed"));
+    assert_eq!(head.comments.as_deref(), Some("status_detail: accredited -> partially_refunded"));
+    let (ok, report) = verify(&app);
+    assert!(ok, "{report}");
+}

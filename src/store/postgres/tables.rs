@@ -139,10 +139,14 @@ impl<'c, C: GenericClient> PgTables<'c, C> {
     /// Every audit record (of one account, or all), by resource then id, with links.
     pub fn audit_chain_records(&mut self, user: Option<UserId>) -> Result<Vec<ChainRecord>, StoreError> {
         let rows = self.query(
-            "SELECT user_id, resource_type, resource_id, from_status, to_status, deleted_by, comments,
-                    request_id, idempotency_key, created_at, id, hash, prev_hash
-             FROM audit_events WHERE $1::BIGINT IS NULL OR user_id = $1
-             ORDER BY user_id, resource_type, resource_id, id",
+            // A resource's kind is the audit record's resource_type (both are the
+            // family's `Resource::KIND`), so its current status joins by (kind, id).
+            "SELECT a.user_id, a.resource_type, a.resource_id, a.from_status, a.to_status, a.deleted_by,
+                    a.comments, a.request_id, a.idempotency_key, a.created_at, a.id, a.hash, a.prev_hash,
+                    r.status
+             FROM audit_events a LEFT JOIN resources r ON r.kind = a.resource_type AND r.id = a.resource_id
+             WHERE $1::BIGINT IS NULL OR a.user_id = $1
+             ORDER BY a.user_id, a.resource_type, a.resource_id, a.id",
             &[&user.map(UserId::get)],
         )?;
         rows.iter()
@@ -152,6 +156,7 @@ impl<'c, C: GenericClient> PgTables<'c, C> {
                     id: row.get(10),
                     hash: row.get(11),
                     prev_hash: row.get(12),
+                    current_status: row.get(13),
                 })
             })
             .collect()

@@ -203,10 +203,14 @@ impl Tables<'_> {
     /// Every audit record (of one account, or all), by resource then id, with links.
     pub fn audit_chain_records(&self, user: Option<UserId>) -> Result<Vec<ChainRecord>, StoreError> {
         let mut stmt = self.0.prepare_cached(
-            "SELECT user_id, resource_type, resource_id, from_status, to_status, deleted_by, comments,
-                    request_id, idempotency_key, created_at, id, hash, prev_hash
-             FROM audit_events WHERE ?1 IS NULL OR user_id = ?1
-             ORDER BY user_id, resource_type, resource_id, id",
+            // A resource's kind is the audit record's resource_type (both are the
+            // family's `Resource::KIND`), so its current status joins by (kind, id).
+            "SELECT a.user_id, a.resource_type, a.resource_id, a.from_status, a.to_status, a.deleted_by,
+                    a.comments, a.request_id, a.idempotency_key, a.created_at, a.id, a.hash, a.prev_hash,
+                    r.status
+             FROM audit_events a LEFT JOIN resources r ON r.kind = a.resource_type AND r.id = a.resource_id
+             WHERE ?1 IS NULL OR a.user_id = ?1
+             ORDER BY a.user_id, a.resource_type, a.resource_id, a.id",
         )?;
         let rows = stmt.query_map([user.map(UserId::get)], |row| {
             Ok(ChainRecord {
@@ -214,6 +218,7 @@ impl Tables<'_> {
                 id: row.get(10)?,
                 hash: row.get(11)?,
                 prev_hash: row.get(12)?,
+                current_status: row.get(13)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
