@@ -318,6 +318,26 @@ impl TestDb {
         }
     }
 
+    /// Every row of `sql`, each column read as optional text (text columns only).
+    pub fn text_rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        match &self.kind {
+            DbKind::Sqlite { path, .. } => {
+                let connection = rusqlite::Connection::open(path).expect("open");
+                let mut statement = connection.prepare(sql).expect("prepare");
+                let columns = statement.column_count();
+                let rows = statement
+                    .query_map([], |row| (0..columns).map(|i| row.get::<_, Option<String>>(i)).collect())
+                    .expect("query");
+                rows.map(|r| r.expect("row")).collect()
+            }
+            DbKind::Postgres { .. } => off_runtime(|| {
+                let mut client = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+                let rows = client.query(sql, &[]).expect("query");
+                rows.iter().map(|row| (0..row.len()).map(|i| row.get::<_, Option<String>>(i)).collect()).collect()
+            }),
+        }
+    }
+
     pub fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT count(*) FROM {table}");
         match &self.kind {
