@@ -120,6 +120,18 @@ struct ServeArgs {
     #[arg(long, env = "CAJA_WEBHOOK_ATTEMPTS", default_value = "8",
           value_parser = clap::value_parser!(u32).range(1..=50))]
     webhook_attempts: u32,
+    /// Seconds a client has to send a request's headers; a slower one is disconnected.
+    #[arg(long, env = "CAJA_HEADER_READ_TIMEOUT", default_value = "10",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    header_read_timeout: u32,
+    /// Seconds a client has to send a write's whole body; a slower one gets 408.
+    #[arg(long, env = "CAJA_BODY_READ_TIMEOUT", default_value = "10",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    body_read_timeout: u32,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "CAJA_MAX_CONNECTIONS", default_value = "10000",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,6 +357,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             rate_limit_per_second: args.rate_limit,
             idempotency_retention_ms: i64::from(args.idempotency_retention) * 1000,
             request_timeout: Duration::from_secs(REQUEST_TIMEOUT_SECS),
+            client_limits: crate::http::serve::ClientLimits {
+                header_read_timeout: Duration::from_secs(args.header_read_timeout.into()),
+                body_read_timeout: Duration::from_secs(args.body_read_timeout.into()),
+                max_connections: args.max_connections as usize,
+            },
         },
         payout_processing_delay: Duration::from_secs_f64(delay),
         worker_tick: Duration::from_millis(server::WORKER_TICK_MS_DEFAULT),

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::ServiceExt;
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -61,14 +61,11 @@ impl Server {
         // trimmed before routing.
         let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(state, config.http.request_timeout));
         let (shutdown, signal) = oneshot::channel::<()>();
+        let limits = config.http.client_limits;
         let serving = tokio::spawn(async move {
             // The client's address reaches the handlers: failed authentications are
             // limited per address.
-            axum::serve(
-                listener,
-                ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-            )
-            .with_graceful_shutdown(async move {
+            http::serve::serve(listener, Router::new().fallback_service(app), limits, async move {
                 let _ = signal.await;
             })
             .await

@@ -19,6 +19,7 @@ mod qr;
 mod rate_limit;
 mod request;
 mod request_id;
+pub mod serve;
 mod strict_json;
 
 use std::num::NonZeroU32;
@@ -58,6 +59,8 @@ pub struct HttpConfig {
     pub rate_limit_per_second: NonZeroU32,
     pub idempotency_retention_ms: i64,
     pub request_timeout: Duration,
+    /// Deadlines and caps for what clients send (header and body read, connections).
+    pub client_limits: serve::ClientLimits,
 }
 
 impl AppState {

@@ -46,6 +46,9 @@ enum BodyError {
     /// byte is read, so a client that declares a huge body and sends nothing gets
     /// its 413 at once) or as it arrived.
     TooLarge,
+    /// Not all in within the body-read deadline (a stalled client, or one whose
+    /// `Content-Length` promises more than it sends).
+    TimedOut,
     Unreadable,
 }
 
@@ -69,10 +72,18 @@ impl<S: Send + Sync> FromRequest<S> for WriteRequest {
         let (method, uri, headers) = (parts.method.clone(), parts.uri.clone(), parts.headers.clone());
         let declared =
             headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        let deadline = parts.extensions.get::<super::serve::BodyReadTimeout>().map(|d| d.0);
         let body = if declared.is_some_and(|length| length > super::BODY_BYTES_MAX as u64) {
             Err(BodyError::TooLarge)
         } else {
-            Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(BodyError::from)
+            let read = Bytes::from_request(Request::from_parts(parts, body), state);
+            match deadline {
+                Some(deadline) => match tokio::time::timeout(deadline, read).await {
+                    Ok(read) => read.map_err(BodyError::from),
+                    Err(_) => Err(BodyError::TimedOut),
+                },
+                None => read.await.map_err(BodyError::from),
+            }
         };
         Ok(WriteRequest { principal, method, uri, headers, request_id, body })
     }
@@ -110,10 +121,12 @@ impl Write {
             )
         })?;
         let body = parts.body.as_ref().map_err(|error| {
-            let kind = if *error == BodyError::TooLarge {
-                ErrorKind::PayloadTooLarge
-            } else {
-                ErrorKind::Refused(Failure::MalformedJson("the body could not be read".into()))
+            let kind = match error {
+                BodyError::TooLarge => ErrorKind::PayloadTooLarge,
+                BodyError::TimedOut => ErrorKind::BodyTimeout,
+                BodyError::Unreadable => {
+                    ErrorKind::Refused(Failure::MalformedJson("the body could not be read".into()))
+                }
             };
             ApiError::new(family, kind)
         })?;

@@ -41,6 +41,7 @@ pub struct Options {
     pub worker_tick_ms: u64,
     pub webhook_retry_base_ms: i64,
     pub webhook_attempts: u32,
+    pub client_limits: caja::http::serve::ClientLimits,
 }
 
 impl Default for Options {
@@ -53,6 +54,7 @@ impl Default for Options {
             worker_tick_ms: 3_600_000,
             webhook_retry_base_ms: 60_000,
             webhook_attempts: 8,
+            client_limits: caja::http::serve::ClientLimits::default(),
         }
     }
 }
@@ -204,6 +206,7 @@ async fn start(url: &str, options: Options) -> (Server, Arc<dyn Store>) {
             rate_limit_per_second: NonZeroU32::new(options.rate_limit_per_second).expect("non-zero"),
             idempotency_retention_ms: options.idempotency_retention_ms,
             request_timeout: Duration::from_secs(30),
+            client_limits: options.client_limits,
         },
         payout_processing_delay: Duration::from_millis(options.payout_processing_delay_ms),
         worker_tick: Duration::from_millis(options.worker_tick_ms),

@@ -100,6 +100,8 @@ pub enum ErrorKind {
     /// The account may not use the payouts family.
     PayoutsDisabled,
     PayloadTooLarge,
+    /// The body did not arrive within the body-read deadline (`--body-read-timeout`).
+    BodyTimeout,
     /// A refusal decided by the engine or at the edge.
     Refused(Failure),
     /// The store failed while applying a write command (nothing was committed).
@@ -281,6 +283,7 @@ fn point_table(kind: &ErrorKind) -> Row {
         ErrorKind::IdempotencyKeyInvalid => idempotency_key_invalid(),
         ErrorKind::IdempotencyKeyReused => idempotency_key_reused(),
         ErrorKind::PayloadTooLarge => payload_too_large(),
+        ErrorKind::BodyTimeout => body_timeout(),
         // Not Point concerns; listed so that every kind has a row in every table.
         ErrorKind::InvalidSignature | ErrorKind::PayoutsDisabled => {
             Row::new(S::FORBIDDEN, "forbidden", "No permission to access the resource.")
@@ -368,6 +371,7 @@ fn payouts_table(kind: &ErrorKind) -> Row {
         ),
         ErrorKind::PayoutsDisabled => Row::new(S::FORBIDDEN, "forbidden", "No permission to access the resource."),
         ErrorKind::PayloadTooLarge => payload_too_large(),
+        ErrorKind::BodyTimeout => body_timeout(),
         ErrorKind::IdempotencyStoreFailure | ErrorKind::Internal => Row::new(
             S::INTERNAL_SERVER_ERROR,
             "internal_server_error",
@@ -431,6 +435,7 @@ fn customers_table(kind: &ErrorKind) -> Row {
             Row::new(S::FORBIDDEN, "forbidden", "No permission to access the resource.")
         }
         ErrorKind::PayloadTooLarge => payload_too_large(),
+        ErrorKind::BodyTimeout => body_timeout(),
         ErrorKind::IdempotencyStoreFailure | ErrorKind::Internal => generic_row(GenericError::Internal),
         ErrorKind::Refused(failure) => customer_refusal(failure),
     }
@@ -491,6 +496,7 @@ fn profiles_table(kind: &ErrorKind) -> Row {
             Row::new(S::FORBIDDEN, "forbidden", "No permission to access the resource.")
         }
         ErrorKind::PayloadTooLarge => payload_too_large(),
+        ErrorKind::BodyTimeout => body_timeout(),
         ErrorKind::IdempotencyStoreFailure | ErrorKind::Internal => Row::new(
             S::INTERNAL_SERVER_ERROR,
             "internal_server_error",
@@ -608,6 +614,7 @@ fn caja_table(kind: &ErrorKind) -> Row {
             Row::new(S::FORBIDDEN, "forbidden", "No permission to access the resource.")
         }
         ErrorKind::PayloadTooLarge => payload_too_large(),
+        ErrorKind::BodyTimeout => body_timeout(),
         ErrorKind::IdempotencyStoreFailure | ErrorKind::Internal => generic_row(GenericError::Internal),
         ErrorKind::Refused(Failure::NotFound | Failure::InvalidPathParam(_)) => {
             Row::new(S::NOT_FOUND, "not_found", "No such notification for this account.")
@@ -631,6 +638,14 @@ fn payload_too_large() -> Row {
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
         format!("The request body is larger than {} bytes.", super::BODY_BYTES_MAX),
+    )
+}
+
+fn body_timeout() -> Row {
+    Row::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "The request body did not arrive in time. Send it again, under the same X-Idempotency-Key.",
     )
 }
 

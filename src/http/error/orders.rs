@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{payload_too_large, rate_limited, ErrorKind, Row, Shape};
+use super::{body_timeout, payload_too_large, rate_limited, ErrorKind, Row, Shape};
 use crate::domain::StoredResponse;
 use crate::engine::{Failure, PathParam};
 
@@ -64,6 +64,7 @@ pub(super) fn orders_table(kind: &ErrorKind) -> Row {
         ErrorKind::PayloadTooLarge => {
             Row { shape: Shape::Orders { details: Vec::new() }, ..payload_too_large() }
         }
+        ErrorKind::BodyTimeout => Row { shape: Shape::Orders { details: Vec::new() }, ..body_timeout() },
         ErrorKind::IdempotencyStoreFailure => row(
             S::INTERNAL_SERVER_ERROR,
             "idempotency_validation_failed",

@@ -4,7 +4,10 @@
 
 use axum::http::StatusCode;
 
-use super::{idempotency_key_invalid, idempotency_key_reused, payload_too_large, rate_limited, ErrorKind, Row, Shape};
+use super::{
+    body_timeout, idempotency_key_invalid, idempotency_key_reused, payload_too_large, rate_limited, ErrorKind, Row,
+    Shape,
+};
 use crate::domain::payment::{Cause, Refusal, PARAMS_ERROR};
 use crate::domain::terminal_action::PropertyError;
 use crate::engine::Failure;
@@ -34,6 +37,7 @@ pub(super) fn payments_table(kind: &ErrorKind) -> Row {
             numbered(S::FORBIDDEN, "forbidden", 4, "The caller is not authorized to access this resource.")
         }
         ErrorKind::PayloadTooLarge => payload_too_large(),
+        ErrorKind::BodyTimeout => body_timeout(),
         ErrorKind::IdempotencyStoreFailure | ErrorKind::Internal => {
             Row::new(S::INTERNAL_SERVER_ERROR, "internal_error", "internal_error")
         }
