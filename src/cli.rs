@@ -120,6 +120,10 @@ struct ServeArgs {
     #[arg(long, env = "CAJA_WEBHOOK_ATTEMPTS", default_value = "8",
           value_parser = clap::value_parser!(u32).range(1..=50))]
     webhook_attempts: u32,
+    /// Failed authentications allowed per client address and second, in bursts of ten
+    /// times that; past them the address gets 429 (so tokens cannot be guessed at speed).
+    #[arg(long, env = "CAJA_AUTH_FAILURES_PER_SECOND", default_value = "2")]
+    auth_failures_per_second: NonZeroU32,
     /// Seconds a client has to send a request's headers; a slower one is disconnected.
     #[arg(long, env = "CAJA_HEADER_READ_TIMEOUT", default_value = "10",
           value_parser = clap::value_parser!(u32).range(1..=3600))]
@@ -355,6 +359,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         http: HttpConfig {
             rate_limit_per_second: args.rate_limit,
+            auth_failures_per_second: args.auth_failures_per_second,
             idempotency_retention_ms: i64::from(args.idempotency_retention) * 1000,
             request_timeout: Duration::from_secs(REQUEST_TIMEOUT_SECS),
             client_limits: crate::http::serve::ClientLimits {

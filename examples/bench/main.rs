@@ -43,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
     let config = ServerConfig {
         http: HttpConfig {
             rate_limit_per_second: NonZeroU32::MAX,
+            auth_failures_per_second: std::num::NonZeroU32::new(2).expect("non-zero"),
             idempotency_retention_ms: 86_400_000,
             request_timeout: Duration::from_secs(30),
             client_limits: caja::http::serve::ClientLimits::default(),

@@ -443,6 +443,7 @@ fn path_id(raw: Result<Path<String>, PathRejection>) -> Result<String, Failure> 
 
 /// `GET /checkout/preferences/{id}`.
 #[utoipa::path(get, path = "/checkout/preferences/{id}", tag = "Checkout Pro",
+    params(("id" = String, Path)),
     responses((status = 200, description = "The preference"), (status = 404, description = "not_found", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_preference(
@@ -461,6 +462,7 @@ pub async fn get_preference(
 
 /// `PUT /checkout/preferences/{id}`: 200 with the preference.
 #[utoipa::path(put, path = "/checkout/preferences/{id}", tag = "Checkout Pro",
+    params(("id" = String, Path)),
     responses((status = 200, description = "The updated preference"), (status = 400, description = "bad_request", body = ErrorBody),
               (status = 404, description = "not_found", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -561,6 +563,7 @@ fn order_id(raw: Result<Path<String>, PathRejection>) -> Result<i64, Failure> {
 
 /// `GET /merchant_orders/{id}`.
 #[utoipa::path(get, path = "/merchant_orders/{id}", tag = "Checkout Pro",
+    params(("id" = i64, Path)),
     responses((status = 200, description = "The merchant order"), (status = 404, description = "not_found", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_merchant_order(
@@ -578,6 +581,7 @@ pub async fn get_merchant_order(
 
 /// `PUT /merchant_orders/{id}`: 200 with the merchant order.
 #[utoipa::path(put, path = "/merchant_orders/{id}", tag = "Checkout Pro",
+    params(("id" = i64, Path)),
     responses((status = 200, description = "The merchant order"), (status = 404, description = "not_found", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_merchant_order(

@@ -57,6 +57,9 @@ pub struct AppState {
 /// What the HTTP layer is configured with.
 pub struct HttpConfig {
     pub rate_limit_per_second: NonZeroU32,
+    /// Failed authentications allowed per client address and second (bursts of ten
+    /// times that); past them the address gets 429 for a while.
+    pub auth_failures_per_second: NonZeroU32,
     pub idempotency_retention_ms: i64,
     pub request_timeout: Duration,
     /// Deadlines and caps for what clients send (header and body read, connections).
@@ -68,7 +71,7 @@ impl AppState {
         AppState {
             store,
             limiter: Arc::new(RateLimiter::per_second(config.rate_limit_per_second)),
-            auth_failures: Arc::new(rate_limit::AuthFailures::default()),
+            auth_failures: Arc::new(rate_limit::AuthFailures::per_second(config.auth_failures_per_second)),
             retention_ms: config.idempotency_retention_ms,
             payout_processing_delay_ms: 0,
         }

@@ -5,7 +5,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::error::{ErrorBody, OrdersErrorBody};
+use super::error::{ErrorBody, OrdersAuthErrorBody, OrdersErrorBody};
 use super::{cards, checkout, customers, notifications, orders, payments, payouts, point, profiles};
 
 #[derive(OpenApi)]
@@ -80,8 +80,8 @@ use super::{cards, checkout, customers, notifications, orders, payments, payouts
         notifications::list_audit_events,
         super::health,
     ),
-    components(schemas(ErrorBody, OrdersErrorBody)),
-    modifiers(&BearerAuth),
+    components(schemas(ErrorBody, OrdersErrorBody, OrdersAuthErrorBody)),
+    modifiers(&BearerAuth, &CommonResponses),
 )]
 struct ApiDoc;
 
@@ -91,6 +91,69 @@ impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The answers any operation can give besides its own table, added where an
+/// operation does not list them itself: 401 and 429 where a token is required (the
+/// failed-authentication limit and the token's rate limit), 400, 408, 409 and 413 on
+/// writes (key and body checks), 404 where the path names a resource, and 500 and
+/// 503 everywhere. Each in the envelope of the operation's
+/// family (the Orders envelope under `/v1/orders`).
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let schema = if path.starts_with("/v1/orders") { "OrdersErrorBody" } else { "ErrorBody" };
+            let answer = |description: &str, schema: &str| {
+                let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build();
+                ResponseBuilder::new().description(description).content("application/json", content).build()
+            };
+            // Every write reads its body (if any), whether or not it declares one.
+            let operations = [
+                (false, &mut item.get),
+                (true, &mut item.put),
+                (true, &mut item.post),
+                (true, &mut item.delete),
+                (true, &mut item.patch),
+            ];
+            for (reads_body, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let mut common = vec![
+                    ("500", "An unexpected error; nothing was committed. Retry under the same key."),
+                    ("503", "The request took too long or the store is unavailable. Retry under the same key."),
+                ];
+                if authenticated {
+                    common.push(("401", "No token, or not a valid one."));
+                    common.push(("429", "Over the token's rate limit, or too many failed authentications from this address (`Retry-After`)."));
+                }
+                if reads_body {
+                    common.push((
+                        "400",
+                        "A malformed body, or an X-Idempotency-Key missing or not 1 to 64 visible ASCII characters.",
+                    ));
+                    common.push(("408", "The body did not arrive within the body-read deadline."));
+                    common.push(("409", "The X-Idempotency-Key was already used for another request."));
+                    common.push(("413", "The body is larger than 1 MiB."));
+                }
+                if path.contains('{') {
+                    common.push(("404", "No such resource for this account."));
+                }
+                for (status, description) in common {
+                    let entry = operation.responses.responses.entry(status.to_owned());
+                    entry.or_insert_with(|| answer(description, schema).into());
+                }
+                if authenticated && path.starts_with("/v1/orders") {
+                    // The Orders platform's authentication layer answers flat.
+                    let flat =
+                        answer("No token, or not a valid one (`{\"code\",\"message\"}`).", "OrdersAuthErrorBody");
+                    operation.responses.responses.insert("401".to_owned(), flat.into());
+                }
+            }
+        }
     }
 }
 

@@ -703,7 +703,7 @@ fn search_date(raw: &str, now: Timestamp) -> Option<Timestamp> {
 /// `offset`. Any other parameter is refused (cause 8), never ignored.
 #[utoipa::path(
     get, path = "/v1/payments/search", tag = "Payments",
-    params(("limit" = Option<u32>, Query), ("offset" = Option<u32>, Query), ("sort" = Option<String>, Query), ("criteria" = Option<String>, Query), ("range" = Option<String>, Query), ("begin_date" = Option<String>, Query), ("end_date" = Option<String>, Query), ("status" = Option<String>, Query), ("external_reference" = Option<String>, Query)),
+    params(("limit" = Option<u32>, Query), ("offset" = Option<u64>, Query), ("sort" = Option<String>, Query), ("criteria" = Option<String>, Query), ("range" = Option<String>, Query), ("begin_date" = Option<String>, Query), ("end_date" = Option<String>, Query), ("status" = Option<String>, Query), ("external_reference" = Option<String>, Query)),
     responses(
         (status = 200, description = "{paging:{total,limit,offset}, results}"),
         (status = 400, description = "causes 8, 1000, 1001, 1003, 1004, 9062", body = ErrorBody),

@@ -82,8 +82,17 @@ pub struct AuthFailures {
 
 impl Default for AuthFailures {
     fn default() -> Self {
-        let quota = Quota::per_second(NonZeroU32::new(AUTH_FAILURES_PER_SECOND).unwrap_or(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(AUTH_FAILURES_BURST).unwrap_or(NonZeroU32::MIN));
+        AuthFailures::per_second(NonZeroU32::new(AUTH_FAILURES_PER_SECOND).unwrap_or(NonZeroU32::MIN))
+    }
+}
+
+impl AuthFailures {
+    /// `per_second` failed authentications per address, in bursts of ten times that
+    /// (the defaults: 2 and 20; `caja serve --auth-failures-per-second`).
+    pub fn per_second(per_second: NonZeroU32) -> Self {
+        let burst = per_second
+            .saturating_mul(NonZeroU32::new(AUTH_FAILURES_BURST / AUTH_FAILURES_PER_SECOND).unwrap_or(NonZeroU32::MIN));
+        let quota = Quota::per_second(per_second).allow_burst(burst);
         AuthFailures {
             limiter: governor::RateLimiter::keyed(quota),
             clock: DefaultClock::default(),

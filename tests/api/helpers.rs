@@ -42,6 +42,7 @@ pub struct Options {
     pub webhook_retry_base_ms: i64,
     pub webhook_attempts: u32,
     pub client_limits: caja::http::serve::ClientLimits,
+    pub auth_failures_per_second: u32,
 }
 
 impl Default for Options {
@@ -55,6 +56,7 @@ impl Default for Options {
             webhook_retry_base_ms: 60_000,
             webhook_attempts: 8,
             client_limits: caja::http::serve::ClientLimits::default(),
+            auth_failures_per_second: 2,
         }
     }
 }
@@ -204,6 +206,7 @@ async fn start(url: &str, options: Options) -> (Server, Arc<dyn Store>) {
     let config = ServerConfig {
         http: HttpConfig {
             rate_limit_per_second: NonZeroU32::new(options.rate_limit_per_second).expect("non-zero"),
+            auth_failures_per_second: NonZeroU32::new(options.auth_failures_per_second).expect("non-zero"),
             idempotency_retention_ms: options.idempotency_retention_ms,
             request_timeout: Duration::from_secs(30),
             client_limits: options.client_limits,

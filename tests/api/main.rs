@@ -34,6 +34,7 @@ mod point_orders;
 mod processes;
 mod receiver;
 mod resource_store;
+mod schemathesis;
 mod sdk;
 mod webhooks;
 

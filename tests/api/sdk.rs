@@ -21,11 +21,11 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long to wait for another test process that is installing the packages.
 const INSTALL_LOCK_WAIT: Duration = Duration::from_secs(600);
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn run(what: &str, command: &mut Command) -> Output {
+pub(crate) fn run(what: &str, command: &mut Command) -> Output {
     let output = command.output().unwrap_or_else(|e| {
         panic!("{what}: could not start {:?} ({e}); install it: the SDK tests need Node 18+ with npm, and Python 3 with venv", command.get_program())
     });
@@ -41,7 +41,7 @@ fn run(what: &str, command: &mut Command) -> Output {
 
 /// Install under a directory lock: the SQLite and the PostgreSQL halves of the suite
 /// run at once, in two processes.
-fn installed(marker: &Path, install: impl FnOnce()) {
+pub(crate) fn installed(marker: &Path, install: impl FnOnce()) {
     if marker.exists() {
         return;
     }
@@ -97,7 +97,7 @@ fn python_ready() -> PathBuf {
     venv.join("bin/python")
 }
 
-fn fingerprint(text: &str) -> u64 {
+pub(crate) fn fingerprint(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 

@@ -20,7 +20,7 @@ mod orders;
 mod payments;
 
 use orders::orders_table;
-pub use orders::{orders_payment_failed, OrdersErrorBody};
+pub use orders::{orders_payment_failed, OrdersAuthErrorBody, OrdersErrorBody};
 use payments::payments_table;
 
 /// A resource family: each has its own error codes, spelled as its page spells them.
@@ -157,11 +157,24 @@ pub struct ErrorBody {
 /// One entry of an error's `cause`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CauseBody {
-    /// The reference's code, e.g. `"101"`.
+    /// The reference's code: a string (e.g. `"101"`) in most families, a number
+    /// (e.g. `4020`) in the Payments reference's numbered causes.
+    #[schema(schema_with = cause_code_schema)]
     pub code: String,
     /// The reference's text, e.g. `"the customer already exist."`.
     pub description: String,
     pub data: Option<String>,
+}
+
+/// `string | integer`: a cause's `code` as the families send it.
+fn cause_code_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(ObjectBuilder::new().schema_type(Type::Integer))
+        .description(Some("The reference's code: `\"101\"`, or a number such as `4020` in Payments."))
+        .build()
+        .into()
 }
 
 /// How an error body is laid out.

@@ -19,6 +19,15 @@ pub struct OrdersErrorBody {
     pub errors: Vec<OrdersError>,
 }
 
+/// `{"code","message"}`: what the Orders platform's authentication layer answers
+/// (401), instead of the envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrdersAuthErrorBody {
+    /// `unauthorized`.
+    pub code: String,
+    pub message: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrdersError {
     /// The page's code, e.g. `order_not_found`.
