@@ -53,6 +53,8 @@ async fn the_served_document_holds_for_every_generated_request() {
         Duration::from_secs(600),
         tokio::task::spawn_blocking(move || {
             Command::new(st)
+                // It keeps a cache of what it found in its working directory.
+                .current_dir(repo().join("target"))
                 .args(["run", &url, "--checks", "all", "--exclude-checks", "positive_data_acceptance"])
                 .args(["--max-examples", &examples, "--seed", &seed, "--workers", "2", "--no-color"])
                 .args(["-H", &format!("Authorization: Bearer {token}")])
