@@ -49,6 +49,7 @@ impl Server {
     /// Bind `listen` (port 0 picks a free port) and start serving.
     pub async fn start(store: Arc<dyn Store>, listen: &str, config: ServerConfig) -> std::io::Result<Server> {
         let listener = TcpListener::bind(listen).await?;
+        http::metrics::install();
         let addr = listener.local_addr()?;
         let delay_ms = i64::try_from(config.payout_processing_delay.as_millis()).unwrap_or(i64::MAX);
         let state = AppState::new(store.clone(), &config.http).with_payout_processing_delay(delay_ms);
@@ -105,18 +106,28 @@ async fn process_payouts(store: Arc<dyn Store>, delay_ms: i64, tick: Duration) {
     loop {
         ticks.tick().await;
         let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-        match store.advance_payouts(now, delay_ms).await {
-            Ok(0) => {}
-            Ok(moved) => tracing::debug!(moved, "payout transactions advanced"),
-            Err(err) => tracing::warn!(error = %err, "payout processing step failed; retrying next tick"),
+        let steps = [
+            ("payouts", store.advance_payouts(now, delay_ms).await),
+            ("orders", store.expire_orders(now).await),
+            ("payments", store.expire_payments(now).await),
+        ];
+        let mut all_ok = true;
+        for (step, outcome) in steps {
+            match outcome {
+                Ok(0) => {}
+                Ok(moved) => {
+                    tracing::debug!(moved, step, "worker step moved resources");
+                    metrics::counter!("caja_worker_moved_total", "step" => step).increment(moved as u64);
+                }
+                Err(err) => {
+                    all_ok = false;
+                    tracing::warn!(error = %err, step, "worker step failed; retrying next tick");
+                }
+            }
         }
-        match store.expire_orders(now).await {
-            Ok(0) => {}
-            Ok(expired) => tracing::debug!(expired, "orders expired"),
-            Err(err) => tracing::warn!(error = %err, "order expiry step failed; retrying next tick"),
-        }
-        if let Err(err) = store.expire_payments(now).await {
-            tracing::warn!(error = %err, "payment expiry step failed; retrying next tick");
+        if all_ok {
+            let seconds = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+            metrics::gauge!("caja_worker_last_success_timestamp_seconds").set(seconds);
         }
     }
 }

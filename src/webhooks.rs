@@ -61,6 +61,7 @@ impl Deliverer {
             }
         };
         let count = claimed.len();
+        metrics::gauge!("caja_webhook_claimed").set(count as f64);
         for delivery in claimed {
             let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
                 break;
@@ -79,6 +80,13 @@ impl Deliverer {
         let attempt = self.attempt(n, delivery.secret.as_deref()).await;
         let made = n.attempts_made.saturating_add(1);
         let next = if attempt.succeeded() { None } else { self.policy.next_attempt(made, now(), rand::random()) };
+        let outcome = match (attempt.succeeded(), next) {
+            (true, _) => "delivered",
+            (false, Some(_)) => "retry",
+            (false, None) => "failed",
+        };
+        metrics::counter!("caja_webhook_deliveries_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("caja_webhook_delivery_seconds").record(attempt.latency_ms as f64 / 1000.0);
         if let Err(err) = self.store.finish_delivery(n.id, attempt, next).await {
             // The lease runs out and the notification is tried again: at least once.
             tracing::warn!(error = %err, notification = n.id, "could not record a delivery attempt");

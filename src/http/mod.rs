@@ -7,6 +7,7 @@ mod checkout;
 mod checkout_page;
 mod customers;
 mod error;
+pub mod metrics;
 mod notifications;
 mod openapi;
 mod orders;
@@ -121,12 +122,16 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(notifications::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
+        .route("/metrics", get(metrics::serve))
         .fallback(|uri: axum::http::Uri| async move { GenericError::RouteNotFound.at(uri.path()) })
         .method_not_allowed_fallback(
             |uri: axum::http::Uri| async move { GenericError::MethodNotAllowed.at(uri.path()) },
         )
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        // Outside authentication, so its 401s and 429s are counted; `Router::layer`
+        // wraps each route, so the route template is known here.
+        .layer(middleware::from_fn(metrics::track))
         .with_state(state)
         .layer(
             ServiceBuilder::new()

@@ -183,7 +183,10 @@ impl Write {
         match state.store.execute(command).await {
             Ok(Executed::Fresh(response)) => send(response, false),
             Ok(Executed::Replayed(response)) => send(response, true),
-            Ok(Executed::KeyConflict) => ApiError::new(family, ErrorKind::IdempotencyKeyReused).into_response(),
+            Ok(Executed::KeyConflict) => {
+                metrics::counter!("caja_idempotency_conflicts_total").increment(1);
+                ApiError::new(family, ErrorKind::IdempotencyKeyReused).into_response()
+            }
             Err(err) => {
                 tracing::error!(error = %err, "write command failed; nothing was committed");
                 ApiError::new(family, ErrorKind::IdempotencyStoreFailure).into_response()

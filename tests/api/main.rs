@@ -22,6 +22,7 @@ mod faults;
 mod helpers;
 mod hostile;
 mod idempotency;
+mod metrics;
 mod migration;
 mod openapi;
 mod orders;

@@ -60,6 +60,7 @@ impl Writer {
                 }),
             }
         });
+        metrics::gauge!("caja_write_queue_depth").set((QUEUE_JOBS_MAX - sender.capacity()) as f64);
         sender.send(job).await.map_err(|_| StoreError::Closed)?;
         // A dropped reply means the job never ran to the end (its batch could not
         // begin, or it panicked): nothing of it was committed.
@@ -85,6 +86,8 @@ fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        metrics::histogram!("caja_commit_batch_size").record(batch.len() as f64);
+        metrics::gauge!("caja_write_queue_depth").set(jobs.len() as f64);
         commit_batch(&conn, batch);
     }
 }
