@@ -1,11 +1,11 @@
-//! Throughput and latency over real HTTP, on a fresh SQLite store in a temporary
-//! directory by default, or on the (empty) database STORE_URL names, e.g.
-//! `postgres://postgres@127.0.0.1:5432/caja_bench`.
+//! caja's benchmarks.
 //!
-//! `cargo run --release --example bench [REQUESTS] [STORE_URL]`: 64 concurrent
-//! clients first create REQUESTS print actions (each on its own terminal), then
-//! cancel every one of them; each request is a durable, audited, idempotent write.
-//! Prints requests per second and latency percentiles.
+//! `cargo run --release --example bench [-- OPTIONS]`: the load benchmark (#11). It
+//! starts caja as a separate process (this program re-run as `caja serve`) on a fresh
+//! store, drives it over HTTP, and prints for each scenario requests per second,
+//! p50/p99/max latency, errors, caja's peak RSS and the ratio to `GET /health`
+//! measured in the same run; on PostgreSQL also `pgbench -N` at the same client
+//! count, and caja's ratio to it. See `load.rs` for the scenarios and options.
 //!
 //! `cargo run --release --example bench scale [LARGE] [STORE_URL]`: reads as the
 //! store grows. It stores 10,000 resources (half customers, half payout transactions
@@ -14,90 +14,29 @@
 //! offset), then grows the store to LARGE resources (default 1,000,000) and measures
 //! again, and prints each figure at LARGE as a ratio to the 10,000 case.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use caja::domain::{SiteId, Timestamp};
-use caja::http::HttpConfig;
-use caja::provision::AccountSpec;
-use caja::server::{Server, ServerConfig};
-use caja::{provision, store};
-use serde_json::json;
 use tokio::sync::Semaphore;
 
 const CLIENTS: usize = 64;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("scale") {
-        return scale::main().await;
+fn main() -> anyhow::Result<()> {
+    // The server half of the load benchmark: this program, run again as `caja`.
+    if std::env::var_os(load::CHILD_ENV).is_some() {
+        // It runs until the benchmark kills it; a failure to start shows as no
+        // "caja listening on" line, which the benchmark reports.
+        let _ = caja::cli::main();
+        return Ok(());
     }
-    let requests: usize = std::env::args().nth(1).map_or(Ok(5_000), |n| n.parse())?;
-    let dir = tempfile::tempdir()?;
-    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let url = std::env::args().nth(2).unwrap_or(sqlite);
-    let store = store::open(&url).await?;
-    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    let account = provision::create_account(store.as_ref(), AccountSpec::test(SiteId::Mlb), now).await?;
-    let config = ServerConfig {
-        http: HttpConfig {
-            rate_limit_per_second: NonZeroU32::MAX,
-            auth_failures_per_second: std::num::NonZeroU32::new(2).expect("non-zero"),
-            idempotency_retention_ms: 86_400_000,
-            request_timeout: Duration::from_secs(30),
-            client_limits: caja::http::serve::ClientLimits::default(),
-        },
-        payout_processing_delay: Duration::from_secs(5),
-        worker_tick: Duration::from_millis(250),
-        webhook_retry: caja::domain::notification::RetryPolicy::DEFAULT,
-    };
-    let server = Server::start(store, "127.0.0.1:0", config).await?;
-    let base = Arc::new(format!("http://{}", server.addr()));
-    let token = Arc::new(account.access_token);
-    let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build()?;
-
-    let kind = url.split("://").next().unwrap_or("?");
-    println!("caja bench: {requests} creates, then {requests} cancels, {CLIENTS} concurrent clients, {kind}");
-    let (ids, _) = run("create", requests, |i| {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
-        async move {
-            let body = json!({
-                "type": "print", "external_reference": format!("bench-{i}"), "content": "receipt",
-                "config": { "point": { "terminal_id": format!("BENCH__{i}"), "subtype": "custom" } },
-            });
-            let response = client
-                .post(format!("{base}/terminals/v1/actions"))
-                .bearer_auth(token.as_str())
-                .header("X-Idempotency-Key", format!("create-{i}"))
-                .json(&body)
-                .send()
-                .await?;
-            anyhow::ensure!(response.status() == 201, "create answered {}", response.status());
-            let created: serde_json::Value = response.json().await?;
-            Ok(created["id"].as_str().unwrap_or_default().to_owned())
-        }
-    })
-    .await?;
-    let ids = Arc::new(ids);
-    run("cancel", requests, |i| {
-        let (client, base, token, ids) = (client.clone(), base.clone(), token.clone(), ids.clone());
-        async move {
-            let response = client
-                .post(format!("{base}/terminals/v1/actions/{}/cancel", ids[i]))
-                .bearer_auth(token.as_str())
-                .header("X-Idempotency-Key", format!("cancel-{i}"))
-                .send()
-                .await?;
-            anyhow::ensure!(response.status() == 200, "cancel answered {}", response.status());
-            Ok(String::new())
-        }
-    })
-    .await?;
-    server.stop().await?;
-    Ok(())
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if std::env::args().nth(1).as_deref() == Some("scale") {
+        return runtime.block_on(scale::main());
+    }
+    runtime.block_on(load::main())
 }
 
+mod load;
 mod scale;
 
 /// Run `requests` calls of `call` with at most CLIENTS in flight; print the figures.
