@@ -13,10 +13,39 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorKind, Family};
 use super::AppState;
-use crate::domain::Principal;
+use crate::domain::{Principal, TokenHash};
 
 /// Longer bearer tokens are refused without hashing them.
 const TOKEN_CHARS_MAX: usize = 256;
+/// Principals kept in memory at most; when full, the cache starts over.
+const PRINCIPALS_CACHED_MAX: usize = 10_000;
+
+/// The principals of tokens seen recently, by token hash, so a request needs no
+/// store lookup (and no hand-off to a blocking thread) to authenticate.
+///
+/// Exact, not eventually right: what a token names (account, site, live or test)
+/// never changes, so a cached principal is always true. The one setting that can
+/// change, `payouts_enabled`, is read from the store on every payouts request. Only
+/// tokens found in the store are cached (no negative caching), so a token made by
+/// another process is found on its first use.
+#[derive(Default)]
+pub struct PrincipalCache {
+    found: std::sync::Mutex<std::collections::HashMap<TokenHash, Principal>>,
+}
+
+impl PrincipalCache {
+    fn get(&self, hash: &TokenHash) -> Option<Principal> {
+        self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(hash).cloned()
+    }
+
+    fn keep(&self, principal: &Principal) {
+        let mut found = self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if found.len() >= PRINCIPALS_CACHED_MAX {
+            found.clear();
+        }
+        found.insert(principal.token_hash, principal.clone());
+    }
+}
 
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let Some(family) = Family::of_path(request.uri().path()) else {
@@ -67,9 +96,18 @@ async fn principal(state: &AppState, family: Family, headers: &HeaderMap) -> Res
         .filter(|token| !token.is_empty() && token.len() <= TOKEN_CHARS_MAX)
         .ok_or_else(|| fail(ErrorKind::InvalidToken))?;
     let hasher = state.store.token_hasher();
-    let found = state.store.principal(hasher.hash(token)).await.map_err(|err| {
+    let hash = hasher.hash(token);
+    if family != Family::Payouts {
+        if let Some(principal) = state.principals.get(&hash) {
+            return Ok(principal);
+        }
+    }
+    let found = state.store.principal(hash).await.map_err(|err| {
         tracing::error!(error = %err, "token lookup failed");
         fail(ErrorKind::Internal)
     })?;
-    found.filter(|p| hasher.verify(token, &p.token_hash)).ok_or_else(|| fail(ErrorKind::InvalidToken))
+    let principal =
+        found.filter(|p| hasher.verify(token, &p.token_hash)).ok_or_else(|| fail(ErrorKind::InvalidToken))?;
+    state.principals.keep(&principal);
+    Ok(principal)
 }

@@ -51,6 +51,8 @@ pub struct AppState {
     limiter: Arc<RateLimiter>,
     /// Failed authentications per client address.
     auth_failures: Arc<rate_limit::AuthFailures>,
+    /// Principals of tokens seen recently (see [`auth::PrincipalCache`]).
+    principals: Arc<auth::PrincipalCache>,
     retention_ms: i64,
     payout_processing_delay_ms: i64,
 }
@@ -73,6 +75,7 @@ impl AppState {
             store,
             limiter: Arc::new(RateLimiter::per_second(config.rate_limit_per_second)),
             auth_failures: Arc::new(rate_limit::AuthFailures::per_second(config.auth_failures_per_second)),
+            principals: Arc::new(auth::PrincipalCache::default()),
             retention_ms: config.idempotency_retention_ms,
             payout_processing_delay_ms: 0,
         }

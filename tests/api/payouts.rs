@@ -605,3 +605,18 @@ async fn status_detail_says_why_as_the_statuses_page_does() {
         assert_eq!(detail(tid).await, want);
     }
 }
+
+#[tokio::test]
+async fn payouts_disabled_after_the_token_was_used_elsewhere_take_effect_at_once() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    // Authenticated once through another family: its principal is now cached.
+    let list = |token: String| app.client.get(format!("{}/terminals/v1/list", app.base)).bearer_auth(token).send();
+    assert_eq!(list(account.token.clone()).await.unwrap().status(), StatusCode::OK);
+    let user = caja::domain::UserId::new(account.user_id).unwrap();
+    app.store().set_payouts_enabled(user, false).await.unwrap();
+    assert_error(app.create_payout(&account, &unique_key(), &payout_body(1)).await, 403, "forbidden").await;
+    // And a token made after the server started (as another process would) works at once.
+    let fresh = app.token_for(&account, SiteId::Mlb).await;
+    assert_eq!(list(fresh.token.clone()).await.unwrap().status(), StatusCode::OK);
+}
