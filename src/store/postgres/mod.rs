@@ -31,7 +31,7 @@ use crate::engine::StoreError;
 use tables::{PgTables, Statements};
 
 /// Connections per process.
-const POOL_CONNECTIONS_MAX: u32 = 8;
+const POOL_CONNECTIONS_MAX: u32 = 32;
 /// How long a request waits for a connection (or to open one) before it fails.
 const CONNECT_TIMEOUT_MS: u64 = 3_000;
 /// Runs of one command before a lost race becomes an error.
