@@ -21,6 +21,10 @@ pub enum StoreError {
     Contention(String),
     #[error("the store is shutting down")]
     Closed,
+    /// The write queue is full: the command was not queued (nothing was written).
+    /// Answered at once with 503, rather than left to pile up.
+    #[error("the write queue is full")]
+    Busy,
     #[error("bad database URL: {0}")]
     BadUrl(String),
 }

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use super::error::{ApiError, ErrorKind, Family};
+use super::error::{ApiError, ErrorKind, Family, GenericError};
 use super::request_id::RequestId;
 use super::AppState;
 use crate::domain::idempotency::KeyError;
@@ -186,6 +186,10 @@ impl Write {
             Ok(Executed::KeyConflict) => {
                 metrics::counter!("caja_idempotency_conflicts_total").increment(1);
                 ApiError::new(family, ErrorKind::IdempotencyKeyReused).into_response()
+            }
+            Err(crate::store::StoreError::Busy) => {
+                tracing::warn!("write queue full; answered 503");
+                GenericError::Busy.of(family)
             }
             Err(err) => {
                 tracing::error!(error = %err, "write command failed; nothing was committed");

@@ -116,6 +116,8 @@ pub enum GenericError {
     RouteNotFound,
     MethodNotAllowed,
     Timeout,
+    /// The write queue is full (`StoreError::Busy`): 503 at once, with `Retry-After`.
+    Busy,
     Internal,
 }
 
@@ -682,6 +684,11 @@ fn generic_row(error: GenericError) -> Row {
             "timeout",
             "The request took too long. Retry it with the same X-Idempotency-Key.",
         ),
+        GenericError::Busy => Row::new(
+            S::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "caja is busy: its write queue is full. Retry in a moment with the same X-Idempotency-Key.",
+        ),
         GenericError::Internal => Row::new(
             S::INTERNAL_SERVER_ERROR,
             "internal_server_error",
@@ -706,10 +713,22 @@ impl GenericError {
     /// The error for a request to `path`: in the envelope of the family the path
     /// belongs to (the Orders envelope under `/v1/orders`), the classic one elsewhere.
     pub fn at(self, path: &str) -> Response {
-        let row = generic_row(self);
         match Family::of_path(path) {
-            Some(Family::Orders) => Row { shape: Shape::Orders { details: Vec::new() }, ..row }.into_response(),
-            _ => row.into_response(),
+            Some(family) => self.of(family),
+            None => generic_row(self).into_response(),
         }
+    }
+
+    /// The error in `family`'s envelope; a busy store's answer says when to retry.
+    pub fn of(self, family: Family) -> Response {
+        let row = generic_row(self);
+        let mut response = match family {
+            Family::Orders => Row { shape: Shape::Orders { details: Vec::new() }, ..row }.into_response(),
+            _ => row.into_response(),
+        };
+        if self == GenericError::Busy {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::StoreError;
 
-/// Commands queued before callers wait for room.
+/// Commands queued at most; past it a write is refused at once (`StoreError::Busy`).
 const QUEUE_JOBS_MAX: usize = 4096;
 /// Commands committed together at most.
 const BATCH_JOBS_MAX: usize = 256;
@@ -61,7 +61,10 @@ impl Writer {
             }
         });
         metrics::gauge!("caja_write_queue_depth").set((QUEUE_JOBS_MAX - sender.capacity()) as f64);
-        sender.send(job).await.map_err(|_| StoreError::Closed)?;
+        sender.try_send(job).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(_) => StoreError::Busy,
+            mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+        })?;
         // A dropped reply means the job never ran to the end (its batch could not
         // begin, or it panicked): nothing of it was committed.
         reply_rx.await.unwrap_or_else(|_| Err(StoreError::Database("the write was not committed".into())))
@@ -126,5 +129,40 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
     }
     for finish in finishes {
         (finish.reply)(committed.clone().map_err(StoreError::Database));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once() {
+        let writer = std::sync::Arc::new(Writer::spawn(Connection::open_in_memory().expect("open")).expect("writer"));
+        // The first job holds the writer thread until told to go on.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let held = writer.clone();
+        let first = tokio::spawn(async move {
+            held.write(move |_| {
+                let _ = wait.recv();
+                Ok(())
+            })
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let queued: Vec<_> = (0..QUEUE_JOBS_MAX)
+            .map(|_| {
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.write(|_| Ok(())).await })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let refused = writer.write(|_| Ok(())).await;
+        assert!(matches!(refused, Err(StoreError::Busy)), "{refused:?}");
+        go.send(()).expect("go");
+        assert!(first.await.expect("first").is_ok());
+        for job in queued {
+            assert!(job.await.expect("queued").is_ok(), "every queued write commits");
+        }
     }
 }
