@@ -136,10 +136,11 @@ async fn a_failed_read_is_the_point_familys_generic_500() {
     let app = TestApp::spawn().await;
     let account = app.test_account().await;
     let id = app.new_action(&account, TERMINAL).await;
-    // Break the token lookup under the running server: authentication cannot read.
-    app.sql("ALTER TABLE tokens RENAME TO tokens_away");
+    // Break the resource table under the running server: the read cannot run (the
+    // token's principal is cached in memory by now, so authentication still can).
+    app.sql("ALTER TABLE resources RENAME TO resources_away");
     assert_error(app.get_action(&account, &id).await, 500, "500").await;
-    app.sql("ALTER TABLE tokens_away RENAME TO tokens");
+    app.sql("ALTER TABLE resources_away RENAME TO resources");
     assert_eq!(app.get_action(&account, &id).await.status(), StatusCode::OK);
 }
 
