@@ -177,11 +177,25 @@ struct Measured {
     bodies: Vec<Value>,
 }
 
-/// Send `calls` from `clients` connections at once, each taking the next call.
+/// Send `calls` from `clients` connections at once, each taking the next call as
+/// soon as its last one was answered (closed loop: the peak rate).
 async fn drive(client: &reqwest::Client, server: &Server, clients: usize, calls: Vec<Call>) -> Measured {
+    drive_at(client, server, clients, calls, None).await
+}
+
+/// [`drive`], or, with `rate`, open loop: call `i` is sent at `i / rate` seconds from
+/// the start whatever came before, so latency is measured at that offered load.
+async fn drive_at(
+    client: &reqwest::Client,
+    server: &Server,
+    clients: usize,
+    calls: Vec<Call>,
+    rate: Option<f64>,
+) -> Measured {
     let calls = Arc::new(calls);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
+    let clients = if rate.is_some() { clients.max(256) } else { clients };
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let (client, calls, next) = (client.clone(), calls.clone(), next.clone());
@@ -191,6 +205,10 @@ async fn drive(client: &reqwest::Client, server: &Server, clients: usize, calls:
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(call) = calls.get(i) else { break };
+                if let Some(rate) = rate {
+                    let due = started + Duration::from_secs_f64(i as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let mut request =
                     client.request(call.method.clone(), format!("{base}{}", call.path)).bearer_auth(&token);
                 if let Some(key) = &call.key {
@@ -255,14 +273,13 @@ pub async fn main() -> anyhow::Result<()> {
         "{:<26} {:>9} {:>8} {:>8} {:>8} {:>7} {:>10}",
         "scenario", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "/ health"
     );
-    let mut health_rate = 0.0;
-    let mut cancel_rate = 0.0;
-    let mut report = |name: &str, m: &Measured| {
+    let (health_rate, cancel_rate) = (std::cell::Cell::new(0.0), std::cell::Cell::new(0.0));
+    let report = |name: &str, m: &Measured| {
         if name == "GET /health" {
-            health_rate = m.per_second;
+            health_rate.set(m.per_second);
         }
         if name == "Point action cancel" {
-            cancel_rate = m.per_second;
+            cancel_rate.set(m.per_second);
         }
         println!(
             "{name:<26} {:>9.0} {:>8.2} {:>8.2} {:>8.1} {:>7} {:>9.1}%",
@@ -271,7 +288,7 @@ pub async fn main() -> anyhow::Result<()> {
             m.p99_ms,
             m.max_ms,
             m.errors,
-            100.0 * m.per_second / health_rate.max(1.0)
+            100.0 * m.per_second / health_rate.get().max(1.0)
         );
     };
 
@@ -309,6 +326,21 @@ pub async fn main() -> anyhow::Result<()> {
     };
     report("Point action cancel", &drive(&client, &server, clients, cancels().collect()).await);
     report("replay (cancel again)", &drive(&client, &server, clients, cancels().collect()).await);
+    // Latency at half the peak: fresh actions (made first, not measured), cancelled
+    // at a steady half of the cancel rate just measured.
+    let creates = (0..n).map(|i| {
+        let body = json!({ "type": "print", "external_reference": format!("half-{i}"), "content": "receipt",
+                           "config": { "point": { "terminal_id": format!("HALF__{i}"), "subtype": "custom" } } });
+        post("/terminals/v1/actions".into(), format!("half-action-{i}"), Some(body), 201)
+    });
+    let more = ids(&drive(&client, &server, clients, creates.collect()).await, "id");
+    let half = cancel_rate.get() / 2.0;
+    let paced = more
+        .iter()
+        .enumerate()
+        .map(|(i, id)| post(format!("/terminals/v1/actions/{id}/cancel"), format!("half-cancel-{i}"), None, 200));
+    let at_half = drive_at(&client, &server, clients, paced.collect(), Some(half)).await;
+    report(&format!("cancel at {half:.0}/s (half)"), &at_half);
 
     let payouts = (0..n).map(|i| {
         // Scheduled far ahead, so the worker leaves them pending for the cancels.
@@ -366,7 +398,9 @@ pub async fn main() -> anyhow::Result<()> {
     report("order cancel", &drive(&client, &server, clients, cancels.collect()).await);
 
     println!("caja peak RSS: {:.0} MiB", server.peak_rss_mib());
+    let (cancel_rate, health_rate) = (cancel_rate.get(), health_rate.get());
     println!("Point action cancel / GET /health: {:.1}%", 100.0 * cancel_rate / health_rate.max(1.0));
+    println!("Point action cancel at half its peak rate: p99 {:.2} ms", at_half.p99_ms);
     if let Store::Postgres { admin, .. } = &store {
         let tps = pgbench(admin, clients)?;
         println!("pgbench -N -c {clients} -j 2 -T 10 on the same server: {tps:.0} tps");
