@@ -71,15 +71,15 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 impl SqliteStore {
     pub async fn open(path: PathBuf) -> Result<Self, StoreError> {
         let opened = path.clone();
-        let (conn, key) = tokio::task::spawn_blocking(move || {
+        let (conn, checkpointer, key) = tokio::task::spawn_blocking(move || {
             let mut conn = connect(&opened)?;
             schema::migrate(&mut conn)?;
             let key = schema::token_hash_key(&conn, rand::random())?;
-            Ok::<_, StoreError>((conn, key))
+            Ok::<_, StoreError>((conn, connect(&opened)?, key))
         })
         .await
         .map_err(|e| StoreError::Database(e.to_string()))??;
-        let writer = Writer::spawn(conn).map_err(|e| StoreError::Database(e.to_string()))?;
+        let writer = Writer::spawn(conn, Some(checkpointer)).map_err(|e| StoreError::Database(e.to_string()))?;
         Ok(SqliteStore { writer, readers: Readers::new(path), hasher: TokenHasher::new(key) })
     }
 }

@@ -33,13 +33,38 @@ type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
 pub struct Writer {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Dropped to stop the checkpointer.
+    checkpoints: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 impl Writer {
-    pub fn spawn(conn: Connection) -> std::io::Result<Self> {
+    /// The writer on `conn`, and, when `checkpoint_with` gives a second connection to
+    /// the same file, a checkpointer thread on it: the writer then never checkpoints
+    /// itself (SQLite's automatic checkpoint runs inside a commit, and its fsync of
+    /// the database file stalled every command queued behind that commit), and the
+    /// checkpointer's PASSIVE checkpoints copy the WAL without blocking anyone.
+    pub fn spawn(conn: Connection, checkpoint_with: Option<Connection>) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE_JOBS_MAX);
+        let checkpoints = match checkpoint_with {
+            Some(checkpointer) => {
+                conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(std::io::Error::other)?;
+                let (stop, stopped) = std::sync::mpsc::channel::<()>();
+                std::thread::Builder::new()
+                    .name("caja-sqlite-checkpoint".into())
+                    .spawn(move || checkpoint(&checkpointer, &stopped))?;
+                Some(stop)
+            }
+            None => None,
+        };
         let thread = std::thread::Builder::new().name("caja-sqlite-writer".into()).spawn(move || run(conn, rx))?;
-        Ok(Writer { jobs: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
+        Ok(Writer {
+            jobs: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            checkpoints: Mutex::new(checkpoints),
+        })
     }
 
     /// Run `work` in the next batch and wait until that batch committed.
@@ -73,9 +98,23 @@ impl Writer {
     /// Stop taking work, finish what is queued, and wait for the thread.
     pub async fn close(&self) {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.checkpoints.lock().unwrap_or_else(|e| e.into_inner()).take();
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+/// Checkpoint every [`CHECKPOINT_EVERY`] until `stop` is dropped, then once more.
+fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
+    loop {
+        let stopping = !matches!(stop.recv_timeout(CHECKPOINT_EVERY), Err(std::sync::mpsc::RecvTimeoutError::Timeout));
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %err, "WAL checkpoint failed; trying again");
+        }
+        if stopping {
+            return;
         }
     }
 }
@@ -138,7 +177,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_refuses_at_once() {
-        let writer = std::sync::Arc::new(Writer::spawn(Connection::open_in_memory().expect("open")).expect("writer"));
+        let writer =
+            std::sync::Arc::new(Writer::spawn(Connection::open_in_memory().expect("open"), None).expect("writer"));
         // The first job holds the writer thread until told to go on.
         let (go, wait) = std::sync::mpsc::channel::<()>();
         let held = writer.clone();
