@@ -63,6 +63,12 @@ impl Browser {
         Browser { driver, base, session, http }
     }
 
+    /// End the session: chromedriver closes Chromium (killing chromedriver alone, as
+    /// `Drop` must, would leave Chromium running).
+    async fn quit(self) {
+        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
+    }
+
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut request = self.http.request(method, url);
@@ -157,4 +163,5 @@ async fn a_buyer_pays_a_preference_in_chromium_and_lands_on_success() {
     browser.click("#back").await;
     let failed = browser.wait_for_url(&format!("{back}?page=failure&")).await;
     assert_eq!(query_of(&failed)["status"], "rejected");
+    browser.quit().await;
 }
