@@ -30,6 +30,9 @@ const PAYOUT_TRANSACTIONS: usize = 1_000;
 const FILL_BATCH: usize = 5_000;
 /// Requests per measurement.
 const READS: usize = 5_000;
+/// Cancels per measurement (the 10,000 case holds 5,000 pending transactions, and a
+/// measurement cancels twice: to warm up, then measured).
+const CANCELS: usize = 1_000;
 
 pub async fn main() -> anyhow::Result<()> {
     let large: usize = std::env::args().nth(2).map_or(Ok(1_000_000), |n| n.parse())?;
@@ -68,14 +71,19 @@ pub async fn main() -> anyhow::Result<()> {
     let mut filled = Filled::default();
     filled.grow(store.as_ref(), user, SMALL).await?;
     settle(&url).await?;
-    let (small_lookup, small_page) = reader.measure(&filled).await?;
+    let (small_lookup, small_page, small_cancel) = reader.measure(&mut filled, store.as_ref(), user).await?;
     let started = Instant::now();
     filled.grow(store.as_ref(), user, large).await?;
     settle(&url).await?;
     println!("filled to {large} resources in {:.0} s", started.elapsed().as_secs_f64());
-    let (large_lookup, large_page) = reader.measure(&filled).await?;
+    let (large_lookup, large_page, large_cancel) = reader.measure(&mut filled, store.as_ref(), user).await?;
 
-    for (name, small, large) in [("lookup", small_lookup, large_lookup), ("page", small_page, large_page)] {
+    let measured = [
+        ("lookup", small_lookup, large_lookup),
+        ("page", small_page, large_page),
+        ("cancel", small_cancel, large_cancel),
+    ];
+    for (name, small, large) in measured {
         println!(
             "{name:>6}: {large_n} / {SMALL} resources: throughput {:.2}x, p50 {:.2}x",
             large.per_second / small.per_second,
@@ -87,11 +95,18 @@ pub async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// On PostgreSQL, do after a bulk fill what autovacuum would do soon after it
-/// (`VACUUM ANALYZE`), so the measurement sees the database's steady state rather
-/// than autovacuum running beside it. SQLite needs nothing.
+/// Do after a bulk fill what the database would do soon after it anyway, so the
+/// measurement sees the steady state rather than that work running beside it: on
+/// PostgreSQL autovacuum's `VACUUM ANALYZE`; on SQLite the checkpointer's copy of
+/// the fill's WAL into the database file.
 async fn settle(url: &str) -> anyhow::Result<()> {
-    if !url.starts_with("postgres") {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let conn = rusqlite::Connection::open(path)?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        })
+        .await??;
         return Ok(());
     }
     let url = url.to_owned();
@@ -108,6 +123,8 @@ async fn settle(url: &str) -> anyhow::Result<()> {
 struct Filled {
     emails: Vec<String>,
     payouts: Vec<PayoutId>,
+    /// Payouts made for the cancels, left out of the page reads (their pages thin out).
+    cancelled: Vec<PayoutId>,
 }
 
 impl Filled {
@@ -153,11 +170,13 @@ impl Filled {
         Ok(())
     }
 
-    async fn add_payout(&mut self, store: &dyn Store, user: UserId) -> anyhow::Result<()> {
+    /// A payout of `PAYOUT_TRANSACTIONS` pending transactions; returns their ids.
+    async fn add_payout(&mut self, store: &dyn Store, user: UserId) -> anyhow::Result<Vec<i64>> {
         let mut rng = rand::rng();
         let mut draw = || rng.random_range(caja::domain::payout::ISSUED_ID_MIN..=caja::domain::payout::ISSUED_ID_MAX);
         let id = PayoutId::new(draw()).ok_or_else(|| anyhow::anyhow!("payout id"))?;
         let ids: Vec<i64> = (0..PAYOUT_TRANSACTIONS).map(|_| draw()).collect();
+        let ids_kept = ids.clone();
         store
             .write(move |uow| {
                 let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
@@ -195,7 +214,7 @@ impl Filled {
             })
             .await?;
         self.payouts.push(id);
-        Ok(())
+        Ok(ids_kept)
     }
 }
 
@@ -208,10 +227,40 @@ struct Reader {
 impl Reader {
     /// A customer search by email, and a page of a payout's pending transactions,
     /// each `READS` times at random.
-    async fn measure(&self, filled: &Filled) -> anyhow::Result<(Figures, Figures)> {
+    async fn measure(
+        &self,
+        filled: &mut Filled,
+        store: &dyn Store,
+        user: UserId,
+    ) -> anyhow::Result<(Figures, Figures, Figures)> {
         println!("at {} resources (a first, unmeasured pass warms the caches):", filled.resources());
         self.pass(filled).await?;
-        self.pass(filled).await
+        let (lookup, page) = self.pass(filled).await?;
+        self.cancels(filled, store, user).await?;
+        Ok((lookup, page, self.cancels(filled, store, user).await?))
+    }
+
+    /// `CANCELS` durable writes: cancels (each its own key; every one a 204) of the
+    /// pending transactions of a payout made for them, as one more of the store's.
+    async fn cancels(&self, filled: &mut Filled, store: &dyn Store, user: UserId) -> anyhow::Result<Figures> {
+        let transactions = filled.add_payout(store, user).await?;
+        let payout = *filled.payouts.last().ok_or_else(|| anyhow::anyhow!("a payout"))?;
+        filled.cancelled.push(payout);
+        let chosen: Vec<(PayoutId, i64)> = transactions.into_iter().take(CANCELS).map(|t| (payout, t)).collect();
+        let chosen = Arc::new(chosen);
+        let (_, cancels) = run("cancel", CANCELS, |i| {
+            let (client, token) = (self.client.clone(), self.token.clone());
+            let (payout, transaction) = chosen[i];
+            let url = format!("{}/v1/payouts/{payout}/transactions/{transaction}/cancel", self.base);
+            async move {
+                let key = uuid::Uuid::new_v4().to_string();
+                let response = client.put(url).bearer_auth(token).header("X-Idempotency-Key", key).send().await?;
+                anyhow::ensure!(response.status() == 204, "cancel answered {}", response.status());
+                Ok(String::new())
+            }
+        })
+        .await?;
+        Ok(cancels)
     }
 
     async fn pass(&self, filled: &Filled) -> anyhow::Result<(Figures, Figures)> {
@@ -228,7 +277,8 @@ impl Reader {
             }
         })
         .await?;
-        let payouts = Arc::new(filled.payouts.clone());
+        let payouts: Vec<PayoutId> = filled.payouts.iter().copied().filter(|p| !filled.cancelled.contains(p)).collect();
+        let payouts = Arc::new(payouts);
         let (_, page) = run("page", READS, |i| {
             let (client, token) = (self.client.clone(), self.token.clone());
             let payout = payouts[pick(i, payouts.len())];
