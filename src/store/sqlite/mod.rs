@@ -34,6 +34,8 @@ use writer::Writer;
 const MMAP_BYTES_MAX: i64 = 1 << 30;
 /// How long a connection waits for another process's lock before failing.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
+/// The writer connection's page cache, in KiB.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
 
 pub struct SqliteStore {
     writer: Writer,
@@ -73,6 +75,10 @@ impl SqliteStore {
         let opened = path.clone();
         let (conn, checkpointer, key) = tokio::task::spawn_blocking(move || {
             let mut conn = connect(&opened)?;
+            // The writer's page cache holds the interior pages of every index a write
+            // touches; SQLite's default (2 MiB) is outgrown past a few hundred
+            // thousand resources, and then every write rereads them.
+            conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
             schema::migrate(&mut conn)?;
             let key = schema::token_hash_key(&conn, rand::random())?;
             Ok::<_, StoreError>((conn, connect(&opened)?, key))
