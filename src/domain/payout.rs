@@ -207,11 +207,12 @@ impl Amount {
     }
 }
 
-/// `2026-12-01T10:00:00` (UTC), optionally with fractional seconds and `Z` or `+00:00`.
+/// `2026-12-01T10:00:00` (UTC), optionally with fractional seconds and `Z` or `+00:00`;
+/// within [`Timestamp::CLIENT_RANGE`].
 pub fn parse_schedule_date(raw: &str) -> Option<Timestamp> {
     let utc = raw.strip_suffix('Z').or_else(|| raw.strip_suffix("+00:00")).unwrap_or(raw);
     let parsed = chrono::NaiveDateTime::parse_from_str(utc, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
-    Some(Timestamp::from_millis(parsed.and_utc().timestamp_millis()))
+    Some(Timestamp::from_millis(parsed.and_utc().timestamp_millis())).filter(|at| Timestamp::CLIENT_RANGE.contains(at))
 }
 
 /// A create request as it arrived.
@@ -759,6 +760,10 @@ mod tests {
         assert_eq!(parse_schedule_date("2026-12-01T10:00:00+00:00"), Some(at));
         assert_eq!(parse_schedule_date("2026-12-01T10:00:00-03:00"), None);
         assert_eq!(parse_schedule_date("tomorrow"), None);
+        // Only dates that print back as RFC 3339 (`fuzz/`, target `dates`).
+        assert_eq!(parse_schedule_date("+10000-01-01T00:00:00"), None);
+        assert_eq!(parse_schedule_date("0000-06-01T00:00:00"), None);
+        assert!(parse_schedule_date("9999-12-31T23:59:59.999Z").is_some());
     }
 
     proptest! {

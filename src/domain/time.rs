@@ -4,6 +4,8 @@
 //! digits (`2026-11-24T10:00:00.000Z`); that formatting lives here so it is the same
 //! for every family.
 
+use std::ops::RangeInclusive;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// An instant, in whole milliseconds since the Unix epoch.
@@ -12,6 +14,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// The instants a client may send: years 0001 to 9999, UTC. Each prints with a
+    /// four-digit year, as RFC 3339 requires, in UTC and at the Payments API's
+    /// `-04:00` alike (a date RFC 3339 allows, `0000-01-01T00:00:00+01:00`, is an
+    /// instant in year -1; caja printed it `-0001-12-31T23:00:00.000Z`).
+    pub const CLIENT_RANGE: RangeInclusive<Timestamp> = Timestamp(-62_135_596_800_000)..=Timestamp(253_402_300_799_999);
+
     pub const fn from_millis(millis: i64) -> Self {
         Timestamp(millis)
     }
@@ -26,9 +34,10 @@ impl Timestamp {
     }
 
     /// An RFC 3339 date with any offset (`2026-11-24T07:00:00.000-03:00`), to the
-    /// millisecond; `None` if it is not one.
+    /// millisecond; `None` if it is not one, or not in [`Self::CLIENT_RANGE`].
     pub fn parse_rfc3339(raw: &str) -> Option<Self> {
-        DateTime::parse_from_rfc3339(raw).ok().map(|d| Timestamp(d.timestamp_millis()))
+        let at = Timestamp(DateTime::parse_from_rfc3339(raw).ok()?.timestamp_millis());
+        Self::CLIENT_RANGE.contains(&at).then_some(at)
     }
 
     /// `2026-11-24T10:00:00.000Z`.
@@ -55,6 +64,22 @@ mod tests {
     fn formats_with_exactly_three_fractional_digits() {
         assert_eq!(Timestamp::from_millis(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
         assert_eq!(Timestamp::from_millis(1_795_514_400_123).to_rfc3339(), "2026-11-24T10:00:00.123Z");
+    }
+
+    /// Found by `fuzz/` (target `dates`): a date past 9999 in UTC was taken and shown
+    /// as `+10000-01-01T13:17:59.000Z`, which no RFC 3339 reader takes back.
+    #[test]
+    fn only_dates_that_print_back_are_taken() {
+        assert_eq!(Timestamp::parse_rfc3339("9999-12-31T23:18:59-13:59"), None);
+        assert_eq!(Timestamp::parse_rfc3339("0000-01-01T00:00:00+01:00"), None);
+        assert_eq!(Timestamp::parse_rfc3339("0000-12-31T23:59:59.999Z"), None);
+        for edge in ["0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"] {
+            let at = Timestamp::parse_rfc3339(edge).unwrap();
+            assert_eq!(at.to_rfc3339(), edge);
+        }
+        let first = DateTime::parse_from_rfc3339("0001-01-01T00:00:00Z").unwrap().timestamp_millis();
+        let last = DateTime::parse_from_rfc3339("9999-12-31T23:59:59.999Z").unwrap().timestamp_millis();
+        assert_eq!(Timestamp::CLIENT_RANGE, Timestamp(first)..=Timestamp(last));
     }
 
     #[test]

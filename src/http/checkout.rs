@@ -483,7 +483,7 @@ pub async fn update_preference(
 fn paging(params: &HashMap<String, String>, known: &[&str]) -> Result<(u64, u32), ApiError> {
     let refuse = |why: String| ApiError::refused(FAMILY, Failure::InvalidBody(why));
     if let Some(unknown) =
-        params.keys().find(|k| !known.contains(&k.as_str()) && !["limit", "offset"].contains(&k.as_str()))
+        params.keys().filter(|k| !known.contains(&k.as_str()) && !["limit", "offset"].contains(&k.as_str())).min()
     {
         return Err(ApiError::refused(
             FAMILY,

@@ -918,7 +918,7 @@ pub async fn search_orders(
         "sort_by",
         "sort_order",
     ];
-    if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+    if let Some(unknown) = params.keys().filter(|k| !KNOWN.contains(&k.as_str())).min() {
         return Err(invalid(&format!("unknown parameter {unknown}")));
     }
     let get = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();

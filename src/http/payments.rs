@@ -724,7 +724,7 @@ pub async fn search_payments(
     // Documented filters caja's payments never match: no store, point of sale or payer id.
     const UNMATCHED: &[&str] = &["store_id", "pos_id", "payer.id"];
     let known = |k: &str| PAGING.contains(&k) || UNMATCHED.contains(&k) || engine::FILTERS.contains(&k);
-    if let Some(unknown) = params.keys().find(|k| !known(k)) {
+    if let Some(unknown) = params.keys().filter(|k| !known(k)).min() {
         return Err(refuse(Failure::Property { error: PropertyError::Unsupported, detail: unknown.clone() }));
     }
     let get = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();

@@ -19,6 +19,7 @@ mod cross_account;
 mod customer_reference;
 mod customers;
 mod faults;
+mod fuzz_regressions;
 mod helpers;
 mod hostile;
 mod idempotency;

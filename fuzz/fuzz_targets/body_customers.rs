@@ -1,0 +1,17 @@
+//! Customers' writes with fuzzed bodies: create and update (`customer_data`, the
+//! reference's numbered causes).
+//!
+//! Input: a route byte (`'0'` the first below, `'1'` the next, …), then the body;
+//! `{name}`s of the start-up resources are filled in (see `caja_fuzz::App::fill`).
+#![no_main]
+
+use caja_fuzz::{route_and_body, App, Route};
+use libfuzzer_sys::fuzz_target;
+
+const ROUTES: &[Route] = &[Route::json("POST", "/v1/customers"), Route::json("PUT", "/v1/customers/{customer}")];
+
+fuzz_target!(|data: &[u8]| {
+    if let Some((route, body)) = route_and_body(ROUTES, data) {
+        App::get().exchange(route, body);
+    }
+});

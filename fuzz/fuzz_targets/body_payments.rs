@@ -1,0 +1,22 @@
+//! Payments' writes with fuzzed bodies: create (`payment_draft`), update (capture,
+//! cancel, expiry, metadata), refund, the test helper's event.
+//!
+//! Input: a route byte (`'0'` the first below, `'1'` the next, …), then the body;
+//! `{name}`s of the start-up resources are filled in (see `caja_fuzz::App::fill`).
+#![no_main]
+
+use caja_fuzz::{route_and_body, App, Route};
+use libfuzzer_sys::fuzz_target;
+
+const ROUTES: &[Route] = &[
+    Route::json("POST", "/v1/payments"),
+    Route::json("PUT", "/v1/payments/{held_payment}"),
+    Route::json("POST", "/v1/payments/{payment}/refunds"),
+    Route::json("POST", "/v1/payments/{pix_payment}/events"),
+];
+
+fuzz_target!(|data: &[u8]| {
+    if let Some((route, body)) = route_and_body(ROUTES, data) {
+        App::get().exchange(route, body);
+    }
+});
