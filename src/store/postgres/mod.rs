@@ -30,8 +30,10 @@ use crate::domain::{
 use crate::engine::StoreError;
 use tables::{PgTables, Statements};
 
-/// Connections per process.
-const POOL_CONNECTIONS_MAX: u32 = 32;
+/// Connections per process, opened as load needs them: three processes under full
+/// load (48) stay well within PostgreSQL's default `max_connections` of 100 (with 32,
+/// `tests/api/processes.rs` ran out of connections).
+const POOL_CONNECTIONS_MAX: u32 = 16;
 /// How long a request waits for a connection (or to open one) before it fails.
 const CONNECT_TIMEOUT_MS: u64 = 3_000;
 /// Runs of one command before a lost race becomes an error.
