@@ -95,6 +95,25 @@ pub fn enqueue_ipn(
     })
 }
 
+/// The audit record of a change to a resource that has a `status` and a
+/// `status_detail` (orders, payments): `(status, status_detail)` before (`None` for a
+/// creation) and after. A move within a status (a partial refund) is recorded from the
+/// status to itself, its detail move in `comments`, so the head of every trail names
+/// its resource's status (what `caja audit verify` checks).
+pub fn detailed_audit(
+    ctx: &RequestContext,
+    resource_type: ResourceType,
+    resource_id: String,
+    before: Option<(&str, &str)>,
+    after: (&str, &str),
+) -> AuditEvent {
+    let mut event = audit(ctx, resource_type, resource_id, before.map(|b| b.0), after.0, None);
+    if let Some((_, detail)) = before.filter(|b| b.0 == after.0) {
+        event.comments = Some(format!("status_detail: {detail} -> {}", after.1));
+    }
+    event
+}
+
 /// The audit record of a change the worker made (payout processing, expiry): request
 /// id [`super::WORKER_REQUEST_ID`], no idempotency key.
 pub fn worker_audit(

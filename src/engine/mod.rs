@@ -24,7 +24,7 @@ pub mod resource;
 mod unit_of_work;
 
 pub use apply::apply;
-pub use changes::{audit, enqueue_ipn, record_change, record_change_with_body, worker_audit};
+pub use changes::{audit, detailed_audit, enqueue_ipn, record_change, record_change_with_body, worker_audit};
 pub use command::{Change, Command, Executed, Failure, Operation, PathParam, Planned, Refusal, RequestContext};
 pub use payouts::{advance_payouts, WORKER_REQUEST_ID};
 pub use unit_of_work::{Envelope, LoadFor, Loaded, Page, Reads, StoreError, UnitOfWork};

@@ -6,7 +6,7 @@
 //! `order.action_required`) are notified with `type=order`.
 
 use super::resource::{self, Stored};
-use super::{audit, record_change, Change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
+use super::{detailed_audit, record_change, Change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
 use crate::domain::card::{Card, CardToken, CardTokenId, TokenStatus};
 use crate::domain::customer::{Profile, ProfileStatus};
 use crate::domain::order::{
@@ -448,12 +448,9 @@ fn record(
     after: &Order,
 ) -> Result<(), StoreError> {
     let moved = before.is_none_or(|b| b.status != after.status);
-    let from = before.map(|b| b.status.as_str());
-    let mut event = audit(ctx, ResourceType::Order, after.id.to_string(), from, after.status.as_str(), None);
-    if let (false, Some(before)) = (moved, before) {
-        event.comments =
-            Some(format!("status_detail: {} -> {}", before.status_detail.as_str(), after.status_detail.as_str()));
-    }
+    let before_status = before.map(|b| (b.status.as_str(), b.status_detail.as_str()));
+    let after_status = (after.status.as_str(), after.status_detail.as_str());
+    let event = detailed_audit(ctx, ResourceType::Order, after.id.to_string(), before_status, after_status);
     if moved && NOTIFIED.contains(&after.status) {
         record_change(uow, event, after.external_reference.as_deref(), None)
     } else {

@@ -7,7 +7,8 @@
 
 use super::resource::{self, Stored};
 use super::{
-    audit, enqueue_ipn, record_change_with_body, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork,
+    detailed_audit, enqueue_ipn, record_change_with_body, Failure, Operation, Reads, RequestContext, StoreError,
+    UnitOfWork,
 };
 use crate::domain::card::{CardFace, CardToken, CardTokenId, TokenStatus};
 use crate::domain::order_money::Money;
@@ -276,13 +277,9 @@ fn record(
     before: Option<&Payment>,
     after: &Payment,
 ) -> Result<(), StoreError> {
-    let moved = before.is_none_or(|b| b.status != after.status);
-    let from = before.map(|b| b.status.as_str());
-    let mut event = audit(ctx, ResourceType::Payment, after.id.to_string(), from, after.status.as_str(), None);
-    if let (false, Some(before)) = (moved, before) {
-        event.comments =
-            Some(format!("status_detail: {} -> {}", before.status_detail.as_str(), after.status_detail.as_str()));
-    }
+    let before_status = before.map(|b| (b.status.as_str(), b.status_detail.as_str()));
+    let after_status = (after.status.as_str(), after.status_detail.as_str());
+    let event = detailed_audit(ctx, ResourceType::Payment, after.id.to_string(), before_status, after_status);
     let action = if before.is_none() { "payment.created" } else { "payment.updated" };
     notify(uow, event, after, action, ctx.now)
 }
