@@ -254,8 +254,13 @@ fn post(path: String, key: String, body: Option<Value>, expect: u16) -> Call {
     Call { method: reqwest::Method::POST, path, key: Some(key), body, expect }
 }
 
+/// An id as text, whether the API gives it as a string or a number.
+fn text(id: &Value) -> String {
+    id.as_str().map_or_else(|| id.to_string(), str::to_owned)
+}
+
 fn ids(measured: &Measured, field: &str) -> Vec<String> {
-    measured.bodies.iter().map(|b| b[field].as_str().map_or_else(|| b[field].to_string(), str::to_owned)).collect()
+    measured.bodies.iter().map(|b| text(&b[field])).collect()
 }
 
 pub async fn main() -> anyhow::Result<()> {
@@ -352,8 +357,7 @@ pub async fn main() -> anyhow::Result<()> {
     let created = drive(&client, &server, clients, payouts.collect()).await;
     report("payout create", &created);
     let cancels = created.bodies.iter().enumerate().map(|(i, b)| {
-        let (payout, tx) = (b["id"].to_string(), b["transactions"][0]["id"].to_string());
-        let path = format!("/v1/payouts/{}/transactions/{}/cancel", payout.trim_matches('"'), tx.trim_matches('"'));
+        let path = format!("/v1/payouts/{}/transactions/{}/cancel", text(&b["id"]), text(&b["transactions"][0]["id"]));
         Call { method: reqwest::Method::PUT, path, key: Some(format!("tx-cancel-{i}")), body: None, expect: 204 }
     });
     report("payout transaction cancel", &drive(&client, &server, clients, cancels.collect()).await);

@@ -261,11 +261,6 @@ fn terminate_backends(db: &TestDb) {
     db.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
 }
 
-/// Rows of a query as text columns, on either store.
-fn rows(db: &TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
-    db.text_rows(sql)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_moments_every_answer_survives_and_nothing_acts_twice() {
     let kills = env_or("CAJA_CRASH_KILLS", 20);
@@ -344,7 +339,7 @@ async fn killed_at_random_moments_every_answer_survives_and_nothing_acts_twice()
 
     // Audit records made under a key, by key; creations among them.
     let audit =
-        rows(&db, "SELECT idempotency_key, resource_type, resource_id, from_status, to_status FROM audit_events");
+        db.text_rows("SELECT idempotency_key, resource_type, resource_id, from_status, to_status FROM audit_events");
     let mut audited_keys: BTreeMap<String, usize> = BTreeMap::new();
     let mut created_by_key: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut moves_to: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -405,8 +400,8 @@ async fn killed_at_random_moments_every_answer_survives_and_nothing_acts_twice()
 
     // Notifications: each announces a recorded change; families that announce every
     // change announce each once.
-    let changes = rows(&db, "SELECT resource_type, resource_id, to_status FROM audit_events");
-    let notices = rows(&db, "SELECT resource_type, resource_id, resource_status FROM notifications");
+    let changes = db.text_rows("SELECT resource_type, resource_id, to_status FROM audit_events");
+    let notices = db.text_rows("SELECT resource_type, resource_id, resource_status FROM notifications");
     let mut change_count: BTreeMap<Vec<Option<String>>, i64> = BTreeMap::new();
     for row in changes {
         *change_count.entry(row).or_default() += 1;
