@@ -732,3 +732,26 @@ impl GenericError {
         response
     }
 }
+
+#[cfg(test)]
+mod busy_tests {
+    use super::*;
+
+    async fn body_of(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A full write queue: 503 at once, `Retry-After: 1`, in the family's envelope.
+    #[tokio::test]
+    async fn a_busy_store_is_503_with_retry_after_in_the_familys_envelope() {
+        for family in [Family::Point, Family::Orders] {
+            let response = GenericError::Busy.of(family);
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers().get(axum::http::header::RETRY_AFTER).map(|v| v.as_bytes()), Some(&b"1"[..]));
+            let body = body_of(response).await;
+            let code = if family == Family::Orders { &body["errors"][0]["code"] } else { &body["error"] };
+            assert_eq!(code, "service_unavailable", "{body}");
+        }
+    }
+}
