@@ -56,7 +56,16 @@ async fn the_served_document_holds_for_every_generated_request() {
                 // It keeps a cache of what it found in its working directory.
                 .current_dir(repo().join("target"))
                 .args(["run", &url, "--checks", "all", "--exclude-checks", "positive_data_acceptance"])
-                .args(["--max-examples", &examples, "--seed", &seed, "--workers", "2", "--no-color"])
+                .args([
+                    "--max-examples",
+                    &examples,
+                    "--seed",
+                    &seed,
+                    "--workers",
+                    "2",
+                    "--no-color",
+                    "--generation-deterministic",
+                ])
                 .args(["-H", &format!("Authorization: Bearer {token}")])
                 .output()
                 .expect("schemathesis runs")
