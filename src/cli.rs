@@ -136,6 +136,15 @@ struct ServeArgs {
     #[arg(long, env = "CAJA_MAX_CONNECTIONS", default_value = "10000",
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: u32,
+    /// Entries the console's request log keeps at most, over all accounts; 0 turns
+    /// the log off.
+    #[arg(long, env = "CAJA_REQUEST_LOG_ROWS", default_value = "10000",
+          value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
+    request_log_rows: u64,
+    /// Seconds the console's request log keeps an entry at most.
+    #[arg(long, env = "CAJA_REQUEST_LOG_AGE", default_value = "86400",
+          value_parser = clap::value_parser!(u32).range(1..=31_536_000))]
+    request_log_age: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -367,18 +376,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 body_read_timeout: Duration::from_secs(args.body_read_timeout.into()),
                 max_connections: args.max_connections as usize,
             },
+            request_log: crate::http::request_log::Retention {
+                rows_max: args.request_log_rows,
+                age_ms: i64::from(args.request_log_age) * 1000,
+            },
         },
         payout_processing_delay: Duration::from_secs_f64(delay),
         worker_tick: Duration::from_millis(server::WORKER_TICK_MS_DEFAULT),
         webhook_retry: retry_policy(args.webhook_retry_base, args.webhook_attempts)?,
     };
-    let server = Server::start(store, &args.listen, config)
+    let server = Server::start(store.clone(), &args.listen, config)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = server.addr();
     println!("caja listening on http://{addr} (store: {url})");
-    if let Some(account) = first_account {
-        print_welcome(&account, addr);
+    let host = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
+    match first_account {
+        Some(account) => {
+            let hasher = store.token_hasher();
+            let ticket = crate::http::console::session::ticket(hasher, &hasher.hash(&account.access_token), now());
+            print_welcome(&account, &host);
+            println!(
+                "Watch your requests, resources and webhooks in the console (this link signs the account in; it works for 7 days):\n\n    http://{host}/console/sign-in?ticket={ticket}\n"
+            );
+        }
+        None => println!("console: http://{host}/console (sign in with an access token)"),
     }
     server.run_until(server::shutdown_signal()).await?;
     println!("caja stopped");
@@ -394,8 +416,7 @@ fn retry_policy(base_secs: f64, attempts_max: u32) -> anyhow::Result<RetryPolicy
 }
 
 /// The first start: the new test account's token and a call to try.
-fn print_welcome(account: &Issued, addr: std::net::SocketAddr) {
-    let host = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
+fn print_welcome(account: &Issued, host: &str) {
     let body = r#"{"type":"print","external_reference":"quickstart","config":{"point":{"terminal_id":"NEWLAND_N950__N950NCB123456789","subtype":"custom"}},"content":"Hello from caja"}"#;
     let secret = account.webhook_secret.as_deref().unwrap_or("(none)");
     println!(

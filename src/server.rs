@@ -21,6 +21,8 @@ use crate::webhooks::Deliverer;
 
 /// How often expired idempotency records and idle rate-limit buckets are dropped.
 const HOUSEKEEPING_INTERVAL_SECS: u64 = 600;
+/// How long a stopping server waits for the request log's last entries.
+const REQUEST_LOG_DRAIN: Duration = Duration::from_secs(5);
 /// How often the payout worker looks for due transactions, by default.
 pub const WORKER_TICK_MS_DEFAULT: u64 = 250;
 
@@ -42,6 +44,8 @@ pub struct Server {
     housekeeping: JoinHandle<()>,
     worker: JoinHandle<()>,
     webhooks: JoinHandle<()>,
+    /// The request log's writer: it ends once the router (every sender) is gone.
+    request_log: Option<JoinHandle<()>>,
     store: Arc<dyn Store>,
 }
 
@@ -52,7 +56,11 @@ impl Server {
         http::metrics::install();
         let addr = listener.local_addr()?;
         let delay_ms = i64::try_from(config.payout_processing_delay.as_millis()).unwrap_or(i64::MAX);
-        let state = AppState::new(store.clone(), &config.http).with_payout_processing_delay(delay_ms);
+        let (log, log_queue) = http::request_log::RequestLog::new(config.http.request_log);
+        let state =
+            AppState::new(store.clone(), &config.http).with_payout_processing_delay(delay_ms).with_request_log(log);
+        let request_log = log_queue
+            .map(|queue| tokio::spawn(http::request_log::run_writer(store.clone(), queue, config.http.request_log)));
         let housekeeping = tokio::spawn(housekeep(state.clone(), config.http.idempotency_retention_ms));
         let worker = tokio::spawn(process_payouts(store.clone(), delay_ms, config.worker_tick));
         let deliverer = Deliverer::new(store.clone(), config.webhook_retry);
@@ -71,7 +79,7 @@ impl Server {
             })
             .await
         });
-        Ok(Server { addr, shutdown, serving, housekeeping, worker, webhooks, store })
+        Ok(Server { addr, shutdown, serving, housekeeping, worker, webhooks, request_log, store })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -93,6 +101,12 @@ impl Server {
         self.worker.abort();
         // Deliveries under way are dropped; their lease runs out and they are retried.
         self.webhooks.abort();
+        // The served requests' entries are written before the store closes.
+        if let Some(log) = self.request_log {
+            if tokio::time::timeout(REQUEST_LOG_DRAIN, log).await.is_err() {
+                tracing::warn!("the request log was not written in time; its last entries are lost");
+            }
+        }
         self.store.close().await;
         served
     }

@@ -50,6 +50,7 @@ pub async fn main() -> anyhow::Result<()> {
             idempotency_retention_ms: 86_400_000,
             request_timeout: Duration::from_secs(30),
             client_limits: caja::http::serve::ClientLimits::default(),
+            request_log: caja::http::request_log::Retention::DEFAULT,
         },
         payout_processing_delay: Duration::from_secs(5),
         // The filled transactions are scheduled for 2030; the worker has nothing to do.

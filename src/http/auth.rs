@@ -12,11 +12,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorKind, Family};
+use super::request_log::{self, FromConsole};
 use super::AppState;
 use crate::domain::{Principal, TokenHash};
 
 /// Longer bearer tokens are refused without hashing them.
-const TOKEN_CHARS_MAX: usize = 256;
+pub const TOKEN_CHARS_MAX: usize = 256;
 /// Principals kept in memory at most; when full, the cache starts over.
 const PRINCIPALS_CACHED_MAX: usize = 10_000;
 
@@ -36,6 +37,25 @@ pub struct PrincipalCache {
 impl PrincipalCache {
     fn get(&self, hash: &TokenHash) -> Option<Principal> {
         self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(hash).cloned()
+    }
+
+    /// The principal of a token hash: cached, else read from the store (and kept).
+    /// `None` when unknown or when the store failed (logged).
+    pub async fn lookup(&self, store: &std::sync::Arc<dyn crate::store::Store>, hash: TokenHash) -> Option<Principal> {
+        if let Some(principal) = self.get(&hash) {
+            return Some(principal);
+        }
+        match store.principal(hash).await {
+            Ok(Some(principal)) => {
+                self.keep(&principal);
+                Some(principal)
+            }
+            Ok(None) => None,
+            Err(err) => {
+                tracing::error!(error = %err, "token lookup failed");
+                None
+            }
+        }
     }
 
     fn keep(&self, principal: &Principal) {
@@ -59,7 +79,12 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     if let Some(secs) = client.and_then(|ip| state.auth_failures.waiting(ip)) {
         return shut_out(secs);
     }
-    let principal = match principal(&state, family, request.headers()).await {
+    let from_console = request.extensions().get::<FromConsole>().map(|c| c.0.clone());
+    let principal = match from_console {
+        Some(principal) => Ok(principal),
+        None => principal(&state, family, request.headers()).await,
+    };
+    let principal = match principal {
         Ok(principal) => principal,
         Err(err) => {
             let failed_auth = matches!(err.kind, ErrorKind::MissingToken | ErrorKind::InvalidToken);
@@ -75,8 +100,8 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         standing.stamp(response.headers_mut());
         return response;
     }
-    request.extensions_mut().insert(principal);
-    let mut response = next.run(request).await;
+    request.extensions_mut().insert(principal.clone());
+    let mut response = request_log::capture(&state.request_log, &principal, family, request, next).await;
     standing.stamp(response.headers_mut());
     response
 }

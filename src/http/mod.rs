@@ -5,6 +5,7 @@ mod auth;
 mod cards;
 mod checkout;
 mod checkout_page;
+pub mod console;
 mod customers;
 mod error;
 pub mod metrics;
@@ -20,6 +21,7 @@ mod qr;
 mod rate_limit;
 mod request;
 mod request_id;
+pub mod request_log;
 pub mod serve;
 mod strict_json;
 
@@ -53,6 +55,11 @@ pub struct AppState {
     auth_failures: Arc<rate_limit::AuthFailures>,
     /// Principals of tokens seen recently (see [`auth::PrincipalCache`]).
     principals: Arc<auth::PrincipalCache>,
+    /// Where each API request's log entry goes (see [`request_log`]).
+    request_log: request_log::RequestLog,
+    /// The router itself, for the console's actions (weak: the router holds this
+    /// state, and the server owns the router).
+    api: Arc<std::sync::OnceLock<std::sync::Weak<Router>>>,
     retention_ms: i64,
     payout_processing_delay_ms: i64,
 }
@@ -67,6 +74,8 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Deadlines and caps for what clients send (header and body read, connections).
     pub client_limits: serve::ClientLimits,
+    /// How long the request log keeps entries (`rows_max == 0`: no log).
+    pub request_log: request_log::Retention,
 }
 
 impl AppState {
@@ -76,6 +85,8 @@ impl AppState {
             limiter: Arc::new(RateLimiter::per_second(config.rate_limit_per_second)),
             auth_failures: Arc::new(rate_limit::AuthFailures::per_second(config.auth_failures_per_second)),
             principals: Arc::new(auth::PrincipalCache::default()),
+            request_log: request_log::RequestLog::off(),
+            api: Arc::default(),
             retention_ms: config.idempotency_retention_ms,
             payout_processing_delay_ms: 0,
         }
@@ -85,6 +96,11 @@ impl AppState {
     /// there before the worker processes it (the server's `--payout-processing-delay`).
     pub fn with_payout_processing_delay(self, delay_ms: i64) -> Self {
         AppState { payout_processing_delay_ms: delay_ms, ..self }
+    }
+
+    /// Log every API request to `log` (see [`request_log`]).
+    pub fn with_request_log(self, log: request_log::RequestLog) -> Self {
+        AppState { request_log: log, ..self }
     }
 
     pub fn payout_processing_delay_ms(&self) -> i64 {
@@ -109,9 +125,39 @@ impl AppState {
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
+
+    /// The router, while the server runs.
+    fn api(&self) -> Option<Router> {
+        self.api.get().and_then(std::sync::Weak::upgrade).map(|router| Router::clone(&router))
+    }
+
+    /// The principal behind a token hash: the cache, else the store (`None`: unknown,
+    /// or the store failed, which is logged).
+    async fn principal_of_hash(&self, hash: crate::domain::TokenHash) -> Option<crate::domain::Principal> {
+        self.principals.lookup(&self.store, hash).await
+    }
+
+    /// The principal behind a token, checked in constant time.
+    async fn principal_of_token(&self, token: &str) -> Option<crate::domain::Principal> {
+        if token.is_empty() || token.len() > auth::TOKEN_CHARS_MAX {
+            return None;
+        }
+        let hasher = self.store.token_hasher();
+        self.principal_of_hash(hasher.hash(token)).await.filter(|p| hasher.verify(token, &p.token_hash))
+    }
 }
 
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let slot = state.api.clone();
+    let api = Arc::new(api_router(state, request_timeout));
+    let _ = slot.set(Arc::downgrade(&api));
+    Router::new().fallback_service(tower::service_fn(move |request: axum::extract::Request| {
+        let api = Router::clone(&api);
+        async move { tower::ServiceExt::oneshot(api, request).await }
+    }))
+}
+
+fn api_router(state: AppState, request_timeout: Duration) -> Router {
     Router::new()
         .merge(point::routes())
         .merge(payouts::routes())
@@ -123,6 +169,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(checkout::routes())
         .merge(checkout_page::routes())
         .merge(notifications::routes())
+        .merge(console::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::serve))

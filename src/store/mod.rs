@@ -73,6 +73,66 @@ pub struct AuditRecord {
     pub prev_hash: Option<String>,
 }
 
+/// One API request of an account as the request log keeps it (the console's list
+/// and the request page). Headers are a JSON object of name → value; bodies are
+/// text, both already redacted by the HTTP layer and cut at
+/// `http::request_log::BODY_CHARS_LOGGED_MAX`.
+#[derive(Clone, Debug)]
+pub struct LoggedRequest {
+    /// Assigned by the store (ascending); 0 before it is written.
+    pub id: i64,
+    pub user_id: UserId,
+    pub at: Timestamp,
+    /// The family's name (`point`, `payouts`, `orders`, …).
+    pub family: String,
+    pub method: String,
+    /// Path and query, as sent.
+    pub path: String,
+    pub status: u16,
+    /// From the request's arrival to its response's head, in microseconds.
+    pub latency_us: i64,
+    pub idempotency_key: Option<String>,
+    /// Answered from a stored response (`X-Idempotency-Replayed: true`).
+    pub replayed: bool,
+    pub request_id: String,
+    /// `api`, or `console` for a move made with a console button.
+    pub source: String,
+    pub request_headers: String,
+    pub request_body: String,
+    pub response_headers: String,
+    pub response_body: String,
+}
+
+/// What the request log may be filtered on; every field narrows.
+#[derive(Clone, Debug, Default)]
+pub struct RequestLogFilter {
+    pub family: Option<String>,
+    /// 2, 3, 4 or 5: statuses 200–299, …
+    pub status_class: Option<u16>,
+    pub idempotency_key: Option<String>,
+    /// Only entries with a greater id (the console's live refresh).
+    pub after_id: Option<i64>,
+    /// Only entries with a smaller id (the next page).
+    pub before_id: Option<i64>,
+    /// Only the request with this `X-Request-Id` (an audit record's request).
+    pub request_id: Option<String>,
+}
+
+/// A resource as an account's listing shows it: the envelope and its document.
+#[derive(Clone, Debug)]
+pub struct OwnedResource {
+    /// Its place in the store's insertion order (the listing's cursor).
+    pub seq: i64,
+    pub kind: String,
+    pub id: String,
+    pub status: Option<String>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The stored JSON document.
+    pub document: String,
+}
+
 /// The domain-level operations every backend provides.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -177,6 +237,43 @@ pub trait Store: Send + Sync {
     ) -> Result<Page<AuditRecord>, StoreError>;
 
     async fn has_accounts(&self) -> Result<bool, StoreError>;
+
+    /// Add entries to the request log, in one transaction.
+    async fn append_request_log(&self, entries: Vec<LoggedRequest>) -> Result<(), StoreError>;
+
+    /// The account's logged requests matching `filter`, newest first, at most `limit`.
+    async fn request_log(
+        &self,
+        user: UserId,
+        filter: RequestLogFilter,
+        limit: u32,
+    ) -> Result<Vec<LoggedRequest>, StoreError>;
+
+    /// One logged request of the account.
+    async fn logged_request(&self, user: UserId, id: i64) -> Result<Option<LoggedRequest>, StoreError>;
+
+    /// Keep at most `rows_max` entries in all, none from before `before`; returns how
+    /// many were removed.
+    async fn prune_request_log(&self, rows_max: u64, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// The account's resources of a kind (of one status, when given), newest first,
+    /// those inserted before `before_seq` when given; served by the owner index.
+    async fn owned_resources(
+        &self,
+        user: UserId,
+        kind: String,
+        status: Option<String>,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<OwnedResource>, StoreError>;
+
+    /// The account's notification URL and whether it has a webhook secret; `None`
+    /// when there is no such account.
+    async fn webhook_settings(&self, user: UserId) -> Result<Option<(Option<String>, bool)>, StoreError>;
+
+    /// One of the account's resources, by kind and id.
+    async fn owned_resource(&self, user: UserId, kind: String, id: String)
+        -> Result<Option<OwnedResource>, StoreError>;
 
     /// Forget idempotency records created before `before`; returns how many.
     async fn purge_idempotency_records(&self, before: Timestamp) -> Result<u64, StoreError>;

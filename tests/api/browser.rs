@@ -21,7 +21,7 @@ use crate::receiver::Receiver;
 const NAVIGATION_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A chromedriver process and one headless Chromium session; both end when dropped.
-struct Browser {
+pub struct Browser {
     driver: Child,
     base: String,
     session: String,
@@ -35,7 +35,7 @@ fn find(program: &str, candidates: &[&str]) -> String {
 }
 
 impl Browser {
-    async fn start() -> Browser {
+    pub async fn start() -> Browser {
         let driver_path = find("chromedriver", &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
         let chromium = find("chromium", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -54,7 +54,7 @@ impl Browser {
         }
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] },
+            "goog:chromeOptions": { "binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1360,1100"] },
         } } });
         let created: Value =
             http.post(format!("{base}/session")).json(&capabilities).send().await.unwrap().json().await.unwrap();
@@ -65,7 +65,7 @@ impl Browser {
 
     /// End the session: chromedriver closes Chromium (killing chromedriver alone, as
     /// `Drop` must, would leave Chromium running).
-    async fn quit(self) {
+    pub async fn quit(self) {
         let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
     }
 
@@ -80,23 +80,80 @@ impl Browser {
         answer["value"].clone()
     }
 
-    async fn goto(&self, url: &str) {
+    pub async fn goto(&self, url: &str) {
         self.call(Method::POST, "/url", Some(json!({ "url": url }))).await;
     }
 
-    async fn click(&self, css: &str) {
+    async fn element(&self, css: &str) -> String {
         let found = self.call(Method::POST, "/element", Some(json!({ "using": "css selector", "value": css }))).await;
-        let id =
-            found.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).expect("element id").to_owned();
+        found.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).expect("element id").to_owned()
+    }
+
+    pub async fn click(&self, css: &str) {
+        let id = self.element(css).await;
         self.call(Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
     }
 
-    async fn url(&self) -> String {
+    /// Type `text` into the field `css` names.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css).await;
+        self.call(Method::POST, &format!("/element/{id}/value"), Some(json!({ "text": text }))).await;
+    }
+
+    /// The rendered text of the first element `css` names.
+    pub async fn text(&self, css: &str) -> String {
+        let id = self.element(css).await;
+        self.call(Method::GET, &format!("/element/{id}/text"), None).await.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The rendered text of the first element `css` names, if the page has one now
+    /// (a page still loading may not).
+    async fn text_now(&self, css: &str) -> Option<String> {
+        let url = format!("{}/session/{}/element", self.base, self.session);
+        let found: Value = self
+            .http
+            .post(url)
+            .json(&json!({ "using": "css selector", "value": css }))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let id = found["value"].as_object().and_then(|o| o.values().next()).and_then(Value::as_str)?.to_owned();
+        let url = format!("{}/session/{}/element/{id}/text", self.base, self.session);
+        let text: Value = self.http.get(url).send().await.ok()?.json().await.ok()?;
+        text["value"].as_str().map(str::to_owned)
+    }
+
+    /// Wait until the element `css` names shows `needle` (without reloading the page).
+    pub async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.text_now(css).await.unwrap_or_default();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(start.elapsed() < NAVIGATION_TIMEOUT, "{css} never showed {needle:?}; it shows:\n{text}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A PNG of the window, written to `path`.
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let encoded = self.call(Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD.decode(encoded.as_str().expect("base64")).expect("png");
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("screenshot folder");
+        std::fs::write(path, png).expect("screenshot written");
+    }
+
+    pub async fn url(&self) -> String {
         self.call(Method::GET, "/url", None).await.as_str().unwrap_or_default().to_owned()
     }
 
     /// Wait until the page's URL starts with `prefix`; return it.
-    async fn wait_for_url(&self, prefix: &str) -> String {
+    pub async fn wait_for_url(&self, prefix: &str) -> String {
         let start = Instant::now();
         loop {
             let url = self.url().await;

@@ -43,6 +43,7 @@ pub struct Options {
     pub webhook_attempts: u32,
     pub client_limits: caja::http::serve::ClientLimits,
     pub auth_failures_per_second: u32,
+    pub request_log: caja::http::request_log::Retention,
 }
 
 impl Default for Options {
@@ -57,6 +58,7 @@ impl Default for Options {
             webhook_attempts: 8,
             client_limits: caja::http::serve::ClientLimits::default(),
             auth_failures_per_second: 2,
+            request_log: caja::http::request_log::Retention::DEFAULT,
         }
     }
 }
@@ -210,6 +212,7 @@ async fn start(url: &str, options: Options) -> (Server, Arc<dyn Store>) {
             idempotency_retention_ms: options.idempotency_retention_ms,
             request_timeout: Duration::from_secs(30),
             client_limits: options.client_limits,
+            request_log: options.request_log,
         },
         payout_processing_delay: Duration::from_millis(options.payout_processing_delay_ms),
         worker_tick: Duration::from_millis(options.worker_tick_ms),

@@ -14,6 +14,7 @@ mod browser;
 mod card_reference;
 mod checkout_pro;
 mod cli;
+mod console;
 mod crash;
 mod cross_account;
 mod customer_reference;

@@ -43,6 +43,30 @@ pub enum Family {
 }
 
 impl Family {
+    /// Every family, in the order the console lists them.
+    pub const ALL: [Family; 7] = [
+        Family::Point,
+        Family::Payouts,
+        Family::Customers,
+        Family::Profiles,
+        Family::Orders,
+        Family::Payments,
+        Family::Caja,
+    ];
+
+    /// The family's name in the request log and the console's filter.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Point => "point",
+            Family::Payouts => "payouts",
+            Family::Customers => "customers",
+            Family::Profiles => "profiles",
+            Family::Orders => "orders",
+            Family::Payments => "payments",
+            Family::Caja => "caja",
+        }
+    }
+
     /// Whether a write may come without `X-Idempotency-Key` (its reference declares
     /// none); with one, it is exactly-once as everywhere.
     pub fn idempotency_key_optional(self) -> bool {

@@ -8,6 +8,7 @@
 //! and `FOR UPDATE SKIP LOCKED` for the worker's due resources. A command that loses a race
 //! (unique violation, serialization failure, deadlock) is rolled back and run again.
 
+mod console_tables;
 mod notification_tables;
 mod resources;
 mod schema;
@@ -21,7 +22,8 @@ use postgres::{Client, NoTls};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
-    AnyValue, AuditFilter, AuditRecord, Delivery, NewAccount, NotificationFilter, Page, ReadWork, Store, WriteWork,
+    AnyValue, AuditFilter, AuditRecord, Delivery, LoggedRequest, NewAccount, NotificationFilter, OwnedResource, Page,
+    ReadWork, RequestLogFilter, Store, WriteWork,
 };
 use crate::domain::notification::{Attempt, Notification};
 use crate::domain::{
@@ -310,6 +312,51 @@ impl Store for PostgresStore {
         offset: u64,
     ) -> Result<Page<AuditRecord>, StoreError> {
         self.read(move |t| t.audit_page(user, &filter, limit, offset)).await
+    }
+
+    async fn append_request_log(&self, entries: Vec<LoggedRequest>) -> Result<(), StoreError> {
+        self.write(move |t| t.append_request_log(&entries)).await
+    }
+
+    async fn request_log(
+        &self,
+        user: UserId,
+        filter: RequestLogFilter,
+        limit: u32,
+    ) -> Result<Vec<LoggedRequest>, StoreError> {
+        self.read(move |t| t.request_log(user, &filter, limit)).await
+    }
+
+    async fn logged_request(&self, user: UserId, id: i64) -> Result<Option<LoggedRequest>, StoreError> {
+        self.read(move |t| t.logged_request(user, id)).await
+    }
+
+    async fn prune_request_log(&self, rows_max: u64, before: Timestamp) -> Result<u64, StoreError> {
+        self.write(move |t| t.prune_request_log(rows_max, before)).await
+    }
+
+    async fn owned_resources(
+        &self,
+        user: UserId,
+        kind: String,
+        status: Option<String>,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<OwnedResource>, StoreError> {
+        self.read(move |t| t.owned_resources(user, &kind, status.as_deref(), before_seq, limit)).await
+    }
+
+    async fn webhook_settings(&self, user: UserId) -> Result<Option<(Option<String>, bool)>, StoreError> {
+        self.read(move |t| t.webhook_settings(user)).await
+    }
+
+    async fn owned_resource(
+        &self,
+        user: UserId,
+        kind: String,
+        id: String,
+    ) -> Result<Option<OwnedResource>, StoreError> {
+        self.read(move |t| t.owned_resource(user, &kind, &id)).await
     }
 
     async fn has_accounts(&self) -> Result<bool, StoreError> {

@@ -2,6 +2,7 @@
 //! is on disk before it is acknowledged), a single group-committing writer thread
 //! and a small pool of read connections.
 
+mod console_tables;
 mod notification_tables;
 mod readers;
 mod resources;
@@ -16,7 +17,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    AnyValue, AuditFilter, AuditRecord, Delivery, NewAccount, NotificationFilter, Page, ReadWork, Store, WriteWork,
+    AnyValue, AuditFilter, AuditRecord, Delivery, LoggedRequest, NewAccount, NotificationFilter, OwnedResource, Page,
+    ReadWork, RequestLogFilter, Store, WriteWork,
 };
 use crate::domain::notification::{Attempt, Notification};
 use crate::domain::{
@@ -226,6 +228,53 @@ impl Store for SqliteStore {
         offset: u64,
     ) -> Result<Page<AuditRecord>, StoreError> {
         self.readers.read(move |conn| Tables(conn).audit_page(user, &filter, limit, offset)).await
+    }
+
+    async fn append_request_log(&self, entries: Vec<LoggedRequest>) -> Result<(), StoreError> {
+        self.writer.write(move |conn| Tables(conn).append_request_log(&entries)).await
+    }
+
+    async fn request_log(
+        &self,
+        user: UserId,
+        filter: RequestLogFilter,
+        limit: u32,
+    ) -> Result<Vec<LoggedRequest>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).request_log(user, &filter, limit)).await
+    }
+
+    async fn logged_request(&self, user: UserId, id: i64) -> Result<Option<LoggedRequest>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).logged_request(user, id)).await
+    }
+
+    async fn prune_request_log(&self, rows_max: u64, before: Timestamp) -> Result<u64, StoreError> {
+        self.writer.write(move |conn| Tables(conn).prune_request_log(rows_max, before)).await
+    }
+
+    async fn owned_resources(
+        &self,
+        user: UserId,
+        kind: String,
+        status: Option<String>,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<OwnedResource>, StoreError> {
+        self.readers
+            .read(move |conn| Tables(conn).owned_resources(user, &kind, status.as_deref(), before_seq, limit))
+            .await
+    }
+
+    async fn webhook_settings(&self, user: UserId) -> Result<Option<(Option<String>, bool)>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).webhook_settings(user)).await
+    }
+
+    async fn owned_resource(
+        &self,
+        user: UserId,
+        kind: String,
+        id: String,
+    ) -> Result<Option<OwnedResource>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).owned_resource(user, &kind, &id)).await
     }
 
     async fn has_accounts(&self) -> Result<bool, StoreError> {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_notification_form.sql"),
     include_str!("migrations/0008_webhook_secrets.sql"),
     include_str!("migrations/0009_audit_chain.sql"),
+    include_str!("migrations/0010_request_log.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

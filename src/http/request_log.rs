@@ -1,0 +1,303 @@
+//! The request log: every API request of an account — method, path, status,
+//! latency, idempotency key, replayed or not, request id, and its headers and
+//! bodies with secrets redacted — kept in the store for the console (#13).
+//!
+//! Off the request's critical path: the authentication layer copies what it needs
+//! while the request passes ([`capture`]) and hands the entry to a bounded channel
+//! without waiting; one task ([`run_writer`]) writes entries in batches and prunes
+//! the log to its retention (rows and age). When the channel is full the entry is
+//! dropped and counted (`caja_request_log_dropped_total`), never waited for.
+//!
+//! Redacted: `Authorization` (scheme kept), `X-Signature`, `Cookie`; in JSON bodies
+//! the values of card data and secrets ([`SECRET_FIELDS`]) at any depth.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::Response;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::error::Family;
+use super::request_id::RequestId;
+use crate::domain::{Principal, Timestamp};
+use crate::store::{LoggedRequest, Store};
+
+/// Entries waiting for the writer at most; past it new entries are dropped.
+const QUEUE_ENTRIES_MAX: usize = 8_192;
+/// Entries written in one transaction at most.
+const BATCH_ENTRIES_MAX: usize = 512;
+/// How long the writer lets entries gather before it writes them.
+const BATCH_WAIT: Duration = Duration::from_millis(100);
+/// Bytes of a body kept in the log; the rest is cut with a note of the length.
+pub const BODY_CHARS_LOGGED_MAX: usize = 64 * 1024;
+/// JSON fields whose values are never logged: card data and secrets.
+pub const SECRET_FIELDS: &[&str] =
+    &["card_number", "security_code", "cvv", "access_token", "secret", "webhook_secret", "password", "client_secret"];
+const REDACTED: &str = "[redacted]";
+
+/// How long the log keeps entries: at most `rows_max` in all, none older than
+/// `age_ms`. `rows_max == 0` turns the log off.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    pub rows_max: u64,
+    pub age_ms: i64,
+}
+
+impl Retention {
+    /// 10,000 entries, one day.
+    pub const DEFAULT: Retention = Retention { rows_max: 10_000, age_ms: 86_400_000 };
+}
+
+/// The sending side, shared by every request: cheap to clone.
+#[derive(Clone)]
+pub struct RequestLog {
+    queue: Option<mpsc::Sender<LoggedRequest>>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// A request a console button made, on behalf of the signed-in principal: the
+/// authentication layer takes the principal from here instead of a header (an
+/// extension is set only inside the server, never from the wire), and the log
+/// entry's `source` is `console`.
+#[derive(Clone, Debug)]
+pub struct FromConsole(pub Principal);
+
+impl RequestLog {
+    /// A log and the receiver its writer drains; with `rows_max == 0`, a log that
+    /// records nothing.
+    pub fn new(retention: Retention) -> (RequestLog, Option<mpsc::Receiver<LoggedRequest>>) {
+        if retention.rows_max == 0 {
+            return (RequestLog::off(), None);
+        }
+        let (tx, rx) = mpsc::channel(QUEUE_ENTRIES_MAX);
+        (RequestLog { queue: Some(tx), dropped: Arc::default() }, Some(rx))
+    }
+
+    /// A log that records nothing.
+    pub fn off() -> RequestLog {
+        RequestLog { queue: None, dropped: Arc::default() }
+    }
+
+    fn submit(&self, entry: LoggedRequest) {
+        let Some(queue) = &self.queue else { return };
+        if queue.try_send(entry).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("caja_request_log_dropped_total").increment(1);
+        }
+    }
+}
+
+/// Run `next` for an authenticated request and log it: the request body is copied
+/// as it is read (the handler's own limits and deadlines still apply), the
+/// response body (always in memory) is copied whole.
+pub async fn capture(
+    log: &RequestLog,
+    principal: &Principal,
+    family: Family,
+    request: Request,
+    next: Next,
+) -> Response {
+    if log.queue.is_none() {
+        return next.run(request).await;
+    }
+    let started = Instant::now();
+    let at = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let method = request.method().to_string();
+    let path = request.uri().path_and_query().map_or_else(|| request.uri().path().to_owned(), |p| p.to_string());
+    let request_headers = headers_json(request.headers());
+    let idempotency_key = request.headers().get("x-idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let source = if request.extensions().get::<FromConsole>().is_some() { "console" } else { "api" };
+    let request_type = content_type(request.headers());
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (parts, body) = request.into_parts();
+    let sink = seen.clone();
+    let body = body.map_frame(move |frame| {
+        if let Some(data) = frame.data_ref() {
+            let mut kept = sink.lock().unwrap_or_else(PoisonError::into_inner);
+            let room = (BODY_CHARS_LOGGED_MAX + 1).saturating_sub(kept.len());
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+        frame
+    });
+    let response = next.run(Request::from_parts(parts, Body::new(body))).await;
+    let latency_us = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+
+    let (parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) => {
+            tracing::warn!(error = %err, "a response body failed while it was logged");
+            axum::body::Bytes::new()
+        }
+    };
+    let replayed = parts.headers.get("x-idempotency-replayed").is_some_and(|v| v.as_bytes() == b"true");
+    let request_body = std::mem::take(&mut *seen.lock().unwrap_or_else(PoisonError::into_inner));
+    log.submit(LoggedRequest {
+        id: 0,
+        user_id: principal.user_id,
+        at,
+        family: family.name().to_owned(),
+        method,
+        path,
+        status: parts.status.as_u16(),
+        latency_us,
+        idempotency_key,
+        replayed,
+        request_id,
+        source: source.to_owned(),
+        request_body: body_text(&request_body, request_type),
+        request_headers,
+        response_headers: headers_json(&parts.headers),
+        response_body: body_text(&bytes, content_type(&parts.headers)),
+    });
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase()
+}
+
+/// Headers as a JSON object, secrets redacted (a repeated header's values joined
+/// with `, `).
+pub fn headers_json(headers: &HeaderMap) -> String {
+    let mut out = serde_json::Map::new();
+    for (name, value) in headers {
+        let text = match name.as_str() {
+            "authorization" => {
+                let raw = value.to_str().unwrap_or("");
+                match raw.split_once(' ') {
+                    Some((scheme, _)) => format!("{scheme} {REDACTED}"),
+                    None => REDACTED.to_owned(),
+                }
+            }
+            "x-signature" | "cookie" | "set-cookie" => REDACTED.to_owned(),
+            _ => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        };
+        match out.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(&text);
+            }
+            _ => {
+                out.insert(name.as_str().to_owned(), Value::String(text));
+            }
+        }
+    }
+    Value::Object(out).to_string()
+}
+
+/// A body as the log shows it: JSON with secrets redacted, other text as is, binary
+/// as its length and type; cut at [`BODY_CHARS_LOGGED_MAX`].
+pub fn body_text(bytes: &[u8], content_type: String) -> String {
+    if bytes.is_empty() {
+        return String::new();
+    }
+    let cut = bytes.len() > BODY_CHARS_LOGGED_MAX;
+    if !cut {
+        if let Ok(mut value) = serde_json::from_slice::<Value>(bytes) {
+            redact(&mut value);
+            return value.to_string();
+        }
+    }
+    let textual = content_type.is_empty()
+        || content_type.starts_with("text/")
+        || content_type.contains("json")
+        || content_type.contains("x-www-form-urlencoded");
+    match std::str::from_utf8(&bytes[..bytes.len().min(BODY_CHARS_LOGGED_MAX)]) {
+        Ok(text) if textual => {
+            // A body that is not JSON (or too long to parse whole) may still hold a
+            // card number; the log keeps none of a cut or unparsed body's digits runs.
+            let text = mask_digit_runs(text);
+            if cut {
+                format!("{text}… [cut: {} bytes in all]", bytes.len())
+            } else {
+                text
+            }
+        }
+        _ => format!("[{} bytes of {}]", bytes.len(), if content_type.is_empty() { "binary" } else { &content_type }),
+    }
+}
+
+/// Replace the values of [`SECRET_FIELDS`] at any depth.
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                if SECRET_FIELDS.contains(&name.to_ascii_lowercase().as_str()) {
+                    *field = Value::String(REDACTED.to_owned());
+                } else {
+                    redact(field);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+/// Runs of 13 or more digits (card numbers' length) become `*`s.
+fn mask_digit_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 13 {
+            out.extend(std::iter::repeat_n('*', run.len()));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// The writer: batches of entries into the store, and pruning to `retention`. Ends
+/// when every sender is gone and the queue is drained.
+///
+/// Pruning follows every batch: both deletes are index ranges (by id and by time),
+/// so it costs a batch little and the log never outgrows its retention for long.
+pub async fn run_writer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<LoggedRequest>, retention: Retention) {
+    let mut batch = Vec::with_capacity(BATCH_ENTRIES_MAX);
+    loop {
+        let open = queue.recv_many(&mut batch, BATCH_ENTRIES_MAX).await > 0;
+        if open && batch.len() < BATCH_ENTRIES_MAX {
+            tokio::time::sleep(BATCH_WAIT).await;
+            while batch.len() < BATCH_ENTRIES_MAX {
+                match queue.try_recv() {
+                    Ok(entry) => batch.push(entry),
+                    Err(_) => break,
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let written = batch.len();
+            if let Err(err) = store.append_request_log(std::mem::take(&mut batch)).await {
+                tracing::warn!(error = %err, entries = written, "could not write request log entries");
+            }
+            let before = Timestamp::from_millis(chrono::Utc::now().timestamp_millis() - retention.age_ms);
+            if let Err(err) = store.prune_request_log(retention.rows_max, before).await {
+                tracing::warn!(error = %err, "could not prune the request log");
+            }
+        }
+        if !open {
+            return;
+        }
+    }
+}

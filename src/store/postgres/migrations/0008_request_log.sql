@@ -1,0 +1,25 @@
+-- The console's request log: every API request of an account, as caja answered it,
+-- with headers and bodies already redacted. Written off the request's path in
+-- batches; pruned to the retention flags (rows and age).
+CREATE TABLE request_log (
+    id               BIGSERIAL PRIMARY KEY,
+    user_id          BIGINT NOT NULL,
+    at               BIGINT NOT NULL,
+    family           TEXT NOT NULL,
+    method           TEXT NOT NULL,
+    path             TEXT NOT NULL,
+    status           INTEGER NOT NULL,
+    latency_us       BIGINT NOT NULL,
+    idempotency_key  TEXT,
+    replayed         BOOLEAN NOT NULL,
+    request_id       TEXT NOT NULL,
+    source           TEXT NOT NULL,
+    request_headers  TEXT NOT NULL,
+    request_body     TEXT NOT NULL,
+    response_headers TEXT NOT NULL,
+    response_body    TEXT NOT NULL
+);
+CREATE INDEX request_log_by_user ON request_log (user_id, id);
+CREATE INDEX request_log_by_time ON request_log (at);
+-- An account's resources of one kind, newest first (the console's listings).
+CREATE INDEX resources_by_owner ON resources (kind, user_id, seq);
