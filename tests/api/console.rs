@@ -409,6 +409,23 @@ async fn the_log_keeps_only_its_retention() {
     }
     assert!(app.db.count("request_log") <= 3);
 
+    // Entries older than the age limit go, even when no request comes after them.
+    let young = Options { request_log: Retention { rows_max: 1000, age_ms: 200 }, ..Options::default() };
+    let app = TestApp::spawn_with(young).await;
+    let account = app.test_account().await;
+    app.new_action(&account, "NEWLAND_N950__N950NCB000000019").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = false;
+    loop {
+        let rows = app.db.count("request_log");
+        seen |= rows > 0;
+        if seen && rows == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the entry was never written, or never aged out ({rows} rows)");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
     // With no retention at all, nothing is logged.
     let off = Options { request_log: Retention { rows_max: 0, age_ms: 1 }, ..Options::default() };
     let app = TestApp::spawn_with(off).await;
@@ -496,4 +513,24 @@ async fn a_developer_watches_a_call_and_moves_it_in_chromium() {
     browser.click("form button[type='submit']").await;
     browser.wait_for_text("#requests", "browser-call-1").await;
     browser.quit().await;
+}
+
+/// A second server on the same store (another process of one deployment) honours
+/// the first's session and shows what the first logged: sessions and the log live
+/// in the store, not in a process.
+#[tokio::test]
+async fn a_session_works_on_every_server_of_the_store() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let (second, _store) = crate::helpers::start(&app.db.url, Options::default()).await;
+    let created = app.create_action(&account, "two-servers-1", &action_body("NEWLAND_N950__N950NCB000000040")).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let console = Console::sign_in(&app, &account).await;
+    let elsewhere = Console { base: format!("http://{}", second.addr()), ..console };
+    elsewhere.log_showing("", "two-servers-1").await;
+    let (_, page) = elsewhere.get("/console").await;
+    let csrf = hidden(&page, "csrf");
+    let out = elsewhere.post_form("/console/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER, "the first server's form token is good on the second");
+    second.stop().await.unwrap();
 }

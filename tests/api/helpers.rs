@@ -203,7 +203,7 @@ impl TestApp {
     }
 }
 
-async fn start(url: &str, options: Options) -> (Server, Arc<dyn Store>) {
+pub async fn start(url: &str, options: Options) -> (Server, Arc<dyn Store>) {
     let store = store::open(url).await.expect("open store");
     let config = ServerConfig {
         http: HttpConfig {

@@ -14,6 +14,7 @@ mod pages;
 pub mod session;
 
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Form, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -116,7 +117,12 @@ impl LogQuery {
     }
 }
 
-async fn request_log(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LogQuery>) -> Response {
+async fn request_log(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<LogQuery>, QueryRejection>,
+) -> Response {
+    let q = q.map(|Query(q)| q).unwrap_or_default();
     let session = match signed_in(&state, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -129,7 +135,12 @@ async fn request_log(State(state): State<AppState>, headers: HeaderMap, Query(q)
 }
 
 /// The rows newer than `after`, for the live log (HTML `<tr>`s, newest first).
-async fn request_rows(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LogQuery>) -> Response {
+async fn request_rows(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<LogQuery>, QueryRejection>,
+) -> Response {
+    let q = q.map(|Query(q)| q).unwrap_or_default();
     let session = match session::of(&state, &headers, now()).await {
         Some(s) => s,
         None => return StatusCode::UNAUTHORIZED.into_response(),
@@ -160,11 +171,16 @@ struct ResourceQuery {
     before: Option<i64>,
 }
 
-async fn resources(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ResourceQuery>) -> Response {
+async fn resources(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<ResourceQuery>, QueryRejection>,
+) -> Response {
     let session = match signed_in(&state, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
+    let q = q.map(|Query(q)| q).unwrap_or_default();
     let kind = q.kind.as_deref().and_then(families::kind).unwrap_or(&families::KINDS[0]);
     let status = q.status.filter(|s| kind.statuses.contains(&s.as_str()));
     let listed = state
@@ -348,15 +364,15 @@ async fn resend(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct TicketQuery {
     ticket: Option<String>,
 }
 
 /// The sign-in form; with a valid `ticket` (the first-run link), a signed-in
 /// redirect to the log that drops the ticket from the address bar.
-async fn sign_in_page(State(state): State<AppState>, Query(q): Query<TicketQuery>) -> Response {
-    let Some(ticket) = q.ticket else {
+async fn sign_in_page(State(state): State<AppState>, q: Result<Query<TicketQuery>, QueryRejection>) -> Response {
+    let Some(ticket) = q.map(|Query(q)| q).unwrap_or_default().ticket else {
         return page(StatusCode::OK, pages::sign_in(None));
     };
     let hasher = state.store.token_hasher();

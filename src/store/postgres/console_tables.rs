@@ -116,7 +116,13 @@ impl<C: GenericClient> PgTables<'_, C> {
 
     pub fn prune_request_log(&mut self, rows_max: u64, before: Timestamp) -> Result<u64, StoreError> {
         let rows_max = i64::try_from(rows_max).unwrap_or(i64::MAX);
-        let by_age = self.execute("DELETE FROM request_log WHERE at < $1", &[&before.as_millis()])?;
+        // Ids rise with time: everything before the first entry young enough goes.
+        let by_age = self.execute(
+            "DELETE FROM request_log WHERE id < coalesce(
+               (SELECT id FROM request_log WHERE at >= $1 ORDER BY id LIMIT 1),
+               (SELECT max(id) + 1 FROM request_log))",
+            &[&before.as_millis()],
+        )?;
         let by_count =
             self.execute("DELETE FROM request_log WHERE id <= (SELECT max(id) FROM request_log) - $1", &[&rows_max])?;
         Ok(by_age + by_count)

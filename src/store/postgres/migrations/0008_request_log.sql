@@ -1,6 +1,7 @@
 -- The console's request log: every API request of an account, as caja answered it,
 -- with headers and bodies already redacted. Written off the request's path in
--- batches; pruned to the retention flags (rows and age).
+-- batches; pruned to the retention flags (rows and age). Entries are written in
+-- time order, so ids rise with `at` and pruning by age needs no index of its own.
 CREATE TABLE request_log (
     id               BIGSERIAL PRIMARY KEY,
     user_id          BIGINT NOT NULL,
@@ -20,6 +21,5 @@ CREATE TABLE request_log (
     response_body    TEXT NOT NULL
 );
 CREATE INDEX request_log_by_user ON request_log (user_id, id);
-CREATE INDEX request_log_by_time ON request_log (at);
 -- An account's resources of one kind, newest first (the console's listings).
 CREATE INDEX resources_by_owner ON resources (kind, user_id, seq);
