@@ -389,22 +389,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = server.addr();
-    println!("caja listening on http://{addr} (store: {url})");
+    say(format!("caja listening on http://{addr} (store: {url})"));
     let host = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
     match first_account {
         Some(account) => {
             let hasher = store.token_hasher();
             let ticket = crate::http::console::session::ticket(hasher, &hasher.hash(&account.access_token), now());
             print_welcome(&account, &host);
-            println!(
+            say(format!(
                 "Watch your requests, resources and webhooks in the console (this link signs the account in; it works for 7 days):\n\n    http://{host}/console/sign-in?ticket={ticket}\n"
-            );
+            ));
         }
-        None => println!("console: http://{host}/console (sign in with an access token)"),
+        None => say(format!("console: http://{host}/console (sign in with an access token)")),
     }
     server.run_until(server::shutdown_signal()).await?;
-    println!("caja stopped");
+    say("caja stopped".to_owned());
     Ok(())
+}
+
+/// A line on stdout for whoever watches `serve`; never fails the server when
+/// nobody reads any more (a closed pipe, as after `caja serve | head -1`, would make
+/// `println!` panic).
+fn say(text: String) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{text}");
 }
 
 fn retry_policy(base_secs: f64, attempts_max: u32) -> anyhow::Result<RetryPolicy> {
@@ -419,12 +427,12 @@ fn retry_policy(base_secs: f64, attempts_max: u32) -> anyhow::Result<RetryPolicy
 fn print_welcome(account: &Issued, host: &str) {
     let body = r#"{"type":"print","external_reference":"quickstart","config":{"point":{"terminal_id":"NEWLAND_N950__N950NCB123456789","subtype":"custom"}},"content":"Hello from caja"}"#;
     let secret = account.webhook_secret.as_deref().unwrap_or("(none)");
-    println!(
+    say(format!(
         "\nThe store was empty, so caja created a test account: user_id {}, site {}.\n\
          Its access token (shown only now; `caja token create` makes more):\n\n    {}\n\n\
          Its webhook secret, which signs every notification (shown only now; `caja account set --rotate-secret` makes a new one):\n\n    {secret}\n\n\
          Queue a print action on a terminal (pasting it twice shows idempotency: the same key replays the first answer):\n\n\
          curl -si -X POST http://{host}/terminals/v1/actions -H 'Authorization: Bearer {}' -H 'X-Idempotency-Key: quickstart-1' -H 'Content-Type: application/json' -d '{body}'\n",
         account.user_id, account.site_id, account.access_token, account.access_token,
-    );
+    ));
 }

@@ -98,6 +98,20 @@ fn serve_on_an_empty_store_prints_a_working_token_and_stops_cleanly_on_sigterm()
     let second = String::from_utf8(run().stdout).unwrap();
     assert!(second.contains("x-idempotency-replayed: true"), "{second}");
 
+    // The console link comes next; it signs the account in and carries no token.
+    let link = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.trim().strip_prefix("http://").filter(|l| l.contains("/console/sign-in?ticket=")).map(str::to_owned)
+        })
+        .expect("a console link");
+    assert!(!link.contains(token));
+    let signed_in = Command::new("curl").args(["-si", &format!("http://{link}")]).output().unwrap();
+    let signed_in = String::from_utf8(signed_in.stdout).unwrap();
+    assert!(signed_in.starts_with("HTTP/1.1 303"), "{signed_in}");
+    assert!(signed_in.contains("set-cookie: caja_console="), "{signed_in}");
+
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
@@ -271,4 +285,33 @@ fn tokens_and_webhook_secrets_never_reach_the_logs() {
 
 async fn json_body(response: Result<reqwest::Response, reqwest::Error>) -> Value {
     response.unwrap().json().await.unwrap()
+}
+
+/// Nobody reading `serve`'s output any more (`caja serve | head -1`) must not stop it:
+/// a restart prints more than the address line.
+#[test]
+fn serve_keeps_serving_when_its_output_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db_url(&dir);
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_caja"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let first = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+        // The reader is gone now: the pipe is closed.
+        (child, first.split_whitespace().nth(3).unwrap().to_owned())
+    };
+    let (mut first, _) = start();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (mut again, addr) = start();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let health = Command::new("curl").args(["-s", &format!("{addr}/health")]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&health.stdout), r#"{"status":"ok"}"#);
+    assert!(again.try_wait().unwrap().is_none(), "serve exited when its output closed");
+    again.kill().unwrap();
+    again.wait().unwrap();
 }
