@@ -39,9 +39,14 @@ const BATCH_WAIT: Duration = Duration::from_millis(100);
 const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
 /// Bytes of a body kept in the log; the rest is cut with a note of the length.
 pub const BODY_CHARS_LOGGED_MAX: usize = 64 * 1024;
-/// JSON fields whose values are never logged: card data and secrets.
-pub const SECRET_FIELDS: &[&str] =
-    &["card_number", "security_code", "cvv", "access_token", "secret", "webhook_secret", "password", "client_secret"];
+/// Names whose values are never logged, compared after [`normalized`] (so
+/// `card_number`, `cardNumber` and `security\u005fcode` all match): a JSON field, a
+/// form or query parameter named so, or ending so (`client_secret`).
+pub const SECRET_NAMES: &[&str] =
+    &["cardnumber", "securitycode", "cvv", "cvc", "accesstoken", "secret", "password", "apikey"];
+/// Header names never logged (compared lowercase, as contained): the credentials a
+/// client may send. `X-Test-Token` (payouts' test switch, `true`) is no credential.
+const SECRET_HEADERS: &[&str] = &["authorization", "cookie", "signature", "token", "secret", "password", "api-key"];
 const REDACTED: &str = "[redacted]";
 
 /// How long the log keeps entries: at most `rows_max` in all, none older than
@@ -71,7 +76,9 @@ pub struct Captured {
 
 impl Captured {
     fn into_entry(self) -> LoggedRequest {
+        let path = path_text(&self.entry.path);
         LoggedRequest {
+            path,
             request_headers: headers_json(&self.request_headers),
             request_body: body_text(&self.request_body, self.request_type),
             response_headers: headers_json(&self.response_headers),
@@ -137,6 +144,7 @@ pub async fn capture(
     let at = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     let method = request.method().to_string();
     let path = request.uri().path_and_query().map_or_else(|| request.uri().path().to_owned(), |p| p.to_string());
+    // Formatted later; the path's query is redacted there.
     let request_headers = request.headers().clone();
     let idempotency_key = request.headers().get("x-idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
@@ -200,49 +208,89 @@ fn content_type(headers: &HeaderMap) -> String {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase()
 }
 
-/// Headers as a JSON object, secrets redacted (a repeated header's values joined
-/// with `, `).
+/// Headers as a JSON object, credentials redacted (`Authorization` keeps its scheme;
+/// a repeated header's values joined with `, `).
 pub fn headers_json(headers: &HeaderMap) -> String {
     let mut out = serde_json::Map::new();
     for (name, value) in headers {
-        let text = match name.as_str() {
-            "authorization" => {
-                let raw = value.to_str().unwrap_or("");
-                match raw.split_once(' ') {
-                    Some((scheme, _)) => format!("{scheme} {REDACTED}"),
-                    None => REDACTED.to_owned(),
-                }
-            }
-            "x-signature" | "cookie" | "set-cookie" => REDACTED.to_owned(),
-            _ => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        let name = name.as_str();
+        let secret = name != "x-test-token" && SECRET_HEADERS.iter().any(|s| name.contains(s));
+        let text = match (name, secret) {
+            ("authorization" | "proxy-authorization", _) => match value.to_str().unwrap_or("").split_once(' ') {
+                Some((scheme, _)) => format!("{scheme} {REDACTED}"),
+                None => REDACTED.to_owned(),
+            },
+            (_, true) => REDACTED.to_owned(),
+            (_, false) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
         };
-        match out.get_mut(name.as_str()) {
+        match out.get_mut(name) {
             Some(Value::String(existing)) => {
                 existing.push_str(", ");
                 existing.push_str(&text);
             }
             _ => {
-                out.insert(name.as_str().to_owned(), Value::String(text));
+                out.insert(name.to_owned(), Value::String(text));
             }
         }
     }
     Value::Object(out).to_string()
 }
 
-/// A body as the log shows it: JSON with secrets redacted, other text as is, binary
-/// as its length and type; cut at [`BODY_CHARS_LOGGED_MAX`].
+/// A name as redaction compares it: lowercase letters and digits only.
+fn normalized(name: &str) -> String {
+    name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+fn is_secret_name(name: &str) -> bool {
+    let name = normalized(name);
+    SECRET_NAMES.iter().any(|secret| name.ends_with(secret))
+}
+
+/// A path with its query's secret parameters redacted (the path itself is kept: ids).
+pub fn path_text(path_and_query: &str) -> String {
+    match path_and_query.split_once('?') {
+        Some((path, query)) if !query.is_empty() => format!("{path}?{}", form_text(query)),
+        _ => path_and_query.to_owned(),
+    }
+}
+
+/// `a=1&b=2` with secret-named values redacted; a pair that is not `name=value` is kept
+/// only when it names no secret.
+fn form_text(form: &str) -> String {
+    form.split('&')
+        .map(|pair| {
+            let raw_name = pair.split('=').next().unwrap_or_default();
+            let name: String = form_urlencoded::parse(raw_name.as_bytes()).map(|(k, _)| k.into_owned()).collect();
+            if is_secret_name(&name) || (!pair.contains('=') && mentions_secret(pair)) {
+                format!("{raw_name}={REDACTED}")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Whether a text names a secret anywhere (`security_code`, `security\u005fcode`…).
+fn mentions_secret(text: &str) -> bool {
+    let text = normalized(&text.replace("\\u005f", "_").replace("\\u005F", "_"));
+    SECRET_NAMES.iter().any(|secret| text.contains(secret))
+}
+
+/// A body as the log shows it, cut at [`BODY_CHARS_LOGGED_MAX`]:
+/// - JSON: parsed (so escaped names are seen as they are meant), values of secret
+///   names redacted at any depth;
+/// - a form (`a=1&b=2`): secret-named values redacted;
+/// - any other text, or a body too long to parse whole: runs of 13 or more digits
+///   (spaces and dashes between them allowed) masked, and not shown at all when it
+///   names a secret;
+/// - binary: its length and type.
 pub fn body_text(bytes: &[u8], content_type: String) -> String {
     if bytes.is_empty() {
         return String::new();
     }
     let cut = bytes.len() > BODY_CHARS_LOGGED_MAX;
     if !cut {
-        // Parsed (to redact) only when a secret's name is in it at all.
-        let text = String::from_utf8_lossy(bytes);
-        let lower = text.to_ascii_lowercase();
-        if !SECRET_FIELDS.iter().any(|name| lower.contains(name)) && !has_digit_run(&text) {
-            return text.into_owned();
-        }
         if let Ok(mut value) = serde_json::from_slice::<Value>(bytes) {
             redact(&mut value);
             return value.to_string();
@@ -252,18 +300,28 @@ pub fn body_text(bytes: &[u8], content_type: String) -> String {
         || content_type.starts_with("text/")
         || content_type.contains("json")
         || content_type.contains("x-www-form-urlencoded");
-    match std::str::from_utf8(&bytes[..bytes.len().min(BODY_CHARS_LOGGED_MAX)]) {
-        Ok(text) if textual => {
-            // A body that is not JSON (or too long to parse whole) may still hold a
-            // card number; the log keeps none of a cut or unparsed body's digits runs.
-            let text = mask_digit_runs(text);
-            if cut {
-                format!("{text}… [cut: {} bytes in all]", bytes.len())
-            } else {
-                text
-            }
-        }
-        _ => format!("[{} bytes of {}]", bytes.len(), if content_type.is_empty() { "binary" } else { &content_type }),
+    let Ok(text) = std::str::from_utf8(&bytes[..bytes.len().min(BODY_CHARS_LOGGED_MAX)]) else {
+        return format!(
+            "[{} bytes of {}]",
+            bytes.len(),
+            if content_type.is_empty() { "binary" } else { &content_type }
+        );
+    };
+    if !textual {
+        return format!("[{} bytes of {content_type}]", bytes.len());
+    }
+    let form = !cut && content_type.contains("x-www-form-urlencoded");
+    let shown = if form {
+        mask_digit_runs(&form_text(text))
+    } else if mentions_secret(text) {
+        return format!("[{} bytes, not shown: not JSON, and it names card data or a secret]", bytes.len());
+    } else {
+        mask_digit_runs(text)
+    };
+    if cut {
+        format!("{shown}… [cut: {} bytes in all]", bytes.len())
+    } else {
+        shown
     }
 }
 
@@ -272,7 +330,7 @@ fn redact(value: &mut Value) {
     match value {
         Value::Object(fields) => {
             for (name, field) in fields.iter_mut() {
-                if SECRET_FIELDS.contains(&name.to_ascii_lowercase().as_str()) {
+                if is_secret_name(name) {
                     *field = Value::String(REDACTED.to_owned());
                 } else {
                     redact(field);
@@ -284,39 +342,38 @@ fn redact(value: &mut Value) {
     }
 }
 
-/// Whether `text` has a run of 13 or more digits (a card number's length).
-fn has_digit_run(text: &str) -> bool {
-    let mut run = 0;
-    for b in text.bytes() {
-        run = if b.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= 13 {
-            return true;
-        }
-    }
-    false
-}
-
-/// Runs of 13 or more digits (card numbers' length) become `*`s.
+/// Runs of 13 or more digits (a card number's length), spaces and dashes between
+/// them allowed, become `*`s (the separators stay).
 fn mask_digit_runs(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.len() >= 13 {
-            out.extend(std::iter::repeat_n('*', run.len()));
-        } else {
-            out.push_str(run);
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
         }
-        run.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
+        // The run: digits, and single spaces or dashes between digits.
+        let start = i;
+        let mut end = i;
+        let mut j = i;
+        while j < chars.len() {
+            if chars[j].is_ascii_digit() {
+                end = j + 1;
+                j += 1;
+            } else if matches!(chars[j], ' ' | '-') && chars.get(j + 1).is_some_and(char::is_ascii_digit) {
+                j += 1;
+            } else {
+                break;
+            }
         }
+        let digits = chars[start..end].iter().filter(|c| c.is_ascii_digit()).count();
+        for &c in &chars[start..end] {
+            out.push(if digits >= 13 && c.is_ascii_digit() { '*' } else { c });
+        }
+        i = end;
     }
-    flush(&mut run, &mut out);
     out
 }
 
@@ -363,5 +420,67 @@ pub async fn run_writer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Capture
         if !open {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JSON: &str = "application/json";
+
+    #[test]
+    fn json_secrets_are_redacted_whatever_their_spelling() {
+        for body in [
+            r#"{"card_number":"5031433215406351","security_code":"123"}"#,
+            r#"{"cardNumber":"5031433215406351","securityCode":"123"}"#,
+            r#"{"card_number":"5031433215406351","security\u005fcode":"123"}"#,
+            r#"{"card":{"Card-Number":5031433215406351,"cvv":123}}"#,
+        ] {
+            let shown = body_text(body.as_bytes(), JSON.into());
+            assert!(!shown.contains("5031433215406351") && !shown.contains("123"), "{body} → {shown}");
+            assert!(shown.contains(REDACTED));
+        }
+        // Ids are no card numbers: a JSON body keeps its numbers.
+        let shown = body_text(br#"{"id":8001804807318902,"status":"approved"}"#, JSON.into());
+        assert!(shown.contains("8001804807318902"));
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_never_show_a_secret() {
+        let invalid = r#"{"card_number":"5031 4332 1540 6351","security_code":"456",}"#;
+        let shown = body_text(invalid.as_bytes(), JSON.into());
+        assert!(!shown.contains("456") && !shown.contains("5031"), "{shown}");
+        let form = "email=a%40b.com&card_number=5031433215406351&security_code=987&access_token=TEST-1-2-abc-3";
+        let shown = body_text(form.as_bytes(), "application/x-www-form-urlencoded".into());
+        assert_eq!(shown, "email=a%40b.com&card_number=[redacted]&security_code=[redacted]&access_token=[redacted]");
+        let long = format!(r#"{{"security_code":"111","pad":"{}"}}"#, "x".repeat(BODY_CHARS_LOGGED_MAX));
+        let shown = body_text(long.as_bytes(), JSON.into());
+        assert!(!shown.contains("111"), "a cut body names a secret: not shown");
+        let text = "paid with 5031-4332-1540-6351 on 2026-11-30";
+        assert_eq!(body_text(text.as_bytes(), "text/plain".into()), "paid with ****-****-****-**** on 2026-11-30");
+    }
+
+    #[test]
+    fn query_secrets_and_credential_headers_are_redacted() {
+        assert_eq!(
+            path_text("/v1/payments/search?access_token=TEST-x&limit=5"),
+            "/v1/payments/search?access_token=[redacted]&limit=5"
+        );
+        assert_eq!(path_text("/v1/payments/8001804807318902"), "/v1/payments/8001804807318902");
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer TEST-secret".parse().unwrap());
+        headers.insert("proxy-authorization", "Basic abc".parse().unwrap());
+        headers.insert("x-access-token", "TEST-secret".parse().unwrap());
+        headers.insert("x-signature", "ts=1,v1=abc".parse().unwrap());
+        headers.insert("x-test-token", "true".parse().unwrap());
+        headers.insert("x-idempotency-key", "k-1".parse().unwrap());
+        let shown: Value = serde_json::from_str(&headers_json(&headers)).unwrap();
+        assert_eq!(shown["authorization"], "Bearer [redacted]");
+        assert_eq!(shown["proxy-authorization"], "Basic [redacted]");
+        assert_eq!(shown["x-access-token"], REDACTED);
+        assert_eq!(shown["x-signature"], REDACTED);
+        assert_eq!(shown["x-test-token"], "true");
+        assert_eq!(shown["x-idempotency-key"], "k-1");
     }
 }

@@ -534,3 +534,78 @@ async fn a_session_works_on_every_server_of_the_store() {
     assert_eq!(out.status(), StatusCode::SEE_OTHER, "the first server's form token is good on the second");
     second.stop().await.unwrap();
 }
+
+/// What a reviewer got past the first redaction: an escaped field name, a secret in
+/// the query, a body that is not JSON, another credential header.
+#[tokio::test]
+async fn no_spelling_of_a_secret_reaches_the_log() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    let console = Console::sign_in(&app, &account).await;
+    let escaped = r#"{"card_number":"5031433215406351","security\u005fcode":"777","expiration_month":11,"expiration_year":2030,"cardholder":{"name":"APRO"}}"#;
+    let sent = app
+        .post("/v1/card_tokens", &account.token, None)
+        .header("content-type", "application/json")
+        .header("x-access-token", &account.token)
+        .body(escaped)
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success(), "{}", sent.status());
+    let invalid = r#"{"card_number":"5031 4332 1540 6351","security_code":"456",}"#;
+    let sent = app
+        .post("/v1/card_tokens?access_token=QUERYSECRET", &account.token, None)
+        .header("content-type", "application/json")
+        .body(invalid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::BAD_REQUEST);
+    let page = console.log_showing("", "access_token=[redacted]").await;
+    assert!(!page.contains("QUERYSECRET"));
+    for entry in [hidden_row_id(&page), hidden_row_id(&page) - 1] {
+        let (_, detail) = console.get(&format!("/console/requests/{entry}")).await;
+        // Quoted as the page escapes them: a bare "777" may be part of an id.
+        for secret in [
+            "&quot;777&quot;",
+            "&quot;456&quot;",
+            "5031433215406351",
+            "5031 4332",
+            "QUERYSECRET",
+            account.token.as_str(),
+        ] {
+            assert!(!detail.contains(secret), "{secret} reached the log:\n{detail}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn sign_in_is_guarded_like_the_api() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    // A form posted from another site signs nobody in (login CSRF).
+    let console = Console::new(&app);
+    let response = console
+        .send(
+            console
+                .http
+                .post(format!("{}/console/sign-in", app.base))
+                .header("origin", "https://evil.example")
+                .form(&[("token", account.token.as_str())]),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get("set-cookie").is_none());
+    // Guessing is shut out after the failure budget, as at the API (bursts of ten
+    // times the per-second budget).
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        let guess = format!("TEST-guess-{n}");
+        statuses.push(console.post_form("/console/sign-in", &[("token", &guess)]).await.status());
+    }
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    // Any other console path is the console's own 404 page.
+    let (status, page) = console.get("/console/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("no such page"));
+}

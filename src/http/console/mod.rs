@@ -51,6 +51,12 @@ pub fn routes() -> Router<AppState> {
         .route("/console/sign-out", post(sign_out))
         .route("/console/assets/console.js", get(script))
         .route("/console/assets/console.css", get(style))
+        .route("/console/{*rest}", axum::routing::any(unknown_page))
+}
+
+/// Any other path under `/console`: the console's own 404 page.
+async fn unknown_page() -> Response {
+    not_found("The console has no such page.")
 }
 
 fn now() -> Timestamp {
@@ -75,6 +81,20 @@ fn page(status: StatusCode, markup: maud::Markup) -> Response {
 
 fn to_sign_in() -> Response {
     Redirect::to("/console/sign-in").into_response()
+}
+
+/// Whether a form post comes from a console page: a browser names the page's origin
+/// in `Origin`, which must be this server's (`Host`). Without `Origin` (a client that
+/// is no browser) the CSRF token and `SameSite=Strict` still hold.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin.to_str().ok().and_then(|o| o.split_once("://")).map(|(_, rest)| rest);
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+fn cross_site() -> Response {
+    page(StatusCode::FORBIDDEN, pages::message("Refused", "This form was sent from another site."))
 }
 
 /// The signed-in session, or the sign-in page.
@@ -278,6 +298,9 @@ fn form_key_valid(key: &str) -> bool {
 
 /// Check a form's session, CSRF token and key.
 async fn form_session(state: &AppState, headers: &HeaderMap, form: &ActionForm) -> Result<Session, Response> {
+    if !same_origin(headers) {
+        return Err(cross_site());
+    }
     let session = signed_in(state, headers).await?;
     if !session.csrf_valid(state, headers, &form.csrf) || !form_key_valid(&form.key) {
         return Err(page(
@@ -395,12 +418,30 @@ struct SignInForm {
 
 async fn sign_in(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    client: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     form: Result<Form<SignInForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    if !same_origin(&headers) {
+        return cross_site();
+    }
+    // Guessing tokens here goes no faster than at the API: the same budget of failed
+    // authentications per client address.
+    let ip = client.map(|c| c.0 .0.ip());
+    let shut_out = |secs: u64| {
+        let text = format!("Too many failed sign-ins from this address; try again in {secs} s.");
+        page(StatusCode::TOO_MANY_REQUESTS, pages::sign_in(Some(&text)))
+    };
+    if let Some(secs) = ip.and_then(|ip| state.auth_failures.waiting(ip)) {
+        return shut_out(secs);
+    }
     let token = form.map(|Form(f)| f.token).unwrap_or_default();
     match state.principal_of_token(token.trim()).await {
         Some(principal) => signed_in_redirect(&state, &principal),
-        None => page(StatusCode::UNAUTHORIZED, pages::sign_in(Some("That access token is not valid."))),
+        None => match ip.and_then(|ip| state.auth_failures.failed(ip)) {
+            Some(secs) => shut_out(secs),
+            None => page(StatusCode::UNAUTHORIZED, pages::sign_in(Some("That access token is not valid."))),
+        },
     }
 }
 
@@ -424,6 +465,9 @@ async fn sign_out(
     headers: HeaderMap,
     form: Result<Form<SignOutForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    if !same_origin(&headers) {
+        return cross_site();
+    }
     let csrf = form.map(|Form(f)| f.csrf).unwrap_or_default();
     if let Some(session) = session::of(&state, &headers, now()).await {
         if !session.csrf_valid(&state, &headers, &csrf) {
