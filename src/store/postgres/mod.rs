@@ -315,7 +315,13 @@ impl Store for PostgresStore {
     }
 
     async fn append_request_log(&self, entries: Vec<LoggedRequest>) -> Result<(), StoreError> {
-        self.write(move |t| t.append_request_log(&entries)).await
+        // The log is diagnostic, not part of what caja promises durable: its commits
+        // do not wait for the WAL flush (commands' commits still do).
+        self.write(move |t| {
+            t.execute("SET LOCAL synchronous_commit = off", &[])?;
+            t.append_request_log(&entries)
+        })
+        .await
     }
 
     async fn request_log(

@@ -3,6 +3,7 @@
 //! and a small pool of read connections.
 
 mod console_tables;
+mod log_file;
 mod notification_tables;
 mod readers;
 mod resources;
@@ -35,13 +36,15 @@ use writer::Writer;
 /// (`bench scale`). Address space, not memory: pages are the OS's to keep or drop.
 const MMAP_BYTES_MAX: i64 = 1 << 30;
 /// How long a connection waits for another process's lock before failing.
-const BUSY_TIMEOUT_MS: u64 = 5_000;
+pub(crate) const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// The writer connection's page cache, in KiB.
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
 
 pub struct SqliteStore {
     writer: Writer,
     readers: Readers,
+    /// The request log's own file (see [`log_file`]).
+    log: log_file::LogFile,
     hasher: TokenHasher,
 }
 
@@ -75,7 +78,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 impl SqliteStore {
     pub async fn open(path: PathBuf) -> Result<Self, StoreError> {
         let opened = path.clone();
-        let (conn, checkpointer, key) = tokio::task::spawn_blocking(move || {
+        let (conn, checkpointer, key, log) = tokio::task::spawn_blocking(move || {
             let mut conn = connect(&opened)?;
             // The writer's page cache holds the interior pages of every index a write
             // touches; SQLite's default (2 MiB) is outgrown past a few hundred
@@ -83,12 +86,13 @@ impl SqliteStore {
             conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
             schema::migrate(&mut conn)?;
             let key = schema::token_hash_key(&conn, rand::random())?;
-            Ok::<_, StoreError>((conn, connect(&opened)?, key))
+            let log = log_file::LogFile::open(&opened)?;
+            Ok::<_, StoreError>((conn, connect(&opened)?, key, log))
         })
         .await
         .map_err(|e| StoreError::Database(e.to_string()))??;
         let writer = Writer::spawn(conn, Some(checkpointer)).map_err(|e| StoreError::Database(e.to_string()))?;
-        Ok(SqliteStore { writer, readers: Readers::new(path), hasher: TokenHasher::new(key) })
+        Ok(SqliteStore { writer, readers: Readers::new(path), log, hasher: TokenHasher::new(key) })
     }
 }
 
@@ -231,7 +235,13 @@ impl Store for SqliteStore {
     }
 
     async fn append_request_log(&self, entries: Vec<LoggedRequest>) -> Result<(), StoreError> {
-        self.writer.write(move |conn| Tables(conn).append_request_log(&entries)).await
+        self.log
+            .run(move |conn| {
+                let tx = conn.unchecked_transaction()?;
+                Tables(&tx).append_request_log(&entries)?;
+                Ok(tx.commit()?)
+            })
+            .await
     }
 
     async fn request_log(
@@ -240,15 +250,15 @@ impl Store for SqliteStore {
         filter: RequestLogFilter,
         limit: u32,
     ) -> Result<Vec<LoggedRequest>, StoreError> {
-        self.readers.read(move |conn| Tables(conn).request_log(user, &filter, limit)).await
+        self.log.run(move |conn| Tables(conn).request_log(user, &filter, limit)).await
     }
 
     async fn logged_request(&self, user: UserId, id: i64) -> Result<Option<LoggedRequest>, StoreError> {
-        self.readers.read(move |conn| Tables(conn).logged_request(user, id)).await
+        self.log.run(move |conn| Tables(conn).logged_request(user, id)).await
     }
 
     async fn prune_request_log(&self, rows_max: u64, before: Timestamp) -> Result<u64, StoreError> {
-        self.writer.write(move |conn| Tables(conn).prune_request_log(rows_max, before)).await
+        self.log.run(move |conn| Tables(conn).prune_request_log(rows_max, before)).await
     }
 
     async fn owned_resources(
