@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorKind, Family};
+use super::faults;
 use super::request_log::{self, FromConsole};
 use super::AppState;
 use crate::domain::{Principal, TokenHash};
@@ -100,8 +101,12 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         standing.stamp(response.headers_mut());
         return response;
     }
+    let fault = match faults::requested(request.headers(), family, &principal) {
+        Ok(fault) => fault,
+        Err(refused) => return refused.into_response(),
+    };
     request.extensions_mut().insert(principal.clone());
-    let mut response = request_log::capture(&state.request_log, &principal, family, request, next).await;
+    let mut response = request_log::capture(&state.request_log, &principal, family, request, next, fault).await;
     standing.stamp(response.headers_mut());
     response
 }

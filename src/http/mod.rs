@@ -8,6 +8,7 @@ mod checkout_page;
 pub mod console;
 mod customers;
 mod error;
+pub mod faults;
 pub mod metrics;
 mod notifications;
 mod openapi;

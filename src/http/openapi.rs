@@ -12,7 +12,7 @@ use super::{cards, checkout, customers, notifications, orders, payments, payouts
 #[openapi(
     info(
         title = "caja",
-        description = "A self-hosted, Mercado Pago-compatible payments API with safe, audited cancels.",
+        description = "A self-hosted, Mercado Pago-compatible payments API with safe, audited cancels.\n\ncaja's own, test accounts only: any API request may carry `X-Caja-Fault: <item>[, <item>]` to misbehave on purpose. Items: `latency=MS` (0-30000, wait first); `status=500` (the family's internal error, empty cause), `status=503` (busy, Retry-After: 1), `status=429` (rate limited, Retry-After: 1), each running nothing; `reset` (close the connection unanswered, running nothing); `lose-answer` (run the request, then close the connection unanswered: a retry with the same X-Idempotency-Key replays it). At most one of status, reset and lose-answer. A live account gets the family's 403, an unreadable header its 400.",
         license(name = "MIT")
     ),
     paths(

@@ -17,20 +17,22 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::error::Family;
+use super::faults;
 use super::request_id::RequestId;
 use crate::domain::{Principal, Timestamp};
 use crate::store::{LoggedRequest, Store};
 
 /// Entries waiting for the writer at most; past it new entries are dropped.
-const QUEUE_ENTRIES_MAX: usize = 8_192;
+const QUEUE_ENTRIES_MAX: usize = 4_096;
 /// Entries written in one transaction at most.
 const BATCH_ENTRIES_MAX: usize = 64;
 /// How long the writer lets entries gather before it writes them.
@@ -130,15 +132,23 @@ impl RequestLog {
 /// Run `next` for an authenticated request and log it: the request body is copied
 /// as it is read (the handler's own limits and deadlines still apply), the
 /// response body (always in memory) is copied whole.
+///
+/// A fault the request asked for (`X-Caja-Fault`, [`faults`]) is applied here, so
+/// the log records what the client was (or was not) sent.
 pub async fn capture(
     log: &RequestLog,
     principal: &Principal,
     family: Family,
     request: Request,
     next: Next,
+    fault: Option<faults::Fault>,
 ) -> Response {
+    let drop_connection = request.extensions().get::<faults::DropConnection>().cloned();
     if log.queue.is_none() {
-        return next.run(request).await;
+        return match faults::apply(fault, family, request, next).await {
+            faults::Applied::Answer(response) => response,
+            faults::Applied::HangUp(_) => faults::hang_up(drop_connection, family).await,
+        };
     }
     let started = Instant::now();
     let at = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
@@ -162,7 +172,11 @@ pub async fn capture(
         }
         frame
     });
-    let response = next.run(Request::from_parts(parts, Body::new(body))).await;
+    let applied = faults::apply(fault, family, Request::from_parts(parts, Body::new(body)), next).await;
+    let (response, hung_up) = match applied {
+        faults::Applied::Answer(response) => (response, false),
+        faults::Applied::HangUp(lost) => (lost.unwrap_or_else(|| StatusCode::NO_CONTENT.into_response()), true),
+    };
     let latency_us = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
 
     let (parts, body) = response.into_parts();
@@ -182,7 +196,12 @@ pub async fn capture(
         family: family.name().to_owned(),
         method,
         path,
-        status: parts.status.as_u16(),
+        // 0: nothing was answered (`X-Caja-Fault: reset`).
+        status: if hung_up && fault.is_some_and(|f| f.outcome == Some(faults::Outcome::Reset)) {
+            0
+        } else {
+            parts.status.as_u16()
+        },
         latency_us,
         idempotency_key,
         replayed,
@@ -193,14 +212,22 @@ pub async fn capture(
         response_headers: String::new(),
         response_body: String::new(),
     };
+    let mut response_headers = parts.headers.clone();
+    if hung_up {
+        response_headers
+            .insert("x-caja-fault-outcome", HeaderValue::from_static("not sent: the connection was closed instead"));
+    }
     log.submit(Captured {
         entry,
         request_headers,
         request_body,
         request_type,
-        response_headers: parts.headers.clone(),
+        response_headers,
         response_body: bytes.clone(),
     });
+    if hung_up {
+        return faults::hang_up(drop_connection, family).await;
+    }
     Response::from_parts(parts, Body::from(bytes))
 }
 

@@ -97,16 +97,24 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        // A request may end its connection without an answer (`X-Caja-Fault`).
+        let hang_up = super::faults::DropConnection::default();
+        let dropper = hang_up.clone();
         let service = app.clone().map_request(move |request: hyper::Request<Incoming>| {
             let mut request = request.map(Body::new);
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(remote));
+            request.extensions_mut().insert(dropper.clone());
             request
         });
         let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection.into_owned());
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "connection ended with an error");
+            tokio::select! {
+                ended = connection => if let Err(err) = ended {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                },
+                // Dropping the connection closes its socket, unanswered.
+                () = hang_up.0.notified() => tracing::debug!("connection closed by a fault"),
             }
             drop(slot);
         });

@@ -19,6 +19,7 @@ mod crash;
 mod cross_account;
 mod customer_reference;
 mod customers;
+mod fault_header;
 mod faults;
 mod fuzz_regressions;
 mod helpers;
