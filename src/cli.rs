@@ -50,6 +50,21 @@ enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Apply seed files (accounts with fixed tokens, notification URLs, secrets,
+    /// terminals, signing keys).
+    #[command(subcommand)]
+    Seed(SeedCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SeedCommand {
+    /// Apply a seed file (JSON; see README "Seeds"): makes what is missing, leaves
+    /// what is there, refuses a contradiction. Prints what it did as JSON.
+    Apply {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +116,10 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "CAJA_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
+    /// A seed file applied before serving (accounts with the tokens it names, …);
+    /// applying it again on a restart changes nothing.
+    #[arg(long, env = "CAJA_SEED")]
+    seed: Option<std::path::PathBuf>,
     #[command(flatten)]
     database: DatabaseArg,
     /// Requests per second allowed per access token (the burst is the same size).
@@ -311,6 +330,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&result?)?);
             Ok(())
         }
+        Command::Seed(SeedCommand::Apply { file, database }) => {
+            let seed = read_seed(&file)?;
+            let store = store::open(&database.database).await?;
+            let applied = crate::seed::apply(store.as_ref(), &seed, now()).await;
+            store.close().await;
+            say(serde_json::to_string(&applied?)?);
+            Ok(())
+        }
         Command::Audit(AuditCommand::Verify { user_id, database }) => {
             let user = match user_id {
                 None => None,
@@ -354,7 +381,12 @@ fn print_issued(issued: &Issued) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let url = &args.database.database;
+    let seed = args.seed.as_deref().map(read_seed).transpose()?;
     let store = store::open(url).await?;
+    if let Some(seed) = &seed {
+        let applied = crate::seed::apply(store.as_ref(), seed, now()).await?;
+        say(format!("seed applied: {}", serde_json::to_string(&applied)?));
+    }
     let first_account = if store.has_accounts().await? {
         None
     } else {
@@ -405,6 +437,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server.run_until(server::shutdown_signal()).await?;
     say("caja stopped".to_owned());
     Ok(())
+}
+
+/// A seed file, read and checked.
+fn read_seed(path: &std::path::Path) -> anyhow::Result<crate::seed::Seed> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the seed file {}", path.display()))?;
+    crate::seed::parse(&text).with_context(|| format!("seed file {}", path.display()))
 }
 
 /// A line on stdout for whoever watches `serve`; never fails the server when

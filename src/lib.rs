@@ -10,6 +10,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod provision;
+pub mod seed;
 pub mod server;
 pub mod store;
 pub mod webhooks;

@@ -40,6 +40,7 @@ mod receiver;
 mod resource_store;
 mod schemathesis;
 mod sdk;
+mod seed;
 mod webhooks;
 
 use std::io::Write;
