@@ -9,6 +9,7 @@ pub mod console;
 mod customers;
 mod error;
 pub mod faults;
+mod journal;
 pub mod metrics;
 mod notifications;
 mod openapi;
@@ -171,6 +172,7 @@ fn api_router(state: AppState, request_timeout: Duration) -> Router {
         .merge(checkout_page::routes())
         .merge(notifications::routes())
         .merge(console::routes())
+        .merge(journal::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::serve))

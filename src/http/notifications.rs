@@ -143,6 +143,9 @@ pub struct NotificationParams {
     pub limit: Option<String>,
     /// From 0.
     pub offset: Option<String>,
+    /// caja's, for tests: 0 to 25000. When nothing matches yet, wait up to this long
+    /// for a match (say `resource_id=…&status=delivered`) before answering.
+    pub wait_ms: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -190,13 +193,27 @@ pub async fn list_notifications(
                 refuse(Failure::InvalidBody("status must be one of pending, delivered, failed".into()))
             })?),
         };
+    let wait_ms: u64 = match non_empty(params.wait_ms) {
+        None => 0,
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|ms| *ms <= super::journal::WAIT_MS_MAX)
+            .ok_or_else(|| refuse(Failure::InvalidBody("wait_ms must be 0 to 25000".into())))?,
+    };
     let filter = NotificationFilter { resource_id: non_empty(params.resource_id), status };
-    let page = state
-        .store
-        .notification_page(principal.user_id, filter, limit, offset)
-        .await
-        .map_err(|e| read_failed(FAMILY, e))?;
-    Ok(json(StatusCode::OK, &Listing::<NotificationView>::of(&page, limit, offset)))
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
+    loop {
+        let page = state
+            .store
+            .notification_page(principal.user_id, filter.clone(), limit, offset)
+            .await
+            .map_err(|e| read_failed(FAMILY, e))?;
+        if !page.items.is_empty() || std::time::Instant::now() >= deadline {
+            return Ok(json(StatusCode::OK, &Listing::<NotificationView>::of(&page, limit, offset)));
+        }
+        tokio::time::sleep(super::journal::WAIT_POLL).await;
+    }
 }
 
 /// Queue a notification again, due at once (whatever its status).

@@ -78,6 +78,7 @@ use super::{cards, checkout, customers, notifications, orders, payments, payouts
         notifications::list_notifications,
         notifications::retry_notification,
         notifications::list_audit_events,
+        super::journal::list_requests,
         super::health,
     ),
     components(schemas(ErrorBody, OrdersErrorBody, OrdersAuthErrorBody)),

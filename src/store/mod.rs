@@ -116,6 +116,12 @@ pub struct RequestLogFilter {
     pub before_id: Option<i64>,
     /// Only the request with this `X-Request-Id` (an audit record's request).
     pub request_id: Option<String>,
+    /// Only this method (`POST`).
+    pub method: Option<String>,
+    /// Only paths (with their query) that start so.
+    pub path_prefix: Option<String>,
+    /// Only this status code.
+    pub status: Option<u16>,
 }
 
 /// A resource as an account's listing shows it: the envelope and its document.

@@ -25,6 +25,7 @@ mod fuzz_regressions;
 mod helpers;
 mod hostile;
 mod idempotency;
+mod journal;
 mod metrics;
 mod migration;
 mod openapi;

@@ -133,6 +133,7 @@ impl LogQuery {
             after_id: self.after,
             before_id: self.before,
             request_id: given(&self.request_id),
+            ..RequestLogFilter::default()
         }
     }
 }

@@ -98,7 +98,7 @@ impl Family {
             Some(Family::Profiles)
         } else if under("/v1/customers") || under("/v1/card_tokens") {
             Some(Family::Customers)
-        } else if under("/v1/notifications") || under("/v1/audit-events") {
+        } else if under("/v1/notifications") || under("/v1/audit-events") || under("/caja") {
             Some(Family::Caja)
         } else {
             None
@@ -660,6 +660,7 @@ fn caja_table(kind: &ErrorKind) -> Row {
         }
         ErrorKind::Refused(Failure::MalformedJson(detail)) => malformed_json(detail),
         ErrorKind::Refused(Failure::InvalidBody(detail)) => invalid_body(detail),
+        ErrorKind::Refused(Failure::TestAccountsOnly) => test_accounts_only(),
         ErrorKind::Refused(other) => invalid_body(&format!("{other:?}")),
     }
 }

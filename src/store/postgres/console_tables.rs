@@ -83,7 +83,8 @@ impl<C: GenericClient> PgTables<'_, C> {
         limit: u32,
     ) -> Result<Vec<LoggedRequest>, StoreError> {
         let class = filter.status_class.map(|c| (i32::from(c) * 100, i32::from(c) * 100 + 99));
-        let params: [&(dyn ToSql + Sync); 9] = [
+        let status = filter.status.map(i32::from);
+        let params: [&(dyn ToSql + Sync); 12] = [
             &user.get(),
             &filter.family,
             &class.map(|c| c.0),
@@ -93,6 +94,9 @@ impl<C: GenericClient> PgTables<'_, C> {
             &filter.before_id,
             &i64::from(limit),
             &filter.request_id,
+            &filter.method,
+            &filter.path_prefix,
+            &status,
         ];
         let rows = self.query(
             &format!(
@@ -101,7 +105,8 @@ impl<C: GenericClient> PgTables<'_, C> {
                    AND ($3::int IS NULL OR status BETWEEN $3 AND $4)
                    AND ($5::text IS NULL OR idempotency_key = $5)
                    AND id > coalesce($6::bigint, 0) AND id < coalesce($7::bigint, 9223372036854775807)
-                   AND ($9::text IS NULL OR request_id = $9)
+                   AND ($9::text IS NULL OR request_id = $9) AND ($10::text IS NULL OR method = $10)
+                   AND ($11::text IS NULL OR left(path, length($11)) = $11) AND ($12::int IS NULL OR status = $12)
                  ORDER BY id DESC LIMIT $8"
             ),
             &params,

@@ -86,7 +86,8 @@ impl Tables<'_> {
             "SELECT {REQUEST_COLUMNS} FROM request_log
              WHERE user_id = ?1 AND (?2 IS NULL OR family = ?2) AND (?3 IS NULL OR status BETWEEN ?3 AND ?4)
                AND (?5 IS NULL OR idempotency_key = ?5) AND id > coalesce(?6, 0) AND id < coalesce(?7, 9223372036854775807)
-               AND (?9 IS NULL OR request_id = ?9)
+               AND (?9 IS NULL OR request_id = ?9) AND (?10 IS NULL OR method = ?10)
+               AND (?11 IS NULL OR substr(path, 1, length(?11)) = ?11) AND (?12 IS NULL OR status = ?12)
              ORDER BY id DESC LIMIT ?8"
         ))?;
         let rows = stmt.query_map(
@@ -99,7 +100,10 @@ impl Tables<'_> {
                 filter.after_id,
                 filter.before_id,
                 limit,
-                filter.request_id
+                filter.request_id,
+                filter.method,
+                filter.path_prefix,
+                filter.status
             ],
             request_from_row,
         )?;
