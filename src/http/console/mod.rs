@@ -297,8 +297,15 @@ fn form_key_valid(key: &str) -> bool {
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Check a form's session, CSRF token and key.
-async fn form_session(state: &AppState, headers: &HeaderMap, form: &ActionForm) -> Result<Session, Response> {
+/// Read an action form and check its origin, session, CSRF token and key.
+async fn form_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
+) -> Result<(Session, ActionForm), Response> {
+    let Ok(Form(form)) = form else {
+        return Err(page(StatusCode::BAD_REQUEST, pages::message("Bad form", "The form was not understood.")));
+    };
     if !same_origin(headers) {
         return Err(cross_site());
     }
@@ -309,7 +316,7 @@ async fn form_session(state: &AppState, headers: &HeaderMap, form: &ActionForm) 
             pages::message("This form has expired", "Reload the page and try again (the form's token did not match)."),
         ));
     }
-    Ok(session)
+    Ok((session, form))
 }
 
 async fn move_resource(
@@ -318,11 +325,8 @@ async fn move_resource(
     Path((kind, id)): Path<(String, String)>,
     form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return page(StatusCode::BAD_REQUEST, pages::message("Bad form", "The form was not understood."));
-    };
-    let session = match form_session(&state, &headers, &form).await {
-        Ok(s) => s,
+    let (session, form) = match form_session(&state, &headers, form).await {
+        Ok(checked) => checked,
         Err(r) => return r,
     };
     if session.principal.live_mode {
@@ -372,11 +376,8 @@ async fn resend(
     Path(id): Path<String>,
     form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return page(StatusCode::BAD_REQUEST, pages::message("Bad form", "The form was not understood."));
-    };
-    let session = match form_session(&state, &headers, &form).await {
-        Ok(s) => s,
+    let (session, form) = match form_session(&state, &headers, form).await {
+        Ok(checked) => checked,
         Err(r) => return r,
     };
     let Ok(id) = id.parse::<i64>() else { return not_found("No such notification.") };
