@@ -129,6 +129,8 @@ impl App {
             idempotency_retention_ms: 24 * 3600 * 1000,
             request_timeout: Duration::from_secs(60),
             client_limits: caja::http::serve::ClientLimits::default(),
+            // The router under fuzzing logs nothing (the state gets no log).
+            request_log: caja::http::request_log::Retention { rows_max: 0, age_ms: 1 },
         };
         let state = caja::http::AppState::new(store.clone(), &config);
         let router = caja::http::router(state, config.request_timeout);
