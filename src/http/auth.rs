@@ -40,23 +40,24 @@ impl PrincipalCache {
         self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(hash).cloned()
     }
 
-    /// The principal of a token hash: cached, else read from the store (and kept).
-    /// `None` when unknown or when the store failed (logged).
-    pub async fn lookup(&self, store: &std::sync::Arc<dyn crate::store::Store>, hash: TokenHash) -> Option<Principal> {
-        if let Some(principal) = self.get(&hash) {
-            return Some(principal);
-        }
-        match store.principal(hash).await {
-            Ok(Some(principal)) => {
-                self.keep(&principal);
-                Some(principal)
-            }
-            Ok(None) => None,
-            Err(err) => {
-                tracing::error!(error = %err, "token lookup failed");
-                None
+    /// The principal of a token hash: cached (unless `fresh`), else read from the
+    /// store and kept. `Ok(None)`: no such token.
+    pub async fn lookup(
+        &self,
+        store: &std::sync::Arc<dyn crate::store::Store>,
+        hash: TokenHash,
+        fresh: bool,
+    ) -> Result<Option<Principal>, crate::store::StoreError> {
+        if !fresh {
+            if let Some(principal) = self.get(&hash) {
+                return Ok(Some(principal));
             }
         }
+        let found = store.principal(hash).await?;
+        if let Some(principal) = &found {
+            self.keep(principal);
+        }
+        Ok(found)
     }
 
     fn keep(&self, principal: &Principal) {
@@ -126,18 +127,13 @@ async fn principal(state: &AppState, family: Family, headers: &HeaderMap) -> Res
         .filter(|token| !token.is_empty() && token.len() <= TOKEN_CHARS_MAX)
         .ok_or_else(|| fail(ErrorKind::InvalidToken))?;
     let hasher = state.store.token_hasher();
+    // Payouts read `payouts_enabled` from the store on every request.
+    let fresh = family == Family::Payouts;
     let hash = hasher.hash(token);
-    if family != Family::Payouts {
-        if let Some(principal) = state.principals.get(&hash) {
-            return Ok(principal);
-        }
-    }
-    let found = state.store.principal(hash).await.map_err(|err| {
+    let found = state.principals.lookup(&state.store, hash, fresh).await.map_err(|err| {
         tracing::error!(error = %err, "token lookup failed");
         fail(ErrorKind::Internal)
     })?;
-    let principal =
-        found.filter(|p| hasher.verify(token, &p.token_hash)).ok_or_else(|| fail(ErrorKind::InvalidToken))?;
-    state.principals.keep(&principal);
-    Ok(principal)
+    // Found by this hash: a cached or stored principal is the token's own.
+    found.filter(|p| p.token_hash == hash).ok_or_else(|| fail(ErrorKind::InvalidToken))
 }

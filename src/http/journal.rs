@@ -26,7 +26,37 @@ const FAMILY: Family = Family::Caja;
 /// request timeout).
 pub const WAIT_MS_MAX: u64 = 25_000;
 /// How often a waiting query looks again.
-pub const WAIT_POLL: Duration = Duration::from_millis(25);
+const WAIT_POLL: Duration = Duration::from_millis(25);
+
+/// A query's `wait_ms`: absent is 0; `Err` when it is not 0 to [`WAIT_MS_MAX`].
+pub fn wait_ms(raw: Option<String>) -> Result<Duration, Failure> {
+    match raw.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(Duration::ZERO),
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|ms| *ms <= WAIT_MS_MAX)
+            .map(Duration::from_millis)
+            .ok_or_else(|| Failure::InvalidBody(format!("wait_ms must be 0 to {WAIT_MS_MAX}"))),
+    }
+}
+
+/// Run `read` until `found` says it found something or `wait` has passed (a
+/// long-poll); the last read is the answer.
+pub async fn poll_until<T, E, F, Fut>(wait: Duration, found: impl Fn(&T) -> bool, read: F) -> Result<T, E>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let deadline = Instant::now() + wait;
+    loop {
+        let value = read().await?;
+        if found(&value) || Instant::now() >= deadline {
+            return Ok(value);
+        }
+        tokio::time::sleep(WAIT_POLL).await;
+    }
+}
 /// Entries per answer at most (and by default).
 const LIMIT_MAX: u32 = 100;
 
@@ -155,10 +185,7 @@ pub async fn list_requests(
     if !(1..=LIMIT_MAX).contains(&limit) {
         return Err(refuse("limit must be 1 to 100"));
     }
-    let wait_ms: u64 = number(p.wait_ms, "wait_ms")?.unwrap_or(0);
-    if wait_ms > WAIT_MS_MAX {
-        return Err(refuse("wait_ms must be 0 to 25000"));
-    }
+    let wait = wait_ms(p.wait_ms).map_err(|f| ApiError::refused(FAMILY, f))?;
     let family = given(p.family);
     if family.as_deref().is_some_and(|f| !Family::ALL.iter().any(|k| k.name() == f)) {
         return Err(refuse("family must be one of point, payouts, customers, profiles, orders, payments, caja"));
@@ -173,17 +200,13 @@ pub async fn list_requests(
         status: number(p.status, "status")?,
         ..RequestLogFilter::default()
     };
-    let deadline = Instant::now() + Duration::from_millis(wait_ms);
-    loop {
-        let found = state
-            .store
-            .request_log(principal.user_id, filter.clone(), limit)
-            .await
-            .map_err(|e| read_failed(FAMILY, e))?;
-        if !found.is_empty() || Instant::now() >= deadline {
-            let results = found.iter().map(RequestView::from).collect();
-            return Ok(json(StatusCode::OK, &RequestList { results }));
-        }
-        tokio::time::sleep(WAIT_POLL).await;
-    }
+    let found = poll_until(
+        wait,
+        |found: &Vec<LoggedRequest>| !found.is_empty(),
+        || state.store.request_log(principal.user_id, filter.clone(), limit),
+    )
+    .await
+    .map_err(|e| read_failed(FAMILY, e))?;
+    let results = found.iter().map(RequestView::from).collect();
+    Ok(json(StatusCode::OK, &RequestList { results }))
 }

@@ -18,7 +18,7 @@ use super::AppState;
 use crate::domain::notification::{Attempt, Notification, NotificationStatus};
 use crate::domain::{Principal, ResourceType, Timestamp};
 use crate::engine::Failure;
-use crate::store::{AuditFilter, AuditRecord, NotificationFilter};
+use crate::store::{AuditFilter, AuditRecord, NotificationFilter, Page};
 
 const FAMILY: Family = Family::Caja;
 
@@ -193,27 +193,16 @@ pub async fn list_notifications(
                 refuse(Failure::InvalidBody("status must be one of pending, delivered, failed".into()))
             })?),
         };
-    let wait_ms: u64 = match non_empty(params.wait_ms) {
-        None => 0,
-        Some(raw) => raw
-            .parse()
-            .ok()
-            .filter(|ms| *ms <= super::journal::WAIT_MS_MAX)
-            .ok_or_else(|| refuse(Failure::InvalidBody("wait_ms must be 0 to 25000".into())))?,
-    };
+    let wait = super::journal::wait_ms(params.wait_ms).map_err(refuse)?;
     let filter = NotificationFilter { resource_id: non_empty(params.resource_id), status };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
-    loop {
-        let page = state
-            .store
-            .notification_page(principal.user_id, filter.clone(), limit, offset)
-            .await
-            .map_err(|e| read_failed(FAMILY, e))?;
-        if !page.items.is_empty() || std::time::Instant::now() >= deadline {
-            return Ok(json(StatusCode::OK, &Listing::<NotificationView>::of(&page, limit, offset)));
-        }
-        tokio::time::sleep(super::journal::WAIT_POLL).await;
-    }
+    let page = super::journal::poll_until(
+        wait,
+        |page: &Page<Notification>| !page.items.is_empty(),
+        || state.store.notification_page(principal.user_id, filter.clone(), limit, offset),
+    )
+    .await
+    .map_err(|e| read_failed(FAMILY, e))?;
+    Ok(json(StatusCode::OK, &Listing::<NotificationView>::of(&page, limit, offset)))
 }
 
 /// Queue a notification again, due at once (whatever its status).

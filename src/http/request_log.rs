@@ -11,7 +11,6 @@
 //! Redacted: `Authorization` (scheme kept), `X-Signature`, `Cookie`; in JSON bodies
 //! the values of card data and secrets ([`SECRET_FIELDS`]) at any depth.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -94,7 +93,6 @@ impl Captured {
 #[derive(Clone)]
 pub struct RequestLog {
     queue: Option<mpsc::Sender<Captured>>,
-    dropped: Arc<AtomicU64>,
 }
 
 /// A request a console button made, on behalf of the signed-in principal: the
@@ -112,18 +110,17 @@ impl RequestLog {
             return (RequestLog::off(), None);
         }
         let (tx, rx) = mpsc::channel(QUEUE_ENTRIES_MAX);
-        (RequestLog { queue: Some(tx), dropped: Arc::default() }, Some(rx))
+        (RequestLog { queue: Some(tx) }, Some(rx))
     }
 
     /// A log that records nothing.
     pub fn off() -> RequestLog {
-        RequestLog { queue: None, dropped: Arc::default() }
+        RequestLog { queue: None }
     }
 
     fn submit(&self, entry: Captured) {
         let Some(queue) = &self.queue else { return };
         if queue.try_send(entry).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
             metrics::counter!("caja_request_log_dropped_total").increment(1);
         }
     }
