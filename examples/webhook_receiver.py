@@ -5,14 +5,16 @@
 
 x-signature is "ts=<unix seconds>,v1=<hex HMAC-SHA256(secret, manifest)>" with
 manifest = "id:<data.id>;request-id:<x-request-id>;ts:<ts>;", where data.id is the
-query parameter caja appends to your URL. Answer 2xx quickly; deduplicate by the
-payload's "id" (delivery is at least once).
+query parameter caja appends to your URL. A ts more than 5 minutes from now is
+refused (a replayed old delivery). Answer 2xx quickly; deduplicate by the payload's
+"id" (delivery is at least once).
 """
 import hashlib
 import hmac
 import json
 import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -24,7 +26,8 @@ def verified(headers, data_id):
     parts = dict(p.split("=", 1) for p in headers.get("x-signature", "").split(",") if "=" in p)
     manifest = f"id:{data_id};request-id:{headers.get('x-request-id', '')};ts:{parts.get('ts', '')};"
     expected = hmac.new(SECRET, manifest.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, parts.get("v1", ""))
+    fresh = parts.get("ts", "").isdigit() and abs(time.time() - int(parts["ts"])) <= 300
+    return fresh and hmac.compare_digest(expected, parts.get("v1", ""))
 
 
 class Receiver(BaseHTTPRequestHandler):

@@ -54,6 +54,106 @@ enum Command {
     /// terminals, signing keys).
     #[command(subcommand)]
     Seed(SeedCommand),
+    /// Move a test account's clock (caja's own test feature).
+    #[command(subcommand)]
+    Clock(ClockCommand),
+    /// Make an event happen on a running caja (the documented requests that produce
+    /// it, on the token's account), so its signed webhook is sent. Prints what was sent.
+    Trigger {
+        /// point.action.canceled, point.action.processed, order.processed,
+        /// order.canceled, payment.approved, payment.rejected,
+        /// payout.transaction.processed, payout.transaction.failed.
+        event: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// A local webhook receiver: prints each delivery (path, x-request-id,
+    /// x-signature and whether it is valid, body) as one JSON line, and with
+    /// --forward-to passes it on to your app and prints its answer and latency.
+    Listen {
+        /// Address to listen on (port 0 picks a free one; the first line says which).
+        #[arg(long, env = "CAJA_LISTEN_ON", default_value = "127.0.0.1:9000")]
+        listen: String,
+        /// The account's webhook secret, to check each x-signature.
+        #[arg(long, env = "CAJA_WEBHOOK_SECRET")]
+        secret: Option<String>,
+        /// Pass each delivery on to this URL (its path and query appended).
+        #[arg(long)]
+        forward_to: Option<String>,
+    },
+    /// Empty a test account (its resources, keys, notifications, audit records, clock
+    /// and journal; the account and its tokens stay), in one transaction. Prints what
+    /// was removed as JSON.
+    Reset {
+        #[arg(long)]
+        user_id: i64,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClockCommand {
+    /// Move a test account's clock forward, then play out what fell due by its new
+    /// time (payouts processed, orders and payments expired, webhooks delivered and
+    /// retried), in order. Prints the clock and what was played out as JSON.
+    Advance {
+        #[arg(long)]
+        user_id: i64,
+        /// An ISO 8601 duration: PT90S, PT1H, P1D (a month is 30 days, a year 365).
+        #[arg(long)]
+        by: String,
+        #[command(flatten)]
+        worker: WorkerArgs,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Print a test account's time and its clock's offset as JSON.
+    Show {
+        #[arg(long)]
+        user_id: i64,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+/// A running caja to talk to, and the token to talk with.
+#[derive(Debug, Args)]
+struct ApiArgs {
+    /// The server's base URL.
+    #[arg(long, env = "CAJA_BASE_URL", default_value = "http://127.0.0.1:8080")]
+    base: String,
+    /// A test account's access token.
+    #[arg(long, env = "CAJA_TOKEN")]
+    token: String,
+}
+
+/// How the worker processes payouts and retries webhooks (the same for `serve` and
+/// for a clock move's play-out, from the same environment variables).
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    /// Seconds a payout transaction stays in_process before it is processed.
+    #[arg(long, env = "CAJA_PAYOUT_PROCESSING_DELAY", default_value = PAYOUT_PROCESSING_DELAY_SECS_DEFAULT)]
+    payout_processing_delay: f64,
+    /// Seconds before the first retry of a failed webhook; each later wait is 3 times longer.
+    #[arg(long, env = "CAJA_WEBHOOK_RETRY_BASE", default_value = "60")]
+    webhook_retry_base: f64,
+    /// Delivery attempts per notification, the first included.
+    #[arg(long, env = "CAJA_WEBHOOK_ATTEMPTS", default_value = "8",
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    webhook_attempts: u32,
+}
+
+impl WorkerArgs {
+    /// The payout processing delay and the webhook retry policy.
+    fn parse(&self) -> anyhow::Result<(Duration, RetryPolicy)> {
+        let delay = self.payout_processing_delay;
+        anyhow::ensure!(
+            delay.is_finite() && (0.0..=86_400.0).contains(&delay),
+            "--payout-processing-delay must be 0 to 86400 seconds"
+        );
+        Ok((Duration::from_secs_f64(delay), retry_policy(self.webhook_retry_base, self.webhook_attempts)?))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,16 +229,8 @@ struct ServeArgs {
     #[arg(long, env = "CAJA_IDEMPOTENCY_RETENTION", default_value = IDEMPOTENCY_RETENTION_SECS_DEFAULT,
           value_parser = clap::value_parser!(u32).range(1..))]
     idempotency_retention: u32,
-    /// Seconds a payout transaction stays in_process before it is processed.
-    #[arg(long, env = "CAJA_PAYOUT_PROCESSING_DELAY", default_value = PAYOUT_PROCESSING_DELAY_SECS_DEFAULT)]
-    payout_processing_delay: f64,
-    /// Seconds before the first retry of a failed webhook; each later wait is 3 times longer.
-    #[arg(long, env = "CAJA_WEBHOOK_RETRY_BASE", default_value = "60")]
-    webhook_retry_base: f64,
-    /// Delivery attempts per notification, the first included.
-    #[arg(long, env = "CAJA_WEBHOOK_ATTEMPTS", default_value = "8",
-          value_parser = clap::value_parser!(u32).range(1..=50))]
-    webhook_attempts: u32,
+    #[command(flatten)]
+    worker: WorkerArgs,
     /// Failed authentications allowed per client address and second, in bursts of ten
     /// times that; past them the address gets 429 (so tokens cannot be guessed at speed).
     #[arg(long, env = "CAJA_AUTH_FAILURES_PER_SECOND", default_value = "2")]
@@ -338,6 +430,64 @@ async fn run(command: Command) -> anyhow::Result<()> {
             say(serde_json::to_string(&applied?)?);
             Ok(())
         }
+        Command::Clock(ClockCommand::Advance { user_id, by, worker, database }) => {
+            let (delay, policy) = worker.parse()?;
+            let by_ms = crate::domain::order_money::parse_duration_ms(&by)
+                .ok_or_else(|| anyhow::anyhow!("--by must be an ISO 8601 duration, e.g. PT1H or P1D"))?;
+            let store = store::open(&database.database).await?;
+            let result = advance_clock(store.clone(), user_id, by_ms, delay, policy).await;
+            store.close().await;
+            say(serde_json::to_string(&result?)?);
+            Ok(())
+        }
+        Command::Trigger { event, api } => {
+            let url = format!("{}/caja/v1/trigger", api.base.trim_end_matches('/'));
+            let response = reqwest::Client::new()
+                .post(&url)
+                .bearer_auth(&api.token)
+                .json(&serde_json::json!({ "event": event }))
+                .send()
+                .await
+                .with_context(|| format!("cannot reach caja at {url}"))?;
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            anyhow::ensure!(status.is_success(), "{url} answered {}: {text}", status.as_u16());
+            say(text);
+            Ok(())
+        }
+        Command::Listen { listen, secret, forward_to } => {
+            let listener =
+                tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            say(format!("listening on http://{}", listener.local_addr()?));
+            let config = crate::http::listen::ListenConfig { secret, forward_to };
+            crate::http::listen::listen(listener, config, Box::new(std::io::stdout()), server::shutdown_signal())
+                .await?;
+            Ok(())
+        }
+        Command::Reset { user_id, database } => {
+            let store = store::open(&database.database).await?;
+            let result = match test_account(store.as_ref(), user_id).await {
+                Ok(user) => store.reset_account(user).await.map_err(anyhow::Error::from),
+                Err(err) => Err(err),
+            };
+            store.close().await;
+            let counts = result?.ok_or_else(|| anyhow::anyhow!("no account has user id {user_id}"))?;
+            say(serde_json::to_string(&counts)?);
+            Ok(())
+        }
+        Command::Clock(ClockCommand::Show { user_id, database }) => {
+            let store = store::open(&database.database).await?;
+            let result = test_account(store.as_ref(), user_id).await;
+            let result = match result {
+                Ok(user) => store.read(move |r| r.clock_offset(user)).await.map_err(anyhow::Error::from),
+                Err(err) => Err(err),
+            };
+            store.close().await;
+            let offset_ms = result?;
+            let now = now().plus_millis(offset_ms).to_rfc3339();
+            say(serde_json::json!({ "user_id": user_id, "now": now, "offset_ms": offset_ms }).to_string());
+            Ok(())
+        }
         Command::Audit(AuditCommand::Verify { user_id, database }) => {
             let user = match user_id {
                 None => None,
@@ -392,11 +542,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         Some(provision::create_account(store.as_ref(), AccountSpec::test(SiteId::Mlb), now()).await?)
     };
-    let delay = args.payout_processing_delay;
-    anyhow::ensure!(
-        delay.is_finite() && (0.0..=86_400.0).contains(&delay),
-        "--payout-processing-delay must be 0 to 86400 seconds"
-    );
+    let (delay, webhook_retry) = args.worker.parse()?;
     let config = ServerConfig {
         http: HttpConfig {
             rate_limit_per_second: args.rate_limit,
@@ -413,9 +559,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 age_ms: i64::from(args.request_log_age) * 1000,
             },
         },
-        payout_processing_delay: Duration::from_secs_f64(delay),
+        payout_processing_delay: delay,
         worker_tick: Duration::from_millis(server::WORKER_TICK_MS_DEFAULT),
-        webhook_retry: retry_policy(args.webhook_retry_base, args.webhook_attempts)?,
+        webhook_retry,
     };
     let server = Server::start(store.clone(), &args.listen, config)
         .await
@@ -437,6 +583,40 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server.run_until(server::shutdown_signal()).await?;
     say("caja stopped".to_owned());
     Ok(())
+}
+
+/// The user id of a test account, or why not.
+async fn test_account(store: &dyn store::Store, raw: i64) -> anyhow::Result<UserId> {
+    let user = UserId::new(raw).ok_or_else(|| anyhow::anyhow!("no account has user id {raw}"))?;
+    match store.account_live_mode(user).await? {
+        None => anyhow::bail!("no account has user id {raw}"),
+        Some(true) => anyhow::bail!("account {raw} is live: caja's test features are for test accounts"),
+        Some(false) => Ok(user),
+    }
+}
+
+/// `caja clock advance`: the move (one transaction), then its play-out.
+async fn advance_clock(
+    store: std::sync::Arc<dyn store::Store>,
+    raw: i64,
+    by_ms: i64,
+    delay: Duration,
+    policy: RetryPolicy,
+) -> anyhow::Result<serde_json::Value> {
+    let user = test_account(store.as_ref(), raw).await?;
+    let real_now = now();
+    let moved = store.write(move |uow| crate::engine::clock::advance(uow, user, by_ms, real_now)).await?;
+    let clock = moved.map_err(|refused| anyhow::anyhow!("{refused}"))?;
+    let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+    let worker =
+        crate::worker::Worker::new(store.clone(), crate::webhooks::Deliverer::new(store.clone(), policy), delay_ms);
+    let played = worker.play_out(user).await?;
+    Ok(serde_json::json!({
+        "user_id": raw,
+        "now": clock.now.to_rfc3339(),
+        "offset_ms": clock.offset_ms,
+        "played_out": { "events": played.events, "moved": played.moved, "deliveries": played.deliveries },
+    }))
 }
 
 /// A seed file, read and checked.

@@ -18,6 +18,7 @@ use crate::domain::Timestamp;
 use crate::http::{self, AppState, HttpConfig};
 use crate::store::Store;
 use crate::webhooks::Deliverer;
+use crate::worker::Worker;
 
 /// How often expired idempotency records and idle rate-limit buckets are dropped.
 const HOUSEKEEPING_INTERVAL_SECS: u64 = 600;
@@ -42,8 +43,8 @@ pub struct Server {
     shutdown: oneshot::Sender<()>,
     serving: JoinHandle<std::io::Result<()>>,
     housekeeping: JoinHandle<()>,
+    /// The worker: payouts, expiries and webhook deliveries.
     worker: JoinHandle<()>,
-    webhooks: JoinHandle<()>,
     /// The request log's writer: it ends once the router (every sender) is gone.
     request_log: Option<JoinHandle<()>>,
     store: Arc<dyn Store>,
@@ -57,14 +58,16 @@ impl Server {
         let addr = listener.local_addr()?;
         let delay_ms = i64::try_from(config.payout_processing_delay.as_millis()).unwrap_or(i64::MAX);
         let (log, log_queue) = http::request_log::RequestLog::new(config.http.request_log);
-        let state =
-            AppState::new(store.clone(), &config.http).with_payout_processing_delay(delay_ms).with_request_log(log);
+        let deliverer = Deliverer::new(store.clone(), config.webhook_retry);
+        let worker = Worker::new(store.clone(), deliverer, delay_ms);
+        let state = AppState::new(store.clone(), &config.http)
+            .with_payout_processing_delay(delay_ms)
+            .with_request_log(log)
+            .with_worker(worker.clone());
         let request_log = log_queue
             .map(|queue| tokio::spawn(http::request_log::run_writer(store.clone(), queue, config.http.request_log)));
         let housekeeping = tokio::spawn(housekeep(state.clone(), config.http.idempotency_retention_ms));
-        let worker = tokio::spawn(process_payouts(store.clone(), delay_ms, config.worker_tick));
-        let deliverer = Deliverer::new(store.clone(), config.webhook_retry);
-        let webhooks = tokio::spawn(deliver_webhooks(deliverer, config.worker_tick));
+        let worker = tokio::spawn(work(worker, config.worker_tick));
         // Paths are taken with a trailing slash too, as the real API takes them (the
         // Python SDK saves a card at `/v1/customers/{id}/cards/`): the slash is
         // trimmed before routing.
@@ -79,7 +82,7 @@ impl Server {
             })
             .await
         });
-        Ok(Server { addr, shutdown, serving, housekeeping, worker, webhooks, request_log, store })
+        Ok(Server { addr, shutdown, serving, housekeeping, worker, request_log, store })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -98,9 +101,8 @@ impl Server {
         let served = self.serving.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         self.housekeeping.abort();
         // A step in progress is a queued write; the store's close still commits it.
-        self.worker.abort();
         // Deliveries under way are dropped; their lease runs out and they are retried.
-        self.webhooks.abort();
+        self.worker.abort();
         // The served requests' entries are written before the store closes.
         if let Some(log) = self.request_log {
             if tokio::time::timeout(REQUEST_LOG_DRAIN, log).await.is_err() {
@@ -112,47 +114,14 @@ impl Server {
     }
 }
 
-/// The payout worker: one processing step per tick, forever.
-async fn process_payouts(store: Arc<dyn Store>, delay_ms: i64, tick: Duration) {
+/// The worker (see [`Worker::tick`]): one tick every `tick`, forever.
+async fn work(worker: Worker, tick: Duration) {
     // The first step comes one tick after start, not at once.
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-        let steps = [
-            ("payouts", store.advance_payouts(now, delay_ms).await),
-            ("orders", store.expire_orders(now).await),
-            ("payments", store.expire_payments(now).await),
-        ];
-        let mut all_ok = true;
-        for (step, outcome) in steps {
-            match outcome {
-                Ok(0) => {}
-                Ok(moved) => {
-                    tracing::debug!(moved, step, "worker step moved resources");
-                    metrics::counter!("caja_worker_moved_total", "step" => step).increment(moved as u64);
-                }
-                Err(err) => {
-                    all_ok = false;
-                    tracing::warn!(error = %err, step, "worker step failed; retrying next tick");
-                }
-            }
-        }
-        if all_ok {
-            let seconds = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
-            metrics::gauge!("caja_worker_last_success_timestamp_seconds").set(seconds);
-        }
-    }
-}
-
-/// The webhook worker: claim and start due deliveries every tick.
-async fn deliver_webhooks(deliverer: Deliverer, tick: Duration) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        deliverer.tick().await;
+        worker.tick().await;
     }
 }
 

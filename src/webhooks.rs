@@ -14,8 +14,9 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::domain::notification::{self, Attempt, Notification, NotificationForm, RetryPolicy, DELIVERY_TIMEOUT_MS};
-use crate::domain::Timestamp;
-use crate::store::{Delivery, Store};
+use crate::domain::{Timestamp, UserId};
+use crate::engine::ClockScope;
+use crate::store::{Delivery, Store, StoreError};
 
 /// Notifications claimed per tick at most.
 const CLAIM_BATCH_MAX: usize = 64;
@@ -47,13 +48,14 @@ impl Deliverer {
         Deliverer { store, client, policy, in_flight: Arc::new(Semaphore::new(DELIVERIES_IN_FLIGHT_MAX)) }
     }
 
-    /// Claim what is due and start delivering it; returns how many were claimed.
+    /// Claim what is due on real time (accounts whose clock never moved) and start
+    /// delivering it; returns how many were claimed.
     pub async fn tick(&self) -> usize {
         let free = self.in_flight.available_permits().min(CLAIM_BATCH_MAX);
         if free == 0 {
             return 0;
         }
-        let claimed = match self.store.claim_notifications(now(), free).await {
+        let claimed = match self.store.claim_notifications(now(), ClockScope::Real, free).await {
             Ok(claimed) => claimed,
             Err(err) => {
                 tracing::warn!(error = %err, "could not claim notifications; retrying next tick");
@@ -68,18 +70,37 @@ impl Deliverer {
             };
             let this = self.clone();
             tokio::spawn(async move {
-                this.deliver(delivery).await;
+                this.deliver(delivery, None).await;
                 drop(permit);
             });
         }
         count
     }
 
-    async fn deliver(&self, delivery: Delivery) {
+    /// Deliver the account's notifications due at `at` (the account's time, its
+    /// clock moved), each attempt recorded at `at` and its retry scheduled from it;
+    /// returns once every one is recorded, with how many there were.
+    pub async fn deliver_due(&self, user: UserId, at: Timestamp) -> Result<usize, StoreError> {
+        let claimed = self.store.claim_notifications(at, ClockScope::Account(user), CLAIM_BATCH_MAX).await?;
+        let count = claimed.len();
+        let mut deliveries = tokio::task::JoinSet::new();
+        for delivery in claimed {
+            let this = self.clone();
+            deliveries.spawn(async move { this.deliver(delivery, Some(at)).await });
+        }
+        while deliveries.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    /// Deliver one notification and record the attempt, dated `at` (an account's
+    /// time) or, when `None`, now.
+    async fn deliver(&self, delivery: Delivery, at: Option<Timestamp>) {
         let n = &delivery.notification;
-        let attempt = self.attempt(n, delivery.secret.as_deref()).await;
+        let mut attempt = self.attempt(n, delivery.secret.as_deref()).await;
+        let at = at.unwrap_or(attempt.at);
+        attempt.at = at;
         let made = n.attempts_made.saturating_add(1);
-        let next = if attempt.succeeded() { None } else { self.policy.next_attempt(made, now(), rand::random()) };
+        let next = if attempt.succeeded() { None } else { self.policy.next_attempt(made, at, rand::random()) };
         let outcome = match (attempt.succeeded(), next) {
             (true, _) => "delivered",
             (false, Some(_)) => "retry",

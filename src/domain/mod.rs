@@ -9,8 +9,10 @@ pub mod audit;
 pub mod card;
 pub mod checkout;
 pub mod checkout_draft;
+pub mod clock;
 pub mod customer;
 pub mod customer_data;
+pub mod fault;
 pub mod idempotency;
 pub mod notification;
 pub mod order;
@@ -24,6 +26,7 @@ pub mod signature;
 pub mod terminal;
 pub mod terminal_action;
 pub mod time;
+pub mod webhook_check;
 
 pub use account::{AccessToken, Principal, SiteId, TokenHash, TokenHasher, UserId};
 pub use audit::{AuditEvent, ChainRecord, ResourceType};

@@ -6,6 +6,7 @@ use crate::domain::idempotency::{self, Decision, IdempotencyRecord};
 
 /// Check the key, do the work, store the response: the caller commits what this
 /// wrote only if it returns `Ok`, and rolls everything back otherwise.
+/// The command runs at `ctx.now`, the account's time (see `http::AppState::account_now`).
 pub fn apply(uow: &mut dyn UnitOfWork, command: &Command) -> Result<Executed, StoreError> {
     let ctx = &command.ctx;
     let user = ctx.principal.user_id;

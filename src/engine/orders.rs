@@ -6,7 +6,10 @@
 //! `order.action_required`) are notified with `type=order`.
 
 use super::resource::{self, Stored};
-use super::{detailed_audit, record_change, Change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
+use super::{
+    detailed_audit, record_change, Change, ClockScope, Failure, Operation, Reads, RequestContext, StoreError,
+    UnitOfWork,
+};
 use crate::domain::card::{Card, CardToken, CardTokenId, TokenStatus};
 use crate::domain::customer::{Profile, ProfileStatus};
 use crate::domain::order::{
@@ -401,9 +404,9 @@ impl Operation for SimulateOrder {
 
 /// One step of the order worker: expire the Point orders whose `expiration_time`
 /// passed while they were `created` or `at_terminal`. Returns how many expired.
-pub fn expire_orders(uow: &mut dyn UnitOfWork, now: Timestamp) -> Result<usize, StoreError> {
+pub fn expire_orders(uow: &mut dyn UnitOfWork, now: Timestamp, scope: ClockScope) -> Result<usize, StoreError> {
     let mut expired = 0;
-    for stored in resource::due::<Order>(uow, now, EXPIRE_STEP_ORDERS_MAX)? {
+    for stored in resource::due::<Order>(uow, now, scope, EXPIRE_STEP_ORDERS_MAX)? {
         let Some(after) = stored.value.expired(now) else {
             // Not open any more, or not yet due: the write below re-arms its timer.
             resource::update(uow, &stored, &stored.value)?;

@@ -7,8 +7,8 @@
 
 use super::resource::{self, Stored};
 use super::{
-    detailed_audit, enqueue_ipn, record_change_with_body, Failure, Operation, Reads, RequestContext, StoreError,
-    UnitOfWork,
+    detailed_audit, enqueue_ipn, record_change_with_body, ClockScope, Failure, Operation, Reads, RequestContext,
+    StoreError, UnitOfWork,
 };
 use crate::domain::card::{CardFace, CardToken, CardTokenId, TokenStatus};
 use crate::domain::order_money::Money;
@@ -231,9 +231,9 @@ impl Operation for SimulatePayment {
 
 /// One step of the payment worker: cancel the pending payments and reserves whose
 /// `date_of_expiration` passed (`cancelled`/`expired`). Returns how many.
-pub fn expire_payments(uow: &mut dyn UnitOfWork, now: Timestamp) -> Result<usize, StoreError> {
+pub fn expire_payments(uow: &mut dyn UnitOfWork, now: Timestamp, scope: ClockScope) -> Result<usize, StoreError> {
     let mut expired = 0;
-    for stored in resource::due::<Payment>(uow, now, EXPIRE_STEP_PAYMENTS_MAX)? {
+    for stored in resource::due::<Payment>(uow, now, scope, EXPIRE_STEP_PAYMENTS_MAX)? {
         let Some(after) = stored.value.expired(now) else {
             resource::update(uow, &stored, &stored.value)?;
             continue;

@@ -8,7 +8,8 @@
 
 use super::resource::{self, Stored};
 use super::{
-    audit, record_change_with_body, Change, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork,
+    audit, record_change_with_body, Change, ClockScope, Failure, Operation, Reads, RequestContext, StoreError,
+    UnitOfWork,
 };
 use crate::domain::payout::{
     self, CancelNote, NewPayout, Payout, PayoutId, Transaction, TransactionId, TransactionStatus,
@@ -114,9 +115,14 @@ impl Operation for MoveTransaction {
 
 /// One step of the payout worker: move every transaction that is due; returns how
 /// many moved. Changes are audited with request id [`WORKER_REQUEST_ID`].
-pub fn advance_payouts(uow: &mut dyn UnitOfWork, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError> {
+pub fn advance_payouts(
+    uow: &mut dyn UnitOfWork,
+    now: Timestamp,
+    scope: ClockScope,
+    delay_ms: i64,
+) -> Result<usize, StoreError> {
     let mut moved = 0;
-    for t in resource::due::<Transaction>(uow, now, STEP_TRANSACTIONS_MAX)? {
+    for t in resource::due::<Transaction>(uow, now, scope, STEP_TRANSACTIONS_MAX)? {
         let v = &t.value;
         let Some(transition) = payout::processing_step(v.status, v.due_at, v.processing_since, now, delay_ms) else {
             // Woken before its time (the server now runs with a longer processing

@@ -9,7 +9,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::unit_of_work::{Envelope, LoadFor, Loaded, Page, Reads, StoreError, UnitOfWork};
+use super::unit_of_work::{ClockScope, Envelope, LoadFor, Loaded, Page, Reads, StoreError, UnitOfWork};
 use crate::domain::resource::Resource;
 use crate::domain::Timestamp;
 
@@ -68,8 +68,13 @@ pub fn list<R: Document>(
 }
 
 /// Resources whose timer fell due, locked for this transaction.
-pub fn due<R: Document>(uow: &mut dyn UnitOfWork, now: Timestamp, limit: usize) -> Result<Vec<Stored<R>>, StoreError> {
-    uow.due(R::KIND, now, limit)?.into_iter().map(decode).collect()
+pub fn due<R: Document>(
+    uow: &mut dyn UnitOfWork,
+    now: Timestamp,
+    scope: ClockScope,
+    limit: usize,
+) -> Result<Vec<Stored<R>>, StoreError> {
+    uow.due(R::KIND, now, scope, limit)?.into_iter().map(decode).collect()
 }
 
 /// Store a new resource with its index entries and timer.

@@ -73,6 +73,16 @@ pub enum LoadFor {
     Read,
 }
 
+/// Whose timers and notifications a worker pass takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockScope {
+    /// Every account on real time: those whose clock was never moved.
+    Real,
+    /// One account whose clock was moved, taken at that account's own time (see
+    /// `POST /caja/v1/clock/advance`).
+    Account(UserId),
+}
+
 /// Reading resources. On a read connection nothing is ever locked.
 pub trait Reads {
     /// A resource by kind and id.
@@ -97,6 +107,13 @@ pub trait Reads {
         limit: u32,
         offset: u64,
     ) -> Result<Page<Loaded>, StoreError>;
+
+    /// How far the account's clock was moved ahead of real time, in milliseconds
+    /// (0 when it never was).
+    fn clock_offset(&mut self, user: UserId) -> Result<i64, StoreError>;
+
+    /// The earliest timer of the account's resources of a kind, if any.
+    fn next_wake(&mut self, kind: &'static str, user: UserId) -> Result<Option<Timestamp>, StoreError>;
 }
 
 /// One open transaction. Every method is part of it; nothing is visible to others
@@ -132,9 +149,19 @@ pub trait UnitOfWork: Reads {
     /// Set (or, with `None`, clear) the time the worker must wake a resource.
     fn set_timer(&mut self, kind: &'static str, id: &str, wake_at: Option<Timestamp>) -> Result<(), StoreError>;
 
-    /// Resources of a kind whose timer is at or before `now`, earliest first, locked;
-    /// backends with row locks skip those another transaction holds.
-    fn due(&mut self, kind: &'static str, now: Timestamp, limit: usize) -> Result<Vec<Loaded>, StoreError>;
+    /// Resources of a kind whose timer is at or before `now`, of the accounts `scope`
+    /// names, earliest first, locked; backends with row locks skip those another
+    /// transaction holds.
+    fn due(
+        &mut self,
+        kind: &'static str,
+        now: Timestamp,
+        scope: ClockScope,
+        limit: usize,
+    ) -> Result<Vec<Loaded>, StoreError>;
+
+    /// Move the account's clock to `offset_ms` ahead of real time.
+    fn set_clock_offset(&mut self, user: UserId, offset_ms: i64) -> Result<(), StoreError>;
 
     fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
 

@@ -381,7 +381,7 @@ pub async fn get_card_token(
     let found =
         state.store.read(move |r| engine::card_token(r, user, &id)).await.map_err(|e| read_failed(FAMILY, e))?;
     let token = found.ok_or_else(|| refuse(Failure::CardTokenNotFound))?;
-    let now = crate::domain::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let now = state.account_now(&principal).await.map_err(|e| read_failed(FAMILY, e))?;
     Ok(json(StatusCode::OK, &CardTokenView::of(&token, now)))
 }
 

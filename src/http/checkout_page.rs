@@ -138,7 +138,10 @@ pub async fn show(State(state): State<AppState>, params: Result<Query<ShowParams
         Ok(p) => p,
         Err(page) => return page,
     };
-    if let Err(closed) = p.open_at(state.now()) {
+    let Ok(now) = state.time_of(p.user_id, p.live_mode).await else {
+        return error_page(StatusCode::SERVICE_UNAVAILABLE, "The checkout is unavailable; try again.");
+    };
+    if let Err(closed) = p.open_at(now) {
         return error_page(StatusCode::GONE, closed_message(closed));
     }
     let rules = &p.payment_methods;
@@ -240,7 +243,9 @@ pub async fn pay(
         Ok(p) => p,
         Err(page) => return page,
     };
-    let now = state.now();
+    let Ok(now) = state.time_of(p.user_id, p.live_mode).await else {
+        return error_page(StatusCode::SERVICE_UNAVAILABLE, "The checkout is unavailable; try again.");
+    };
     if let Err(closed) = p.open_at(now) {
         return error_page(StatusCode::GONE, closed_message(closed));
     }

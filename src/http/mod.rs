@@ -5,11 +5,13 @@ mod auth;
 mod cards;
 mod checkout;
 mod checkout_page;
+mod clock;
 pub mod console;
 mod customers;
 mod error;
 pub mod faults;
 mod journal;
+pub mod listen;
 pub mod metrics;
 mod notifications;
 mod openapi;
@@ -24,8 +26,12 @@ mod rate_limit;
 mod request;
 mod request_id;
 pub mod request_log;
+mod reset;
 pub mod serve;
 mod strict_json;
+mod test_users;
+pub mod trigger;
+mod webhook_check;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -64,6 +70,8 @@ pub struct AppState {
     api: Arc<std::sync::OnceLock<std::sync::Weak<Router>>>,
     retention_ms: i64,
     payout_processing_delay_ms: i64,
+    /// The worker, for a moved clock's play-out (see [`crate::worker`]).
+    worker: crate::worker::Worker,
 }
 
 /// What the HTTP layer is configured with.
@@ -83,7 +91,6 @@ pub struct HttpConfig {
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: &HttpConfig) -> Self {
         AppState {
-            store,
             limiter: Arc::new(RateLimiter::per_second(config.rate_limit_per_second)),
             auth_failures: Arc::new(rate_limit::AuthFailures::per_second(config.auth_failures_per_second)),
             principals: Arc::new(auth::PrincipalCache::default()),
@@ -91,7 +98,23 @@ impl AppState {
             api: Arc::default(),
             retention_ms: config.idempotency_retention_ms,
             payout_processing_delay_ms: 0,
+            worker: crate::worker::Worker::new(
+                store.clone(),
+                crate::webhooks::Deliverer::new(store.clone(), crate::domain::notification::RetryPolicy::DEFAULT),
+                0,
+            ),
+            store,
         }
+    }
+
+    /// Play moved clocks out with `worker` (the server's, with its delays and
+    /// retry policy).
+    pub fn with_worker(self, worker: crate::worker::Worker) -> Self {
+        AppState { worker, ..self }
+    }
+
+    pub fn worker(&self) -> &crate::worker::Worker {
+        &self.worker
     }
 
     /// How long a payout transaction the test helper moves to `in_process` stays
@@ -112,6 +135,28 @@ impl AppState {
     /// The wall clock, read here and passed inward.
     fn now(&self) -> Timestamp {
         Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+    }
+
+    /// The account's time: the wall clock, plus a test account's moved clock's
+    /// offset (`POST /caja/v1/clock/advance`), read from the store so that a move
+    /// made by any process is seen at once. Live accounts' clocks never move, and are
+    /// not read.
+    async fn account_now(&self, principal: &crate::domain::Principal) -> Result<Timestamp, crate::store::StoreError> {
+        self.time_of(principal.user_id, principal.live_mode).await
+    }
+
+    /// [`Self::account_now`] for an account known by its id and mode.
+    async fn time_of(
+        &self,
+        user: crate::domain::UserId,
+        live_mode: bool,
+    ) -> Result<Timestamp, crate::store::StoreError> {
+        let now = self.now();
+        if live_mode {
+            return Ok(now);
+        }
+        let offset = self.store.read(move |r| r.clock_offset(user)).await?;
+        Ok(now.plus_millis(offset))
     }
 
     pub fn limiter(&self) -> &RateLimiter {
@@ -176,6 +221,12 @@ fn api_router(state: AppState, request_timeout: Duration) -> Router {
         .merge(notifications::routes())
         .merge(console::routes())
         .merge(journal::routes())
+        .merge(webhook_check::routes())
+        .merge(clock::routes())
+        .merge(faults::routes())
+        .merge(test_users::routes())
+        .merge(reset::routes())
+        .merge(trigger::routes())
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::serve))

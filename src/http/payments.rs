@@ -753,7 +753,7 @@ pub async fn search_payments(
         Some("asc") => true,
         Some(_) => return Err(cause(1004, "Invalid criteria value.")),
     };
-    let now = Timestamp::from_millis(Utc::now().timestamp_millis());
+    let now = state.account_now(&principal).await.map_err(|e| read_failed(FAMILY, e))?;
     let date_of = |name: &str, default: Timestamp| match get(name) {
         None => Ok(default),
         Some(raw) => {

@@ -36,6 +36,8 @@ pub struct WriteRequest {
     uri: Uri,
     headers: HeaderMap,
     request_id: RequestId,
+    /// A test account's clock offset, when the authentication layer read it.
+    account_clock: Option<super::faults::AccountClock>,
     body: Result<Bytes, BodyError>,
 }
 
@@ -69,6 +71,7 @@ impl<S: Send + Sync> FromRequest<S> for WriteRequest {
         let (parts, body) = request.into_parts();
         let request_id = parts.extensions.get::<RequestId>().cloned().unwrap_or(RequestId(String::new()));
         let principal = parts.extensions.get::<Principal>().cloned();
+        let account_clock = parts.extensions.get::<super::faults::AccountClock>().copied();
         let (method, uri, headers) = (parts.method.clone(), parts.uri.clone(), parts.headers.clone());
         let declared =
             headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
@@ -85,7 +88,7 @@ impl<S: Send + Sync> FromRequest<S> for WriteRequest {
                 None => read.await.map_err(BodyError::from),
             }
         };
-        Ok(WriteRequest { principal, method, uri, headers, request_id, body })
+        Ok(WriteRequest { principal, method, uri, headers, request_id, account_clock, body })
     }
 }
 
@@ -131,12 +134,19 @@ impl Write {
             ApiError::new(family, kind)
         })?;
         let path = parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str());
+        let now = match parts.account_clock {
+            Some(super::faults::AccountClock(offset)) => state.now().plus_millis(offset),
+            None => state.account_now(&principal).await.map_err(|err| {
+                tracing::error!(error = %err, "reading the account's clock failed");
+                ApiError::new(family, ErrorKind::Internal)
+            })?,
+        };
         let ctx = RequestContext {
             principal,
             key,
             fingerprint: Fingerprint::of(parts.method.as_str(), path, body),
             request_id: parts.request_id.0.clone(),
-            now: state.now(),
+            now,
             retention_ms: state.retention_ms,
         };
         Ok(Write { family, ctx, body: body.clone() })

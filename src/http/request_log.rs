@@ -38,6 +38,8 @@ const BATCH_ENTRIES_MAX: usize = 64;
 const BATCH_WAIT: Duration = Duration::from_millis(100);
 /// How often the log is pruned to its retention at most.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest a flush waits for the writer, before a reset goes ahead anyway.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
 /// Bytes of a body kept in the log; the rest is cut with a note of the length.
 pub const BODY_CHARS_LOGGED_MAX: usize = 64 * 1024;
 /// Names whose values are never logged, compared after [`normalized`] (so
@@ -92,20 +94,59 @@ impl Captured {
 /// The sending side, shared by every request: cheap to clone.
 #[derive(Clone)]
 pub struct RequestLog {
-    queue: Option<mpsc::Sender<Captured>>,
+    queue: Option<mpsc::Sender<Queued>>,
 }
 
-/// A request a console button made, on behalf of the signed-in principal: the
-/// authentication layer takes the principal from here instead of a header (an
-/// extension is set only inside the server, never from the wire), and the log
-/// entry's `source` is `console`.
+/// What the log's queue carries: an entry, or a flush that is answered once every
+/// entry queued before it is written.
+pub enum Queued {
+    Entry(Box<Captured>),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// A request caja itself sent through its router on an account's behalf (a console
+/// button, a trigger): the authentication layer takes the principal from here
+/// instead of a header (an extension is set only inside the server, never from the
+/// wire), and the log entry's `source` is `source` (`console`, `trigger`).
 #[derive(Clone, Debug)]
-pub struct FromConsole(pub Principal);
+pub struct OnBehalf {
+    pub principal: Principal,
+    pub source: &'static str,
+}
+
+/// Send `method path body` through the router (`api`) on `principal`'s behalf, under
+/// the idempotency key `key`; the answer is the API's own status and body text.
+pub async fn dispatch(
+    api: axum::Router,
+    on_behalf: OnBehalf,
+    method: axum::http::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    key: &str,
+) -> Result<(StatusCode, String), String> {
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-idempotency-key", key)
+        .header(super::request_id::HEADER, format!("{}-{}", on_behalf.source, uuid::Uuid::new_v4()));
+    if body.is_some() {
+        request = request.header(axum::http::header::CONTENT_TYPE, "application/json");
+    }
+    let mut request = request
+        .body(Body::from(body.map(|b| b.to_string()).unwrap_or_default()))
+        .map_err(|e| format!("cannot build the request: {e}"))?;
+    request.extensions_mut().insert(on_behalf);
+    let response = api.oneshot(request).await.unwrap_or_else(|never| match never {});
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), super::BODY_BYTES_MAX).await.unwrap_or_default();
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
 
 impl RequestLog {
     /// A log and the receiver its writer drains; with `rows_max == 0`, a log that
     /// records nothing.
-    pub fn new(retention: Retention) -> (RequestLog, Option<mpsc::Receiver<Captured>>) {
+    pub fn new(retention: Retention) -> (RequestLog, Option<mpsc::Receiver<Queued>>) {
         if retention.rows_max == 0 {
             return (RequestLog::off(), None);
         }
@@ -118,9 +159,19 @@ impl RequestLog {
         RequestLog { queue: None }
     }
 
+    /// Wait (at most `FLUSH_WAIT`) until every entry queued so far is written: a
+    /// reset then removes them too.
+    pub async fn flush(&self) {
+        let Some(queue) = &self.queue else { return };
+        let (done, written) = tokio::sync::oneshot::channel();
+        if queue.send_timeout(Queued::Flush(done), FLUSH_WAIT).await.is_ok() {
+            let _ = tokio::time::timeout(FLUSH_WAIT, written).await;
+        }
+    }
+
     fn submit(&self, entry: Captured) {
         let Some(queue) = &self.queue else { return };
-        if queue.try_send(entry).is_err() {
+        if queue.try_send(Queued::Entry(Box::new(entry))).is_err() {
             metrics::counter!("caja_request_log_dropped_total").increment(1);
         }
     }
@@ -155,7 +206,7 @@ pub async fn capture(
     let request_headers = request.headers().clone();
     let idempotency_key = request.headers().get("x-idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-    let source = if request.extensions().get::<FromConsole>().is_some() { "console" } else { "api" };
+    let source = request.extensions().get::<OnBehalf>().map_or("api", |o| o.source);
     let request_type = content_type(request.headers());
 
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -409,8 +460,9 @@ fn mask_digit_runs(text: &str) -> String {
 /// short job (a 512-entry batch tripled the p99 of replays). Pruning follows a
 /// batch at most every [`PRUNE_INTERVAL`]: both deletes are index ranges (by id and
 /// by time), and the log outgrows its retention by at most that long's entries.
-pub async fn run_writer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Captured>, retention: Retention) {
+pub async fn run_writer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Queued>, retention: Retention) {
     let mut batch = Vec::with_capacity(BATCH_ENTRIES_MAX);
+    let mut flushes = Vec::new();
     let mut pruned = Instant::now();
     loop {
         // Wakes at least every prune interval, so an idle log still ages out.
@@ -428,10 +480,21 @@ pub async fn run_writer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Capture
             }
         }
         if !batch.is_empty() {
-            let written = batch.len();
-            let entries = batch.drain(..).map(Captured::into_entry).collect();
-            if let Err(err) = store.append_request_log(entries).await {
-                tracing::warn!(error = %err, entries = written, "could not write request log entries");
+            let mut entries = Vec::with_capacity(batch.len());
+            for queued in batch.drain(..) {
+                match queued {
+                    Queued::Entry(captured) => entries.push(captured.into_entry()),
+                    Queued::Flush(done) => flushes.push(done),
+                }
+            }
+            let written = entries.len();
+            if written > 0 {
+                if let Err(err) = store.append_request_log(entries).await {
+                    tracing::warn!(error = %err, entries = written, "could not write request log entries");
+                }
+            }
+            for done in flushes.drain(..) {
+                let _ = done.send(());
             }
         }
         if !open || pruned.elapsed() >= PRUNE_INTERVAL {

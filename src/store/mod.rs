@@ -20,7 +20,7 @@ use crate::domain::notification::{Attempt, Notification, NotificationStatus};
 use crate::domain::{
     AuditEvent, ChainRecord, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId,
 };
-use crate::engine::{Command, Executed, Reads, UnitOfWork};
+use crate::engine::{ClockScope, Command, Executed, Reads, UnitOfWork};
 pub use crate::engine::{Page, StoreError};
 
 /// A new account with its first token.
@@ -46,6 +46,13 @@ pub type WriteWork = Box<dyn FnMut(&mut dyn UnitOfWork) -> Result<AnyValue, Stor
 #[derive(Clone, Debug)]
 pub struct Delivery {
     pub notification: Notification,
+    pub secret: Option<String>,
+}
+
+/// An account's notification URL and webhook secret, each as set (or not).
+#[derive(Clone, Debug, Default)]
+pub struct WebhookCredentials {
+    pub url: Option<String>,
     pub secret: Option<String>,
 }
 
@@ -139,6 +146,52 @@ pub struct OwnedResource {
     pub document: String,
 }
 
+/// What a reset removed, per table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ResetCounts {
+    pub resources: u64,
+    pub idempotency_records: u64,
+    pub notifications: u64,
+    pub audit_events: u64,
+    pub requests: u64,
+}
+
+/// Emptying an account (`POST /caja/v1/reset`): these statements, in this order, in
+/// one transaction; `$1` is the user id (both SQLite and PostgreSQL read `$1`). The
+/// resource rows of every kind go, with their entries and timers; the account, its
+/// tokens, signing keys and webhook settings stay. The entries and timers are found
+/// by `(kind, id)`: a reset reads those tables whole (a rare, explicit act; no
+/// request path does).
+pub const RESET_STATEMENTS: [(&str, &str); 9] = [
+    ("", "DELETE FROM resource_index WHERE (kind, resource_id) IN (SELECT kind, id FROM resources WHERE user_id = $1)"),
+    ("", "DELETE FROM resource_keys WHERE (kind, resource_id) IN (SELECT kind, id FROM resources WHERE user_id = $1)"),
+    ("", "DELETE FROM resource_timers WHERE (kind, id) IN (SELECT kind, id FROM resources WHERE user_id = $1)"),
+    ("resources", "DELETE FROM resources WHERE user_id = $1"),
+    ("idempotency_records", "DELETE FROM idempotency_records WHERE user_id = $1"),
+    (
+        "",
+        "DELETE FROM notification_attempts WHERE notification_id IN (SELECT id FROM notifications WHERE user_id = $1)",
+    ),
+    ("notifications", "DELETE FROM notifications WHERE user_id = $1"),
+    ("audit_events", "DELETE FROM audit_events WHERE user_id = $1"),
+    ("", "DELETE FROM account_clocks WHERE user_id = $1"),
+];
+/// And the account's request log (on SQLite a file of its own, so after the rest).
+pub const RESET_REQUEST_LOG: &str = "DELETE FROM request_log WHERE user_id = $1";
+
+impl ResetCounts {
+    /// Count `removed` rows under the statement's label.
+    pub fn add(&mut self, label: &str, removed: u64) {
+        match label {
+            "resources" => self.resources += removed,
+            "idempotency_records" => self.idempotency_records += removed,
+            "notifications" => self.notifications += removed,
+            "audit_events" => self.audit_events += removed,
+            _ => {}
+        }
+    }
+}
+
 /// The domain-level operations every backend provides.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -203,9 +256,21 @@ pub trait Store: Send + Sync {
         fresh_secret: String,
     ) -> Result<Option<Option<String>>, StoreError>;
 
-    /// Claim up to `limit` due notifications for `CLAIM_LEASE_MS`: no other process
-    /// takes them meanwhile.
-    async fn claim_notifications(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    /// Claim up to `limit` notifications due at `now`, of the accounts `scope` names,
+    /// for `CLAIM_LEASE_MS`: no other process takes them meanwhile.
+    async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        scope: ClockScope,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// When the account's next pending notification falls due (its claim's end, if
+    /// claimed), in the account's time.
+    async fn next_notification_at(&self, user: UserId) -> Result<Option<Timestamp>, StoreError>;
+
+    /// The accounts whose clock was moved, with their offsets in milliseconds.
+    async fn moved_clocks(&self) -> Result<Vec<(UserId, i64)>, StoreError>;
 
     /// Record an attempt; then the notification is delivered, due again at
     /// `next_attempt_at`, or (when that is `None` and it failed) given up.
@@ -277,9 +342,19 @@ pub trait Store: Send + Sync {
     /// when there is no such account.
     async fn webhook_settings(&self, user: UserId) -> Result<Option<(Option<String>, bool)>, StoreError>;
 
+    /// The account's notification URL and webhook secret itself (to sign
+    /// `POST /caja/v1/webhooks/check`'s notifications); `None` when there is no such
+    /// account.
+    async fn webhook_credentials(&self, user: UserId) -> Result<Option<WebhookCredentials>, StoreError>;
+
     /// One of the account's resources, by kind and id.
     async fn owned_resource(&self, user: UserId, kind: String, id: String)
         -> Result<Option<OwnedResource>, StoreError>;
+
+    /// Empty a test account in one transaction (see [`RESET_STATEMENTS`]): its
+    /// resources, idempotency records, notifications, audit records, moved clock and
+    /// request log. `Ok(None)` when there is no such account.
+    async fn reset_account(&self, user: UserId) -> Result<Option<ResetCounts>, StoreError>;
 
     /// Forget idempotency records created before `before`; returns how many.
     async fn purge_idempotency_records(&self, before: Timestamp) -> Result<u64, StoreError>;
@@ -314,21 +389,32 @@ impl dyn Store + '_ {
         self.write(move |uow| crate::engine::apply(uow, &command)).await
     }
 
+    /// One worker step at `now` for the accounts `scope` names, in one transaction
+    /// (see [`crate::engine::clock::work_due`]).
+    pub async fn work_due(
+        &self,
+        now: Timestamp,
+        scope: ClockScope,
+        delay_ms: i64,
+    ) -> Result<crate::engine::clock::Moved, StoreError> {
+        self.write(move |uow| crate::engine::clock::work_due(uow, now, scope, delay_ms)).await
+    }
+
     /// Run one step of payout processing (see [`crate::engine::advance_payouts`]);
     /// returns how many transactions moved. Public so tests can drain the queue.
     pub async fn advance_payouts(&self, now: Timestamp, delay_ms: i64) -> Result<usize, StoreError> {
-        self.write(move |uow| crate::engine::advance_payouts(uow, now, delay_ms)).await
+        self.write(move |uow| crate::engine::advance_payouts(uow, now, ClockScope::Real, delay_ms)).await
     }
 
     /// Run one step of order expiry (see [`crate::engine::orders::expire_orders`]);
     /// returns how many orders expired. Public so tests can run it at a chosen time.
     pub async fn expire_orders(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.write(move |uow| crate::engine::orders::expire_orders(uow, now)).await
+        self.write(move |uow| crate::engine::orders::expire_orders(uow, now, ClockScope::Real)).await
     }
 
     /// Run one step of payment expiry (see [`crate::engine::payments::expire_payments`]).
     pub async fn expire_payments(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.write(move |uow| crate::engine::payments::expire_payments(uow, now)).await
+        self.write(move |uow| crate::engine::payments::expire_payments(uow, now, ClockScope::Real)).await
     }
 }
 

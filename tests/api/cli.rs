@@ -315,3 +315,116 @@ fn serve_keeps_serving_when_its_output_is_closed() {
     again.kill().unwrap();
     again.wait().unwrap();
 }
+
+/// `caja clock advance` moves a test account's clock and plays out what fell due;
+/// `caja clock show` reads it; a live account's clock does not move.
+#[test]
+fn clock_advance_and_reset_act_on_a_test_account_and_refuse_a_live_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(&dir);
+    let created = |live: bool| {
+        let mut args = vec!["account", "create", "--site", "MLA", "--database", &db];
+        if live {
+            args.push("--live");
+        }
+        let account: Value = serde_json::from_slice(&caja(&args).stdout).unwrap();
+        account["user_id"].as_i64().unwrap().to_string()
+    };
+    let (test, live) = (created(false), created(true));
+    let output = caja(&["clock", "advance", "--user-id", &test, "--by", "P1D", "--database", &db]);
+    assert!(output.status.success(), "{output:?}");
+    let moved: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((moved["offset_ms"].as_i64(), moved["played_out"]["events"].as_u64()), (Some(86_400_000), Some(0)));
+    let shown: Value =
+        serde_json::from_slice(&caja(&["clock", "show", "--user-id", &test, "--database", &db]).stdout).unwrap();
+    assert_eq!(shown["offset_ms"], 86_400_000);
+    let lead = chrono::DateTime::parse_from_rfc3339(shown["now"].as_str().unwrap()).unwrap().timestamp_millis()
+        - chrono::Utc::now().timestamp_millis();
+    assert!((lead - 86_400_000).abs() < 60_000, "{shown}");
+
+    assert_one_line_failure(&caja(&["clock", "advance", "--user-id", &live, "--by", "P1D", "--database", &db]), "live");
+    assert_one_line_failure(
+        &caja(&["clock", "advance", "--user-id", &test, "--by", "tomorrow", "--database", &db]),
+        "--by",
+    );
+    assert_one_line_failure(&caja(&["clock", "advance", "--user-id", "42", "--by", "P1D", "--database", &db]), "42");
+
+    // `caja reset` empties the test account (its clock back at real time), never a live one.
+    let output = caja(&["reset", "--user-id", &test, "--database", &db]);
+    assert!(output.status.success(), "{output:?}");
+    let removed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(removed["resources"], 0, "{removed}");
+    let shown: Value =
+        serde_json::from_slice(&caja(&["clock", "show", "--user-id", &test, "--database", &db]).stdout).unwrap();
+    assert_eq!(shown["offset_ms"], 0);
+    assert_one_line_failure(&caja(&["reset", "--user-id", &live, "--database", &db]), "live");
+}
+
+/// `caja listen` receives the account's webhooks and checks their signatures;
+/// `caja trigger` makes the event that sends one, on a running server.
+#[tokio::test]
+async fn caja_trigger_sends_a_webhook_that_caja_listen_prints_verified() {
+    let app = crate::helpers::TestApp::spawn_with(crate::webhooks::quick()).await;
+    let account = app.test_account().await;
+    let secret = app.listen(&account, "http://127.0.0.1:9/not-yet").await;
+    let mut listener = Command::new(env!("CARGO_BIN_EXE_caja"))
+        .args(["listen", "--listen", "127.0.0.1:0", "--secret", &secret])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    let stdout = listener.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = received.recv_timeout(std::time::Duration::from_secs(20)).unwrap();
+    let address = first.strip_prefix("listening on ").unwrap_or_else(|| panic!("{first}")).to_owned();
+    let change = caja::provision::AccountChange {
+        notification_url: Some(format!("{address}/hooks")),
+        ..caja::provision::AccountChange::default()
+    };
+    caja::provision::change_account(app.store().as_ref(), account.user_id, change).await.unwrap();
+
+    let base = app.base.clone();
+    let token = account.token.clone();
+    let triggered = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_caja"))
+            .args(["trigger", "payment.approved", "--base", &base, "--token", &token])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(triggered.status.success(), "{triggered:?}");
+    let done: Value = serde_json::from_slice(&triggered.stdout).unwrap();
+    let id = done["resource_id"].as_str().unwrap().to_owned();
+
+    let delivery = tokio::task::spawn_blocking(move || loop {
+        let line = received.recv_timeout(std::time::Duration::from_secs(20)).expect("a delivery within 20 s");
+        let printed: Value = serde_json::from_str(&line).unwrap();
+        if printed["path"].as_str().is_some_and(|p| p.contains(&format!("data.id={id}"))) {
+            return printed;
+        }
+    })
+    .await
+    .unwrap();
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert_eq!(delivery["signature"], "valid", "{delivery}");
+    assert!(delivery["x-signature"].as_str().unwrap().starts_with("ts="), "{delivery}");
+    assert!(delivery["path"].as_str().unwrap().starts_with("/hooks?"), "{delivery}");
+
+    // Without the right secret, the same kind of delivery is shown as invalid.
+    let bad = caja::domain::notification::signature_valid(
+        delivery["x-signature"].as_str().unwrap(),
+        "another-secret",
+        delivery["body"]["data"]["id"].as_str().unwrap_or_default(),
+        delivery["x-request-id"].as_str().unwrap(),
+    );
+    assert!(!bad);
+}

@@ -12,9 +12,9 @@ use crate::orders::{assert_orders_error, UNKNOWN_ORDER};
 use crate::receiver::Receiver;
 use caja::domain::{ResourceType, Timestamp};
 
-const VIRTUAL_TERMINAL: &str = "NEWLAND_N950__SBX0000001";
+pub(crate) const VIRTUAL_TERMINAL: &str = "NEWLAND_N950__SBX0000001";
 
-fn point_body(terminal: &str) -> Value {
+pub(crate) fn point_body(terminal: &str) -> Value {
     json!({
         "type": "point",
         "external_reference": "ext_ref_1234",
@@ -37,7 +37,7 @@ impl TestApp {
         self.orders(Method::POST, &format!("/v1/orders/{id}/events"), account, Some(event)).await
     }
 
-    async fn read_order(&self, account: &Account, id: &str) -> Value {
+    pub(crate) async fn read_order(&self, account: &Account, id: &str) -> Value {
         let response = self.orders(Method::GET, &format!("/v1/orders/{id}"), account, None).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()

@@ -152,7 +152,7 @@ async fn the_worker_finds_what_is_due_and_nothing_else() {
     }
     let due = |now| {
         app.store().write(move |uow| {
-            let due = resource::due::<Widget>(uow, Timestamp::from_millis(now), 10)?;
+            let due = resource::due::<Widget>(uow, Timestamp::from_millis(now), caja::engine::ClockScope::Real, 10)?;
             Ok(due.into_iter().map(|s| s.value.id).collect::<Vec<_>>())
         })
     };

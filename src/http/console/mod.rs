@@ -5,7 +5,7 @@
 //!
 //! Reads go to the store directly. Every action (a move, a resend) is the family's
 //! documented API request, sent through the router on the signed-in principal's
-//! behalf ([`FromConsole`]), so it is authenticated, rate limited, idempotent (the
+//! behalf ([`OnBehalf`]), so it is authenticated, rate limited, idempotent (the
 //! form carries its key), audited, notified and logged exactly as the API call is.
 //! Sign-in and forms: see [`session`].
 
@@ -13,19 +13,16 @@ mod families;
 mod pages;
 pub mod session;
 
-use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Form, Path, Query, Request, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use tower::ServiceExt;
 
 use super::error::Family;
-use super::request_id::HEADER as REQUEST_ID_HEADER;
-use super::request_log::FromConsole;
+use super::request_log::{self, OnBehalf};
 use super::AppState;
 use crate::domain::notification::NotificationStatus;
 use crate::domain::{ResourceType, Timestamp};
@@ -272,22 +269,8 @@ async fn dispatch(
     key: &str,
 ) -> Result<(StatusCode, String), Response> {
     let Some(api) = state.api() else { return Err(unavailable("the server is stopping")) };
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("x-idempotency-key", key)
-        .header(REQUEST_ID_HEADER, format!("console-{}", uuid::Uuid::new_v4()));
-    if body.is_some() {
-        request = request.header(header::CONTENT_TYPE, "application/json");
-    }
-    let mut request = request
-        .body(Body::from(body.map(|b| b.to_string()).unwrap_or_default()))
-        .map_err(|e| unavailable(format!("cannot build the request: {e}")))?;
-    request.extensions_mut().insert(FromConsole(session.principal.clone()));
-    let response = api.oneshot(request).await.unwrap_or_else(|never| match never {});
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), super::BODY_BYTES_MAX).await.unwrap_or_default();
-    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    let on_behalf = OnBehalf { principal: session.principal.clone(), source: "console" };
+    request_log::dispatch(api, on_behalf, method, path, body, key).await.map_err(unavailable)
 }
 
 /// An idempotency key a console form may carry (the keys it renders).

@@ -6,7 +6,7 @@ use postgres::{GenericClient, Row};
 use super::tables::{user_id, PgTables};
 use crate::domain::{Timestamp, UserId};
 use crate::engine::StoreError;
-use crate::store::{LoggedRequest, OwnedResource, RequestLogFilter};
+use crate::store::{LoggedRequest, OwnedResource, RequestLogFilter, WebhookCredentials};
 
 const REQUEST_COLUMNS: &str = "id, user_id, at, family, method, path, status, latency_us, idempotency_key,
      replayed, request_id, source, request_headers, request_body, response_headers, response_body";
@@ -159,6 +159,12 @@ impl<C: GenericClient> PgTables<'_, C> {
             &[&user.get()],
         )?;
         Ok(row.map(|row| (row.get(0), row.get(1))))
+    }
+
+    pub fn webhook_credentials(&mut self, user: UserId) -> Result<Option<WebhookCredentials>, StoreError> {
+        let row =
+            self.query_opt("SELECT notification_url, webhook_secret FROM accounts WHERE user_id = $1", &[&user.get()])?;
+        Ok(row.map(|row| WebhookCredentials { url: row.get(0), secret: row.get(1) }))
     }
 
     pub fn owned_resource(&mut self, user: UserId, kind: &str, id: &str) -> Result<Option<OwnedResource>, StoreError> {

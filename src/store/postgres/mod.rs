@@ -29,7 +29,7 @@ use crate::domain::notification::{Attempt, Notification};
 use crate::domain::{
     AuditEvent, ChainRecord, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId,
 };
-use crate::engine::StoreError;
+use crate::engine::{ClockScope, StoreError};
 use tables::{PgTables, Statements};
 
 /// Connections per process, opened as load needs them: three processes under full
@@ -277,8 +277,21 @@ impl Store for PostgresStore {
         self.write(move |t| t.configure_notifications(user, url.as_deref(), rotate, &fresh_secret)).await
     }
 
-    async fn claim_notifications(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        self.write(move |t| t.claim_notifications(now, limit)).await
+    async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        scope: ClockScope,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.write(move |t| t.claim_notifications(now, scope, limit)).await
+    }
+
+    async fn next_notification_at(&self, user: UserId) -> Result<Option<Timestamp>, StoreError> {
+        self.read(move |t| t.next_notification_at(user)).await
+    }
+
+    async fn moved_clocks(&self) -> Result<Vec<(UserId, i64)>, StoreError> {
+        self.read(move |t| t.moved_clocks()).await
     }
 
     async fn finish_delivery(&self, id: i64, attempt: Attempt, next: Option<Timestamp>) -> Result<(), StoreError> {
@@ -352,8 +365,27 @@ impl Store for PostgresStore {
         self.read(move |t| t.owned_resources(user, &kind, status.as_deref(), before_seq, limit)).await
     }
 
+    async fn reset_account(&self, user: UserId) -> Result<Option<super::ResetCounts>, StoreError> {
+        self.write(move |t| {
+            if t.live_mode(user)?.is_none() {
+                return Ok(None);
+            }
+            let mut counts = super::ResetCounts::default();
+            for (label, sql) in super::RESET_STATEMENTS {
+                counts.add(label, t.execute(sql, &[&user.get()])?);
+            }
+            counts.requests = t.execute(super::RESET_REQUEST_LOG, &[&user.get()])?;
+            Ok(Some(counts))
+        })
+        .await
+    }
+
     async fn webhook_settings(&self, user: UserId) -> Result<Option<(Option<String>, bool)>, StoreError> {
         self.read(move |t| t.webhook_settings(user)).await
+    }
+
+    async fn webhook_credentials(&self, user: UserId) -> Result<Option<super::WebhookCredentials>, StoreError> {
+        self.read(move |t| t.webhook_credentials(user)).await
     }
 
     async fn owned_resource(

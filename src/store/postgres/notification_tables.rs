@@ -9,7 +9,7 @@ use crate::domain::notification::{
     Attempt, NewNotification, Notification, NotificationForm, NotificationStatus, CLAIM_LEASE_MS,
 };
 use crate::domain::{ResourceType, Timestamp, UserId};
-use crate::engine::StoreError;
+use crate::engine::{ClockScope, StoreError};
 use crate::store::{AuditFilter, AuditRecord, Delivery, NotificationFilter, Page};
 
 const NOTIFICATION_COLUMNS: &str = "id, user_id, live_mode, resource_type, resource_id, resource_status,
@@ -90,16 +90,32 @@ impl<C: GenericClient> PgTables<'_, C> {
     }
 
     /// Rows claimed by another process are skipped, not waited for.
-    pub fn claim_notifications(&mut self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        let rows = self.query(
-            &format!(
+    pub fn claim_notifications(
+        &mut self,
+        now: Timestamp,
+        scope: ClockScope,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = |whose: &str| {
+            format!(
                 "SELECT {NOTIFICATION_COLUMNS}, (SELECT webhook_secret FROM accounts a WHERE a.user_id = n.user_id)
                  FROM notifications n
                  WHERE state = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
+                   AND {whose}
                  ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED"
-            ),
-            &[&now.as_millis(), &i64::try_from(limit).unwrap_or(i64::MAX)],
-        )?;
+            )
+        };
+        // Accounts on real time skip moved clocks; one account is read by its index.
+        let rows = match scope {
+            ClockScope::Real => self.query(
+                &sql("NOT EXISTS (SELECT 1 FROM account_clocks c WHERE c.user_id = n.user_id)"),
+                &[&now.as_millis(), &limit],
+            )?,
+            ClockScope::Account(user) => {
+                self.query(&sql("n.user_id = $3"), &[&now.as_millis(), &limit, &user.get()])?
+            }
+        };
         let claimed = rows
             .iter()
             .map(|row| Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(14) }))
@@ -110,6 +126,22 @@ impl<C: GenericClient> PgTables<'_, C> {
             &[&now.plus_millis(CLAIM_LEASE_MS).as_millis(), &ids],
         )?;
         Ok(claimed)
+    }
+
+    /// When the account's next pending notification is due (or its claim runs out).
+    pub fn next_notification_at(&mut self, user: UserId) -> Result<Option<Timestamp>, StoreError> {
+        let rows = self.query(
+            "SELECT min(greatest(next_attempt_at, coalesce(claimed_until, next_attempt_at))) FROM notifications
+             WHERE user_id = $1 AND state = 'pending'",
+            &[&user.get()],
+        )?;
+        Ok(rows.first().and_then(|row| row.get::<_, Option<i64>>(0)).map(Timestamp::from_millis))
+    }
+
+    /// Every moved clock: (account, offset in milliseconds).
+    pub fn moved_clocks(&mut self) -> Result<Vec<(UserId, i64)>, StoreError> {
+        let rows = self.query("SELECT user_id, offset_ms FROM account_clocks", &[])?;
+        rows.iter().map(|row| Ok((user_id(row.get(0))?, row.get(1)))).collect()
     }
 
     pub fn finish_delivery(&mut self, id: i64, a: &Attempt, next: Option<Timestamp>) -> Result<(), StoreError> {

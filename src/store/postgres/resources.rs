@@ -9,8 +9,8 @@ use postgres::{GenericClient, Row};
 
 use super::tables::{page_bounds, PgTables};
 use crate::domain::resource::IndexEntry;
-use crate::domain::Timestamp;
-use crate::engine::{Envelope, LoadFor, Loaded, Page, Reads, StoreError};
+use crate::domain::{Timestamp, UserId};
+use crate::engine::{ClockScope, Envelope, LoadFor, Loaded, Page, Reads, StoreError};
 
 fn loaded(row: &Row) -> Loaded {
     Loaded { version: row.get(0), document: row.get(1) }
@@ -62,6 +62,20 @@ impl<C: GenericClient> Reads for PgTables<'_, C> {
             &[&kind, &name, &value, &limit, &offset],
         )?;
         Ok(Page { total: total as u64, items: rows.iter().map(loaded).collect() })
+    }
+
+    fn clock_offset(&mut self, user: UserId) -> Result<i64, StoreError> {
+        let row = self.query_opt("SELECT offset_ms FROM account_clocks WHERE user_id = $1", &[&user.get()])?;
+        Ok(row.map_or(0, |row| row.get(0)))
+    }
+
+    fn next_wake(&mut self, kind: &'static str, user: UserId) -> Result<Option<Timestamp>, StoreError> {
+        let rows = self.query(
+            "SELECT min(t.wake_at) FROM resources r JOIN resource_timers t ON t.kind = r.kind AND t.id = r.id
+             WHERE r.kind = $1 AND r.user_id = $2",
+            &[&kind, &user.get()],
+        )?;
+        Ok(rows.first().and_then(|row| row.get::<_, Option<i64>>(0)).map(Timestamp::from_millis))
     }
 }
 
@@ -136,16 +150,44 @@ impl<C: GenericClient> PgTables<'_, C> {
         Ok(())
     }
 
-    pub fn due_resources(&mut self, kind: &str, now: Timestamp, limit: usize) -> Result<Vec<Loaded>, StoreError> {
+    pub fn due_resources(
+        &mut self,
+        kind: &str,
+        now: Timestamp,
+        scope: ClockScope,
+        limit: usize,
+    ) -> Result<Vec<Loaded>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self.query(
-            "SELECT r.version, r.document FROM resource_timers t
-             JOIN resources r ON r.kind = t.kind AND r.id = t.id
-             WHERE t.kind = $1 AND t.wake_at <= $2
-             ORDER BY t.wake_at, t.id LIMIT $3
-             FOR UPDATE OF r SKIP LOCKED",
-            &[&kind, &now.as_millis(), &limit],
-        )?;
+        let rows = match scope {
+            // Accounts on real time: by the timers' index, skipping moved clocks.
+            ClockScope::Real => self.query(
+                "SELECT r.version, r.document FROM resource_timers t
+                 JOIN resources r ON r.kind = t.kind AND r.id = t.id
+                 WHERE t.kind = $1 AND t.wake_at <= $2
+                   AND NOT EXISTS (SELECT 1 FROM account_clocks c WHERE c.user_id = r.user_id)
+                 ORDER BY t.wake_at, t.id LIMIT $3
+                 FOR UPDATE OF r SKIP LOCKED",
+                &[&kind, &now.as_millis(), &limit],
+            )?,
+            // One account: by the owner index.
+            ClockScope::Account(user) => self.query(
+                "SELECT r.version, r.document FROM resources r
+                 JOIN resource_timers t ON t.kind = r.kind AND t.id = r.id
+                 WHERE r.kind = $1 AND r.user_id = $4 AND t.wake_at <= $2
+                 ORDER BY t.wake_at, t.id LIMIT $3
+                 FOR UPDATE OF r SKIP LOCKED",
+                &[&kind, &now.as_millis(), &limit, &user.get()],
+            )?,
+        };
         Ok(rows.iter().map(loaded).collect())
+    }
+
+    pub fn set_account_clock(&mut self, user: UserId, offset_ms: i64) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO account_clocks (user_id, offset_ms) VALUES ($1, $2)
+             ON CONFLICT (user_id) DO UPDATE SET offset_ms = excluded.offset_ms",
+            &[&user.get(), &offset_ms],
+        )?;
+        Ok(())
     }
 }

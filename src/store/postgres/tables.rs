@@ -18,7 +18,7 @@ use crate::domain::{
     AuditEvent, ChainRecord, Fingerprint, IdempotencyKey, Principal, ResourceType, SiteId, StoredResponse, Timestamp,
     TokenHash, UserId,
 };
-use crate::engine::{Envelope, Loaded, StoreError, UnitOfWork};
+use crate::engine::{ClockScope, Envelope, Loaded, StoreError, UnitOfWork};
 
 /// The statements a connection has prepared, by SQL text.
 pub type Statements = HashMap<String, Statement>;
@@ -318,8 +318,18 @@ impl<C: GenericClient> UnitOfWork for PgTables<'_, C> {
         self.set_resource_timer(kind, id, wake_at)
     }
 
-    fn due(&mut self, kind: &'static str, now: Timestamp, limit: usize) -> Result<Vec<Loaded>, StoreError> {
-        self.due_resources(kind, now, limit)
+    fn due(
+        &mut self,
+        kind: &'static str,
+        now: Timestamp,
+        scope: ClockScope,
+        limit: usize,
+    ) -> Result<Vec<Loaded>, StoreError> {
+        self.due_resources(kind, now, scope, limit)
+    }
+
+    fn set_clock_offset(&mut self, user: UserId, offset_ms: i64) -> Result<(), StoreError> {
+        self.set_account_clock(user, offset_ms)
     }
 
     fn notification_target(&mut self, user: UserId) -> Result<(Option<String>, bool), StoreError> {

@@ -5,7 +5,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use super::tables::{user_id, Tables};
 use crate::domain::{Timestamp, UserId};
 use crate::engine::StoreError;
-use crate::store::{LoggedRequest, OwnedResource, RequestLogFilter};
+use crate::store::{LoggedRequest, OwnedResource, RequestLogFilter, WebhookCredentials};
 
 const REQUEST_COLUMNS: &str = "id, user_id, at, family, method, path, status, latency_us, idempotency_key,
      replayed, request_id, source, request_headers, request_body, response_headers, response_body";
@@ -158,6 +158,14 @@ impl Tables<'_> {
             .0
             .prepare_cached("SELECT notification_url, webhook_secret IS NOT NULL FROM accounts WHERE user_id = ?1")?
             .query_row([user.get()], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?)
+    }
+
+    pub fn webhook_credentials(&self, user: UserId) -> Result<Option<WebhookCredentials>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT notification_url, webhook_secret FROM accounts WHERE user_id = ?1")?
+            .query_row([user.get()], |row| Ok(WebhookCredentials { url: row.get(0)?, secret: row.get(1)? }))
             .optional()?)
     }
 

@@ -25,7 +25,7 @@ use crate::domain::notification::{Attempt, Notification};
 use crate::domain::{
     AuditEvent, ChainRecord, Principal, ResourceType, SiteId, Timestamp, TokenHash, TokenHasher, UserId,
 };
-use crate::engine::StoreError;
+use crate::engine::{ClockScope, StoreError};
 use readers::Readers;
 use tables::Tables;
 use writer::Writer;
@@ -197,8 +197,21 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn claim_notifications(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        self.writer.write(move |conn| Tables(conn).claim_notifications(now, limit)).await
+    async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        scope: ClockScope,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.writer.write(move |conn| Tables(conn).claim_notifications(now, scope, limit)).await
+    }
+
+    async fn next_notification_at(&self, user: UserId) -> Result<Option<Timestamp>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).next_notification_at(user)).await
+    }
+
+    async fn moved_clocks(&self) -> Result<Vec<(UserId, i64)>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).moved_clocks()).await
     }
 
     async fn finish_delivery(&self, id: i64, attempt: Attempt, next: Option<Timestamp>) -> Result<(), StoreError> {
@@ -274,8 +287,34 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn reset_account(&self, user: UserId) -> Result<Option<super::ResetCounts>, StoreError> {
+        let reset = self
+            .writer
+            .write(move |conn| {
+                if Tables(conn).live_mode(user)?.is_none() {
+                    return Ok(None);
+                }
+                let mut counts = super::ResetCounts::default();
+                for (label, sql) in super::RESET_STATEMENTS {
+                    counts.add(label, conn.prepare_cached(sql)?.execute([user.get()])? as u64);
+                }
+                Ok(Some(counts))
+            })
+            .await?;
+        let Some(mut counts) = reset else { return Ok(None) };
+        counts.requests = self
+            .log
+            .run(move |conn| Ok(conn.prepare_cached(super::RESET_REQUEST_LOG)?.execute([user.get()])? as u64))
+            .await?;
+        Ok(Some(counts))
+    }
+
     async fn webhook_settings(&self, user: UserId) -> Result<Option<(Option<String>, bool)>, StoreError> {
         self.readers.read(move |conn| Tables(conn).webhook_settings(user)).await
+    }
+
+    async fn webhook_credentials(&self, user: UserId) -> Result<Option<super::WebhookCredentials>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).webhook_credentials(user)).await
     }
 
     async fn owned_resource(

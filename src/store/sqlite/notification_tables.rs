@@ -7,7 +7,7 @@ use crate::domain::notification::{
     Attempt, NewNotification, Notification, NotificationForm, NotificationStatus, CLAIM_LEASE_MS,
 };
 use crate::domain::{ResourceType, Timestamp, UserId};
-use crate::engine::StoreError;
+use crate::engine::{ClockScope, StoreError};
 use crate::store::{AuditFilter, AuditRecord, Delivery, NotificationFilter, Page};
 
 const NOTIFICATION_COLUMNS: &str = "id, user_id, live_mode, resource_type, resource_id, resource_status,
@@ -95,22 +95,56 @@ impl Tables<'_> {
         Ok(Some(None))
     }
 
-    pub fn claim_notifications(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+    pub fn claim_notifications(
+        &self,
+        now: Timestamp,
+        scope: ClockScope,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        // Accounts on real time skip moved clocks; one account is read by its index.
+        let whose = match scope {
+            ClockScope::Real => "NOT EXISTS (SELECT 1 FROM account_clocks c WHERE c.user_id = n.user_id)",
+            ClockScope::Account(_) => "n.user_id = ?3",
+        };
         let mut stmt = self.0.prepare_cached(&format!(
             "SELECT {NOTIFICATION_COLUMNS}, (SELECT webhook_secret FROM accounts a WHERE a.user_id = n.user_id)
              FROM notifications n
              WHERE state = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
+               AND {whose}
              ORDER BY next_attempt_at, id LIMIT ?2"
         ))?;
-        let rows = stmt.query_map(params![now.as_millis(), limit as i64], |row| {
-            Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(14)? })
-        })?;
-        let claimed: Vec<Delivery> = rows.collect::<Result<_, _>>()?;
+        let delivery = |row: &Row<'_>| Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(14)? });
+        let (now, limit) = (now.as_millis(), limit as i64);
+        let claimed: Vec<Delivery> = match scope {
+            ClockScope::Real => stmt.query_map(params![now, limit], delivery)?.collect::<Result<_, _>>()?,
+            ClockScope::Account(user) => {
+                stmt.query_map(params![now, limit, user.get()], delivery)?.collect::<Result<_, _>>()?
+            }
+        };
         let mut lease = self.0.prepare_cached("UPDATE notifications SET claimed_until = ?1 WHERE id = ?2")?;
         for delivery in &claimed {
-            lease.execute(params![now.plus_millis(CLAIM_LEASE_MS).as_millis(), delivery.notification.id])?;
+            lease.execute(params![now + CLAIM_LEASE_MS, delivery.notification.id])?;
         }
         Ok(claimed)
+    }
+
+    /// When the account's next pending notification is due (or its claim runs out).
+    pub fn next_notification_at(&self, user: UserId) -> Result<Option<Timestamp>, StoreError> {
+        let at: Option<i64> = self
+            .0
+            .prepare_cached(
+                "SELECT min(max(next_attempt_at, coalesce(claimed_until, next_attempt_at))) FROM notifications
+                 WHERE user_id = ?1 AND state = 'pending'",
+            )?
+            .query_row([user.get()], |row| row.get(0))?;
+        Ok(at.map(Timestamp::from_millis))
+    }
+
+    /// Every moved clock: (account, offset in milliseconds).
+    pub fn moved_clocks(&self) -> Result<Vec<(UserId, i64)>, StoreError> {
+        let mut stmt = self.0.prepare_cached("SELECT user_id, offset_ms FROM account_clocks")?;
+        let rows = stmt.query_map([], |row| Ok((user_id(row.get(0)?)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn finish_delivery(&self, id: i64, a: &Attempt, next: Option<Timestamp>) -> Result<(), StoreError> {

@@ -8,8 +8,8 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::tables::Tables;
 use crate::domain::resource::IndexEntry;
-use crate::domain::Timestamp;
-use crate::engine::{Envelope, LoadFor, Loaded, Page, Reads, StoreError};
+use crate::domain::{Timestamp, UserId};
+use crate::engine::{ClockScope, Envelope, LoadFor, Loaded, Page, Reads, StoreError};
 
 fn loaded(row: &Row<'_>) -> rusqlite::Result<Loaded> {
     Ok(Loaded { version: row.get(0)?, document: row.get(1)? })
@@ -59,6 +59,20 @@ impl Reads for Tables<'_> {
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![kind, name, value, limit, offset], loaded)?;
         Ok(Page { total: total as u64, items: rows.collect::<Result<_, _>>()? })
+    }
+
+    fn clock_offset(&mut self, user: UserId) -> Result<i64, StoreError> {
+        let mut stmt = self.0.prepare_cached("SELECT offset_ms FROM account_clocks WHERE user_id = ?1")?;
+        Ok(stmt.query_row([user.get()], |row| row.get(0)).optional()?.unwrap_or(0))
+    }
+
+    fn next_wake(&mut self, kind: &'static str, user: UserId) -> Result<Option<Timestamp>, StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT min(t.wake_at) FROM resources r JOIN resource_timers t ON t.kind = r.kind AND t.id = r.id
+             WHERE r.kind = ?1 AND r.user_id = ?2",
+        )?;
+        let at: Option<i64> = stmt.query_row(params![kind, user.get()], |row| row.get(0))?;
+        Ok(at.map(Timestamp::from_millis))
     }
 }
 
@@ -149,13 +163,48 @@ impl Tables<'_> {
         Ok(())
     }
 
-    pub fn due_resources(&self, kind: &str, now: Timestamp, limit: usize) -> Result<Vec<Loaded>, StoreError> {
-        let mut stmt = self.0.prepare_cached(
-            "SELECT r.version, r.document FROM resource_timers t
-             JOIN resources r ON r.kind = t.kind AND r.id = t.id
-             WHERE t.kind = ?1 AND t.wake_at <= ?2 ORDER BY t.wake_at, t.id LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![kind, now.as_millis(), limit as i64], loaded)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    pub fn due_resources(
+        &self,
+        kind: &str,
+        now: Timestamp,
+        scope: ClockScope,
+        limit: usize,
+    ) -> Result<Vec<Loaded>, StoreError> {
+        let rows = match scope {
+            // Accounts on real time: by the timers' index, skipping moved clocks.
+            ClockScope::Real => self
+                .0
+                .prepare_cached(
+                    "SELECT r.version, r.document FROM resource_timers t
+                     JOIN resources r ON r.kind = t.kind AND r.id = t.id
+                     WHERE t.kind = ?1 AND t.wake_at <= ?2
+                       AND NOT EXISTS (SELECT 1 FROM account_clocks c WHERE c.user_id = r.user_id)
+                     ORDER BY t.wake_at, t.id LIMIT ?3",
+                )?
+                .query_map(params![kind, now.as_millis(), limit as i64], loaded)?
+                .collect::<Result<Vec<_>, _>>()?,
+            // One account: by the owner index.
+            ClockScope::Account(user) => self
+                .0
+                .prepare_cached(
+                    "SELECT r.version, r.document FROM resources r
+                     JOIN resource_timers t ON t.kind = r.kind AND t.id = r.id
+                     WHERE r.kind = ?1 AND r.user_id = ?4 AND t.wake_at <= ?2
+                     ORDER BY t.wake_at, t.id LIMIT ?3",
+                )?
+                .query_map(params![kind, now.as_millis(), limit as i64, user.get()], loaded)?
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(rows)
+    }
+
+    pub fn set_account_clock(&self, user: UserId, offset_ms: i64) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO account_clocks (user_id, offset_ms) VALUES (?1, ?2)
+                 ON CONFLICT (user_id) DO UPDATE SET offset_ms = excluded.offset_ms",
+            )?
+            .execute(params![user.get(), offset_ms])?;
+        Ok(())
     }
 }

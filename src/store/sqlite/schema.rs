@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_webhook_secrets.sql"),
     include_str!("migrations/0009_audit_chain.sql"),
     include_str!("migrations/0010_request_log.sql"),
+    include_str!("migrations/0011_account_clocks.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

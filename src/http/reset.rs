@@ -1,0 +1,72 @@
+//! `POST /caja/v1/reset` (#17, caja's own): empty the caller's test account in one
+//! transaction, so a test starts from a known state. Its resources of every kind
+//! (fault rules included), idempotency records, notifications, audit records, moved
+//! clock and journal go; the account, its tokens, signing keys, notification URL and
+//! webhook secret stay. Running it twice leaves the same empty account: no key is
+//! needed. A live account gets 403.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Extension, Router};
+
+use super::error::{ApiError, ErrorBody, Family};
+use super::request::{json, read_failed};
+use super::AppState;
+use crate::domain::Principal;
+use crate::engine::Failure;
+use crate::store::ResetCounts;
+
+const FAMILY: Family = Family::Caja;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/caja/v1/reset", post(reset))
+}
+
+/// What the reset removed.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ResetView {
+    pub resources: u64,
+    pub idempotency_records: u64,
+    pub notifications: u64,
+    pub audit_events: u64,
+    /// Journal entries (the reset's own entry is written after it).
+    pub requests: u64,
+}
+
+impl From<ResetCounts> for ResetView {
+    fn from(c: ResetCounts) -> Self {
+        ResetView {
+            resources: c.resources,
+            idempotency_records: c.idempotency_records,
+            notifications: c.notifications,
+            audit_events: c.audit_events,
+            requests: c.requests,
+        }
+    }
+}
+
+/// Empty the caller's test account.
+#[utoipa::path(
+    post, path = "/caja/v1/reset", tag = "Testing with caja",
+    responses(
+        (status = 200, description = "Emptied; what was removed", body = ResetView),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 403, description = "forbidden: a live account is never reset", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn reset(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    if principal.live_mode {
+        return Err(ApiError::refused(FAMILY, Failure::TestAccountsOnly));
+    }
+    // The account's requests so far are in the journal before it is emptied.
+    state.request_log.flush().await;
+    let counts = state.store.reset_account(principal.user_id).await.map_err(|e| read_failed(FAMILY, e))?;
+    let counts = counts.ok_or_else(|| ApiError::refused(FAMILY, Failure::NotFound))?;
+    Ok(json(StatusCode::OK, &ResetView::from(counts)))
+}
