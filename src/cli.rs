@@ -81,6 +81,22 @@ enum Command {
         #[arg(long)]
         forward_to: Option<String>,
     },
+    /// Write a test account's whole state (resources, keys, audit trail, clock) as
+    /// one JSON file to standard output, for `caja import`.
+    Export {
+        #[arg(long)]
+        user_id: i64,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Replace a test account's state with a snapshot written by `caja export` (the
+    /// account must exist, e.g. from a seed), in one transaction. Prints the rows
+    /// written per table.
+    Import {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
     /// Empty a test account (its resources, keys, notifications, audit records, clock
     /// and journal; the account and its tokens stay), in one transaction. Prints what
     /// was removed as JSON.
@@ -464,10 +480,40 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await?;
             Ok(())
         }
+        Command::Export { user_id, database } => {
+            let store = store::open(&database.database).await?;
+            let result = match test_account(store.as_ref(), user_id).await {
+                Ok(user) => store.export_account(user).await.map_err(anyhow::Error::from),
+                Err(err) => Err(err),
+            };
+            store.close().await;
+            let snapshot = result?.ok_or_else(|| anyhow::anyhow!("no account has user id {user_id}"))?;
+            say(serde_json::to_string(&snapshot)?);
+            Ok(())
+        }
+        Command::Import { file, database } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read the snapshot {}", file.display()))?;
+            let snapshot: crate::store::snapshot::Snapshot =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a caja snapshot", file.display()))?;
+            snapshot.check().map_err(|why| anyhow::anyhow!("snapshot {}: {why}", file.display()))?;
+            let store = store::open(&database.database).await?;
+            let result = match test_account(store.as_ref(), snapshot.user_id).await {
+                Ok(_) => store.import_account(snapshot).await.map_err(anyhow::Error::from),
+                Err(err) => Err(err),
+            };
+            store.close().await;
+            let imported = result?.ok_or_else(|| anyhow::anyhow!("the snapshot's account does not exist"))?;
+            say(serde_json::to_string(&imported)?);
+            Ok(())
+        }
         Command::Reset { user_id, database } => {
             let store = store::open(&database.database).await?;
             let result = match test_account(store.as_ref(), user_id).await {
-                Ok(user) => store.reset_account(user).await.map_err(anyhow::Error::from),
+                Ok(user) => store
+                    .reset_account(user, <crate::domain::terminal::Terminal as crate::domain::resource::Resource>::KIND)
+                    .await
+                    .map_err(anyhow::Error::from),
                 Err(err) => Err(err),
             };
             store.close().await;

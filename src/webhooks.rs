@@ -55,7 +55,8 @@ impl Deliverer {
         if free == 0 {
             return 0;
         }
-        let claimed = match self.store.claim_notifications(now(), ClockScope::Real, free).await {
+        let now = now();
+        let claimed = match self.store.claim_notifications(now, now, ClockScope::Real, free).await {
             Ok(claimed) => claimed,
             Err(err) => {
                 tracing::warn!(error = %err, "could not claim notifications; retrying next tick");
@@ -81,7 +82,7 @@ impl Deliverer {
     /// clock moved), each attempt recorded at `at` and its retry scheduled from it;
     /// returns once every one is recorded, with how many there were.
     pub async fn deliver_due(&self, user: UserId, at: Timestamp) -> Result<usize, StoreError> {
-        let claimed = self.store.claim_notifications(at, ClockScope::Account(user), CLAIM_BATCH_MAX).await?;
+        let claimed = self.store.claim_notifications(at, now(), ClockScope::Account(user), CLAIM_BATCH_MAX).await?;
         let count = claimed.len();
         let mut deliveries = tokio::task::JoinSet::new();
         for delivery in claimed {

@@ -101,7 +101,7 @@ impl Worker {
         let mut played = PlayedOut::default();
         while played.events < PLAY_OUT_EVENTS_MAX {
             let account = self.store.read(move |r| clock::next_wake(r, user, real_now())).await?;
-            let notification = self.store.next_notification_at(user).await?;
+            let notification = self.store.next_notification_at(user, real_now()).await?;
             let Some(at) = account.next_wake.into_iter().chain(notification).min() else {
                 break;
             };

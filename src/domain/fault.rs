@@ -19,6 +19,8 @@ pub const TTL_MS_DEFAULT: i64 = 3_600_000;
 pub const TTL_MS_MAX: i64 = 7 * 86_400_000;
 /// The longest path pattern and idempotency key a rule may name, in characters.
 pub const PATTERN_CHARS_MAX: usize = 256;
+/// The longest step, in characters (`latency=30000, status=503` is 26).
+pub const STEP_CHARS_MAX: usize = 64;
 
 /// What a fault does to one request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,12 +75,14 @@ pub fn parse(raw: &str) -> Result<Fault, String> {
 /// A rule's step: a fault, or `pass` (the request runs as usual).
 pub const PASS: &str = "pass";
 
-/// `active` (steps left), `used` (every step taken), `deleted`, or — read, never
-/// stored — `expired`.
+/// `active` (steps left), `used` (every step taken), `expired` (its time ran out
+/// with steps left: shown so as soon as it does, stored so when the account next
+/// makes a rule), or `deleted`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuleStatus {
     Active,
     Used,
+    Expired,
     Deleted,
 }
 
@@ -87,6 +91,7 @@ impl RuleStatus {
         match self {
             RuleStatus::Active => "active",
             RuleStatus::Used => "used",
+            RuleStatus::Expired => "expired",
             RuleStatus::Deleted => "deleted",
         }
     }
@@ -95,6 +100,7 @@ impl RuleStatus {
         match raw {
             "active" => Some(RuleStatus::Active),
             "used" => Some(RuleStatus::Used),
+            "expired" => Some(RuleStatus::Expired),
             "deleted" => Some(RuleStatus::Deleted),
             _ => None,
         }
@@ -223,6 +229,9 @@ impl FaultRule {
             return Err(format!("a rule has 1 to {STEPS_MAX} steps"));
         }
         for (i, step) in steps.iter().enumerate() {
+            if step.chars().count() > STEP_CHARS_MAX {
+                return Err(format!("step {i} is longer than {STEP_CHARS_MAX} characters"));
+            }
             if step != PASS {
                 parse(step).map_err(|why| format!("step {i}: {why}"))?;
             }
@@ -277,6 +286,11 @@ impl FaultRule {
         let taken = self.taken + 1;
         let status = if taken == self.steps.len() { RuleStatus::Used } else { RuleStatus::Active };
         Some((FaultRule { taken, status, updated_at: now, ..self.clone() }, fault))
+    }
+
+    /// A rule whose time ran out, stored as such (it leaves the active listing).
+    pub fn expired(&self, now: Timestamp) -> FaultRule {
+        FaultRule { status: RuleStatus::Expired, updated_at: now, ..self.clone() }
     }
 
     pub fn deleted(&self, now: Timestamp) -> FaultRule {

@@ -7,14 +7,14 @@
 //! moved with [`ClockScope::Account`] at its own time, event by event in the order
 //! real time would have produced them (see `src/worker.rs`).
 
-use super::{ClockScope, Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
+use super::{Failure, Operation, Reads, RequestContext, StoreError, UnitOfWork};
 use crate::domain::order::Order;
 use crate::domain::payment::Payment;
 use crate::domain::payout::Transaction;
 use crate::domain::resource::Resource;
 use crate::domain::{clock, Timestamp, UserId};
 
-/// The kinds the worker wakes: one step each in [`work_due`].
+/// The kinds the worker wakes: one step each in `Store::work_due`.
 const WOKEN_KINDS: [&str; 3] = [Transaction::KIND, Order::KIND, Payment::KIND];
 
 /// What one worker step moved, per step.
@@ -32,21 +32,6 @@ impl Moved {
     pub fn total(&self) -> usize {
         self.payouts + self.orders + self.payments
     }
-}
-
-/// One worker step at `now` for the accounts `scope` names: payouts processed,
-/// Point orders and payments expired, each at most a step's worth.
-pub fn work_due(
-    uow: &mut dyn UnitOfWork,
-    now: Timestamp,
-    scope: ClockScope,
-    delay_ms: i64,
-) -> Result<Moved, StoreError> {
-    Ok(Moved {
-        payouts: super::advance_payouts(uow, now, scope, delay_ms)?,
-        orders: super::orders::expire_orders(uow, now, scope)?,
-        payments: super::payments::expire_payments(uow, now, scope)?,
-    })
 }
 
 /// The account's time now, and the earliest timer of its resources (in its time).
@@ -106,6 +91,8 @@ pub fn advance(
         Ok(after) => after,
         Err(refused) => return Ok(Err(refused)),
     };
-    uow.set_clock_offset(user, after)?;
+    if !uow.set_clock_offset(user, before, after)? {
+        return Err(StoreError::Contention(format!("the clock of account {user}")));
+    }
     Ok(Ok(Clock { offset_ms: after, now: real_now.plus_millis(after), next_wake: None }))
 }

@@ -108,6 +108,9 @@ pub trait Reads {
         offset: u64,
     ) -> Result<Page<Loaded>, StoreError>;
 
+    /// Whether any resource is listed under `(name, value)`: one index probe.
+    fn listed_any(&mut self, kind: &'static str, name: &'static str, value: &str) -> Result<bool, StoreError>;
+
     /// How far the account's clock was moved ahead of real time, in milliseconds
     /// (0 when it never was).
     fn clock_offset(&mut self, user: UserId) -> Result<i64, StoreError>;
@@ -160,8 +163,10 @@ pub trait UnitOfWork: Reads {
         limit: usize,
     ) -> Result<Vec<Loaded>, StoreError>;
 
-    /// Move the account's clock to `offset_ms` ahead of real time.
-    fn set_clock_offset(&mut self, user: UserId, offset_ms: i64) -> Result<(), StoreError>;
+    /// Move the account's clock from `from_ms` to `to_ms` ahead of real time, if it
+    /// is still at `from_ms` (0: never moved); returns whether it was (a conditional
+    /// update, as for resources: a lost race runs the command again).
+    fn set_clock_offset(&mut self, user: UserId, from_ms: i64, to_ms: i64) -> Result<bool, StoreError>;
 
     fn append_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
 

@@ -25,6 +25,9 @@ use crate::engine::Failure;
 use crate::worker::PlayedOut;
 
 const FAMILY: Family = Family::Caja;
+/// How long an advance waits for its play-out before answering (inside the
+/// server's 30 s request timeout).
+const PLAY_OUT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/caja/v1/clock", get(read_clock)).route("/caja/v1/clock/advance", post(advance_clock))
@@ -57,9 +60,10 @@ pub struct AdvanceView {
     /// The account's time after the move.
     pub now: String,
     pub offset_ms: i64,
-    /// What fell due by then and was played out before this answer (0 on a replay
-    /// of an advance already played out).
-    pub played_out: PlayedOutView,
+    /// What fell due by then and was played out before this answer (a replay plays
+    /// out what is due by then too); `null` when that took over 20 s (receivers
+    /// timing out): it goes on in the background.
+    pub played_out: Option<PlayedOutView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -139,7 +143,7 @@ pub async fn advance_clock(State(state): State<AppState>, request: WriteRequest)
                     &AdvanceView {
                         now: clock.now.to_rfc3339(),
                         offset_ms: clock.offset_ms,
-                        played_out: PlayedOutView { events: 0, moved: 0, deliveries: 0 },
+                        played_out: Some(PlayedOutView { events: 0, moved: 0, deliveries: 0 }),
                     },
                 )
             }),
@@ -149,20 +153,24 @@ pub async fn advance_clock(State(state): State<AppState>, request: WriteRequest)
         return response;
     }
     // The move is committed: play out what fell due (in a task of its own, so a
-    // client that hangs up does not stop it half way), then answer with the counts.
+    // client that hangs up does not stop it half way), then answer with the counts;
+    // a play-out longer than `PLAY_OUT_WAIT` (receivers that time out) goes on in
+    // the background, and the answer says so with `played_out: null`.
     let worker = state.worker().clone();
     let user = principal.user_id;
-    let played = match tokio::spawn(async move { worker.play_out(user).await }).await {
-        Ok(Ok(played)) => played,
-        Ok(Err(err)) => return read_failed(FAMILY, err).into_response(),
-        Err(_) => return ApiError::new(FAMILY, ErrorKind::Internal).into_response(),
+    let playing = tokio::spawn(async move { worker.play_out(user).await });
+    let played = match tokio::time::timeout(PLAY_OUT_WAIT, playing).await {
+        Ok(Ok(Ok(played))) => Some(played),
+        Ok(Ok(Err(err))) => return read_failed(FAMILY, err).into_response(),
+        Ok(Err(_)) => return ApiError::new(FAMILY, ErrorKind::Internal).into_response(),
+        Err(_) => None,
     };
     with_played_out(response, played).await
 }
 
 /// The answer with the play-out's counts in `played_out` (the stored answer, which
 /// a replay sends, was written before the play-out).
-async fn with_played_out(response: Response, played: PlayedOut) -> Response {
+async fn with_played_out(response: Response, played: Option<PlayedOut>) -> Response {
     let (parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, super::BODY_BYTES_MAX).await else {
         return ApiError::new(FAMILY, ErrorKind::Internal).into_response();
@@ -170,8 +178,10 @@ async fn with_played_out(response: Response, played: PlayedOut) -> Response {
     let Ok(mut view) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
         return Response::from_parts(parts, axum::body::Body::from(bytes));
     };
-    view["played_out"] =
-        serde_json::json!({ "events": played.events, "moved": played.moved, "deliveries": played.deliveries });
+    view["played_out"] = match played {
+        Some(p) => serde_json::json!({ "events": p.events, "moved": p.moved, "deliveries": p.deliveries }),
+        None => serde_json::Value::Null,
+    };
     let mut response = Response::from_parts(parts, axum::body::Body::from(view.to_string()));
     response.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
     response

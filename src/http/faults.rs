@@ -127,7 +127,7 @@ pub async fn from_rules(
     let real_now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
     let read = state
         .store
-        .read(move |r| {
+        .read_here(move |r| {
             let facts =
                 RequestFacts { family: family.name(), method: &method, path: &path, idempotency_key: key.as_deref() };
             rules::test_state(r, user, real_now, &facts)

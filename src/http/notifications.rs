@@ -222,7 +222,8 @@ pub async fn retry_notification(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = path.ok().and_then(|Path(raw)| raw.parse::<i64>().ok()).ok_or_else(|| refuse(Failure::NotFound))?;
-    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    // Due now in the account's time (a moved clock's play-out takes it at once).
+    let now = state.account_now(&principal).await.map_err(|e| read_failed(FAMILY, e))?;
     let found = state.store.retry_notification(principal.user_id, id, now).await.map_err(|e| read_failed(FAMILY, e))?;
     let notification = found.ok_or_else(|| refuse(Failure::NotFound))?;
     Ok(json(StatusCode::ACCEPTED, &NotificationView::from(&notification)))

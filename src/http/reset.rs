@@ -66,7 +66,14 @@ pub async fn reset(
     }
     // The account's requests so far are in the journal before it is emptied.
     state.request_log.flush().await;
-    let counts = state.store.reset_account(principal.user_id).await.map_err(|e| read_failed(FAMILY, e))?;
+    let counts = state
+        .store
+        .reset_account(
+            principal.user_id,
+            <crate::domain::terminal::Terminal as crate::domain::resource::Resource>::KIND,
+        )
+        .await
+        .map_err(|e| read_failed(FAMILY, e))?;
     let counts = counts.ok_or_else(|| ApiError::refused(FAMILY, Failure::NotFound))?;
     Ok(json(StatusCode::OK, &ResetView::from(counts)))
 }

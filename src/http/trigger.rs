@@ -6,7 +6,8 @@
 //!
 //! Every event is a short script of documented requests (see [`EVENTS`]); `{id}`,
 //! `{tid}` and `{token}` are taken from earlier answers, `{terminal}` is the
-//! account's own trigger terminal (`NEWLAND_N950__CAJA<user id>`).
+//! account's own trigger terminal (`NEWLAND_N950__CAJA<user id>`), `{exp_year}` and
+//! `{schedule}` dates from the account's time.
 
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
@@ -37,10 +38,10 @@ struct Step {
 
 const ACTION: &str = r#"{"type":"print","external_reference":"caja-trigger","config":{"point":{"terminal_id":"{terminal}","subtype":"custom"}},"content":"caja trigger"}"#;
 const POINT_ORDER: &str = r#"{"type":"point","external_reference":"caja-trigger","expiration_time":"PT16M","transactions":{"payments":[{"amount":"50.00"}]},"config":{"point":{"terminal_id":"NEWLAND_N950__SBX0000001"},"payment_method":{"default_type":"credit_card"}},"description":"caja trigger"}"#;
-const CARD_APRO: &str = r#"{"card_number":"5031433215406351","expiration_month":11,"expiration_year":2030,"security_code":"123","cardholder":{"name":"APRO","identification":{"type":"CPF","number":"12345678909"}}}"#;
-const CARD_OTHE: &str = r#"{"card_number":"5031433215406351","expiration_month":11,"expiration_year":2030,"security_code":"123","cardholder":{"name":"OTHE","identification":{"type":"CPF","number":"12345678909"}}}"#;
+const CARD_APRO: &str = r#"{"card_number":"5031433215406351","expiration_month":11,"expiration_year":{exp_year},"security_code":"123","cardholder":{"name":"APRO","identification":{"type":"CPF","number":"12345678909"}}}"#;
+const CARD_OTHE: &str = r#"{"card_number":"5031433215406351","expiration_month":11,"expiration_year":{exp_year},"security_code":"123","cardholder":{"name":"OTHE","identification":{"type":"CPF","number":"12345678909"}}}"#;
 const PAYMENT: &str = r#"{"transaction_amount":100,"token":"{token}","installments":1,"description":"caja trigger","external_reference":"caja-trigger","payer":{"email":"test@testuser.com"}}"#;
-const PAYOUT: &str = r#"{"external_reference":"caja-trigger","description":"caja trigger","schedule_date":"2099-12-01T10:00:00","transactions":[{"type":"account","account":{"id":"123456","holder":"caja"},"amount":{"currency":"BRL","value":10},"description":"caja trigger","external_reference":"caja-trigger"}]}"#;
+const PAYOUT: &str = r#"{"external_reference":"caja-trigger","description":"caja trigger","schedule_date":"{schedule}","transactions":[{"type":"account","account":{"id":"123456","holder":"caja"},"amount":{"currency":"BRL","value":10},"description":"caja trigger","external_reference":"caja-trigger"}]}"#;
 
 const fn post(path: &'static str, body: &'static str) -> Step {
     Step { path, body, takes: &[] }
@@ -173,7 +174,14 @@ async fn run(state: &AppState, request: &WriteRequest) -> Result<TriggerView, Ap
     };
     let api = state.api().ok_or_else(|| ApiError::new(FAMILY, ErrorKind::Internal))?;
     let run_id = uuid::Uuid::new_v4();
-    let mut values = vec![("terminal", format!("NEWLAND_N950__CAJA{}", principal.user_id))];
+    // Dates from the account's time: a card that has not expired, a payout the
+    // worker leaves pending (a year away) for the script to move.
+    let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(write.ctx.now.as_millis()).unwrap_or_default();
+    let mut values = vec![
+        ("terminal", format!("NEWLAND_N950__CAJA{}", principal.user_id)),
+        ("exp_year", (now + chrono::Duration::days(5 * 366)).format("%Y").to_string()),
+        ("schedule", (now + chrono::Duration::days(365)).format("%Y-%m-%dT%H:%M:%S").to_string()),
+    ];
     let mut sent = Vec::new();
     for (n, step) in steps.iter().enumerate() {
         let path = fill(step.path, &values);

@@ -9,6 +9,7 @@
 //! durable. Reads go through [`Store::read`], on a read connection.
 
 pub mod postgres;
+pub mod snapshot;
 pub mod sqlite;
 
 use std::any::Any;
@@ -156,25 +157,51 @@ pub struct ResetCounts {
     pub requests: u64,
 }
 
-/// Emptying an account (`POST /caja/v1/reset`): these statements, in this order, in
-/// one transaction; `$1` is the user id (both SQLite and PostgreSQL read `$1`). The
-/// resource rows of every kind go, with their entries and timers; the account, its
-/// tokens, signing keys and webhook settings stay. The entries and timers are found
-/// by `(kind, id)`: a reset reads those tables whole (a rare, explicit act; no
-/// request path does).
-pub const RESET_STATEMENTS: [(&str, &str); 9] = [
-    ("", "DELETE FROM resource_index WHERE (kind, resource_id) IN (SELECT kind, id FROM resources WHERE user_id = $1)"),
-    ("", "DELETE FROM resource_keys WHERE (kind, resource_id) IN (SELECT kind, id FROM resources WHERE user_id = $1)"),
-    ("", "DELETE FROM resource_timers WHERE (kind, id) IN (SELECT kind, id FROM resources WHERE user_id = $1)"),
-    ("resources", "DELETE FROM resources WHERE user_id = $1"),
-    ("idempotency_records", "DELETE FROM idempotency_records WHERE user_id = $1"),
+/// What a reset statement binds: `$1` the user id, `$2` the kind it keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetBinds {
+    UserAndKeptKind,
+    User,
+    Nothing,
+}
+
+/// Emptying an account (`POST /caja/v1/reset`, and before an import): these
+/// statements, in this order, in one transaction (both SQLite and PostgreSQL read
+/// `$1`). The account's resources of every kind but one the caller keeps go first;
+/// then every index entry, unique key and timer whose resource is gone, so a
+/// resource a concurrent command writes meanwhile keeps its own (on PostgreSQL
+/// each statement sees what committed before it). The account, its tokens, signing
+/// keys and webhook settings stay. The entries are found by `(kind, id)`: a reset
+/// reads those tables whole (a rare, explicit act; no request path does).
+pub const RESET_STATEMENTS: [(&str, &str, ResetBinds); 9] = [
+    ("resources", "DELETE FROM resources WHERE user_id = $1 AND kind <> $2", ResetBinds::UserAndKeptKind),
+    (
+        "",
+        "DELETE FROM resource_index WHERE NOT EXISTS
+           (SELECT 1 FROM resources r WHERE r.kind = resource_index.kind AND r.id = resource_index.resource_id)",
+        ResetBinds::Nothing,
+    ),
+    (
+        "",
+        "DELETE FROM resource_keys WHERE NOT EXISTS
+           (SELECT 1 FROM resources r WHERE r.kind = resource_keys.kind AND r.id = resource_keys.resource_id)",
+        ResetBinds::Nothing,
+    ),
+    (
+        "",
+        "DELETE FROM resource_timers WHERE NOT EXISTS
+           (SELECT 1 FROM resources r WHERE r.kind = resource_timers.kind AND r.id = resource_timers.id)",
+        ResetBinds::Nothing,
+    ),
+    ("idempotency_records", "DELETE FROM idempotency_records WHERE user_id = $1", ResetBinds::User),
     (
         "",
         "DELETE FROM notification_attempts WHERE notification_id IN (SELECT id FROM notifications WHERE user_id = $1)",
+        ResetBinds::User,
     ),
-    ("notifications", "DELETE FROM notifications WHERE user_id = $1"),
-    ("audit_events", "DELETE FROM audit_events WHERE user_id = $1"),
-    ("", "DELETE FROM account_clocks WHERE user_id = $1"),
+    ("notifications", "DELETE FROM notifications WHERE user_id = $1", ResetBinds::User),
+    ("audit_events", "DELETE FROM audit_events WHERE user_id = $1", ResetBinds::User),
+    ("", "DELETE FROM account_clocks WHERE user_id = $1", ResetBinds::User),
 ];
 /// And the account's request log (on SQLite a file of its own, so after the rest).
 pub const RESET_REQUEST_LOG: &str = "DELETE FROM request_log WHERE user_id = $1";
@@ -205,6 +232,14 @@ pub trait Store: Send + Sync {
     /// Run `work` on a read connection: it sees the last committed state, locks
     /// nothing, and waits for no writer.
     async fn read_any(&self, work: ReadWork) -> Result<AnyValue, StoreError>;
+
+    /// [`Store::read_any`] for a point read of a few microseconds, run where the
+    /// backend can without handing it to another thread (SQLite: on the calling
+    /// thread; PostgreSQL: as `read_any`). For the per-request reads of the
+    /// authentication layer only.
+    async fn read_here_any(&self, work: ReadWork) -> Result<AnyValue, StoreError> {
+        self.read_any(work).await
+    }
 
     /// The account and site behind a token hash.
     async fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError>;
@@ -256,18 +291,21 @@ pub trait Store: Send + Sync {
         fresh_secret: String,
     ) -> Result<Option<Option<String>>, StoreError>;
 
-    /// Claim up to `limit` notifications due at `now`, of the accounts `scope` names,
-    /// for `CLAIM_LEASE_MS`: no other process takes them meanwhile.
+    /// Claim up to `limit` notifications due by `due_by` (their account's time), of
+    /// the accounts `scope` names, for `CLAIM_LEASE_MS` of real time from `real_now`:
+    /// no other process takes them meanwhile. (A lease is always in real time, so a
+    /// moved clock never ends another process's lease early.)
     async fn claim_notifications(
         &self,
-        now: Timestamp,
+        due_by: Timestamp,
+        real_now: Timestamp,
         scope: ClockScope,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError>;
 
-    /// When the account's next pending notification falls due (its claim's end, if
-    /// claimed), in the account's time.
-    async fn next_notification_at(&self, user: UserId) -> Result<Option<Timestamp>, StoreError>;
+    /// When the account's next pending notification that nobody holds falls due, in
+    /// the account's time.
+    async fn next_notification_at(&self, user: UserId, real_now: Timestamp) -> Result<Option<Timestamp>, StoreError>;
 
     /// The accounts whose clock was moved, with their offsets in milliseconds.
     async fn moved_clocks(&self) -> Result<Vec<(UserId, i64)>, StoreError>;
@@ -352,9 +390,20 @@ pub trait Store: Send + Sync {
         -> Result<Option<OwnedResource>, StoreError>;
 
     /// Empty a test account in one transaction (see [`RESET_STATEMENTS`]): its
-    /// resources, idempotency records, notifications, audit records, moved clock and
-    /// request log. `Ok(None)` when there is no such account.
-    async fn reset_account(&self, user: UserId) -> Result<Option<ResetCounts>, StoreError>;
+    /// resources (but those of kind `keep_kind`), idempotency records,
+    /// notifications, audit records, moved clock and request log. `Ok(None)` when
+    /// there is no such account.
+    async fn reset_account(&self, user: UserId, keep_kind: &'static str) -> Result<Option<ResetCounts>, StoreError>;
+
+    /// A test account's state as one file (see [`snapshot`]); `Ok(None)` when there
+    /// is no such account.
+    async fn export_account(&self, user: UserId) -> Result<Option<snapshot::Snapshot>, StoreError>;
+
+    /// Replace the snapshot's account's state with the snapshot's, in one
+    /// transaction: the account emptied as by a reset (its journal kept), then the
+    /// rows written. The snapshot must have passed [`snapshot::Snapshot::check`].
+    /// `Ok(None)` when there is no such account.
+    async fn import_account(&self, snapshot: snapshot::Snapshot) -> Result<Option<snapshot::Imported>, StoreError>;
 
     /// Forget idempotency records created before `before`; returns how many.
     async fn purge_idempotency_records(&self, before: Timestamp) -> Result<u64, StoreError>;
@@ -384,20 +433,42 @@ impl dyn Store + '_ {
         restore(value)
     }
 
+    /// Run a point read where the backend can without a hand-off (see
+    /// [`Store::read_here_any`]).
+    pub async fn read_here<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Reads) -> Result<T, StoreError> + Send + 'static,
+    {
+        let value = self.read_here_any(Box::new(move |reads| work(reads).map(|v| Box::new(v) as AnyValue))).await?;
+        restore(value)
+    }
+
     /// Apply one write command atomically (see [`crate::engine::apply`]).
     pub async fn execute(&self, command: Command) -> Result<Executed, StoreError> {
         self.write(move |uow| crate::engine::apply(uow, &command)).await
     }
 
-    /// One worker step at `now` for the accounts `scope` names, in one transaction
-    /// (see [`crate::engine::clock::work_due`]).
+    /// One worker step at `now` for the accounts `scope` names: payouts processed,
+    /// Point orders and payments expired, each in a transaction of its own, so one
+    /// that fails holds up neither other; the first failure is returned after all
+    /// three ran.
     pub async fn work_due(
         &self,
         now: Timestamp,
         scope: ClockScope,
         delay_ms: i64,
     ) -> Result<crate::engine::clock::Moved, StoreError> {
-        self.write(move |uow| crate::engine::clock::work_due(uow, now, scope, delay_ms)).await
+        use crate::engine::{orders, payments};
+        let payouts = self.write(move |uow| crate::engine::advance_payouts(uow, now, scope, delay_ms)).await;
+        let orders = self.write(move |uow| orders::expire_orders(uow, now, scope)).await;
+        let payments = self.write(move |uow| payments::expire_payments(uow, now, scope)).await;
+        let moved = crate::engine::clock::Moved {
+            payouts: *payouts.as_ref().unwrap_or(&0),
+            orders: *orders.as_ref().unwrap_or(&0),
+            payments: *payments.as_ref().unwrap_or(&0),
+        };
+        payouts.and(orders).and(payments).map(|_| moved)
     }
 
     /// Run one step of payout processing (see [`crate::engine::advance_payouts`]);

@@ -428,3 +428,34 @@ async fn caja_trigger_sends_a_webhook_that_caja_listen_prints_verified() {
     );
     assert!(!bad);
 }
+
+/// `caja export` writes a test account's state as one file; `caja import` puts it
+/// back, whatever happened in between; a broken file is refused before anything is
+/// written.
+#[test]
+fn export_then_import_restores_an_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(&dir);
+    let account: Value =
+        serde_json::from_slice(&caja(&["account", "create", "--site", "MLB", "--database", &db]).stdout).unwrap();
+    let user = account["user_id"].as_i64().unwrap().to_string();
+    let moved = caja(&["clock", "advance", "--user-id", &user, "--by", "PT1H", "--database", &db]);
+    assert!(moved.status.success(), "{moved:?}");
+    let exported = caja(&["export", "--user-id", &user, "--database", &db]);
+    assert!(exported.status.success(), "{exported:?}");
+    let file = dir.path().join("snapshot.json");
+    std::fs::write(&file, &exported.stdout).unwrap();
+    assert!(caja(&["reset", "--user-id", &user, "--database", &db]).status.success());
+    let imported = caja(&["import", file.to_str().unwrap(), "--database", &db]);
+    assert!(imported.status.success(), "{imported:?}");
+    let counts: Value = serde_json::from_slice(&imported.stdout).unwrap();
+    assert_eq!(counts["account_clocks"], 1, "{counts}");
+    let shown: Value =
+        serde_json::from_slice(&caja(&["clock", "show", "--user-id", &user, "--database", &db]).stdout).unwrap();
+    assert_eq!(shown["offset_ms"], 3_600_000);
+
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, b"{\"caja_snapshot\":1,\"user_id\":5,\"tables\":{\"tokens\":[]}}").unwrap();
+    assert_one_line_failure(&caja(&["import", broken.to_str().unwrap(), "--database", &db]), "tokens");
+    assert_one_line_failure(&caja(&["import", "/no/such/file.json", "--database", &db]), "/no/such/file.json");
+}

@@ -263,3 +263,78 @@ async fn a_move_in_one_process_is_seen_by_another() {
     assert!((lead - 7 * 86_400_000).abs() < 60_000, "created {lead} ms ahead of real time");
     second.stop().await.unwrap();
 }
+
+/// Concurrent moves without keys all count (each is a conditional update of the
+/// offset): ten moves of a minute are ten minutes, on either store.
+#[tokio::test]
+async fn concurrent_moves_all_count() {
+    let app = std::sync::Arc::new(TestApp::spawn_with(still()).await);
+    let account = app.test_account().await;
+    let moves = (0..10).map(|_| {
+        let (app, account) = (app.clone(), account.clone());
+        async move { advance(&app, &account, json!({ "seconds": 60 }), None).await.status() }
+    });
+    let statuses = crate::helpers::join_all(moves.collect()).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    assert_eq!(clock(&app, &account).await["offset_ms"], 600_000);
+}
+
+/// A notification sent again after a move is due at the account's time, not
+/// before its earlier attempts.
+#[tokio::test]
+async fn a_resend_after_a_move_is_due_at_the_accounts_time() {
+    let app = TestApp::spawn_with(still()).await;
+    let receiver = Receiver::start().await;
+    receiver.answer(&[500; 16]);
+    let account = app.test_account().await;
+    app.listen(&account, &receiver.url).await;
+    let action = app.new_action(&account, "NEWLAND_N950__N950NCB000000073").await;
+    advanced(&app, &account, "P1D").await;
+    let list: Value = app
+        .client
+        .get(format!("{}/v1/notifications?resource_id={action}", app.base))
+        .bearer_auth(&account.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = &list["results"][0];
+    assert_eq!(n["status"], "failed", "{n}");
+    let last = n["attempts"].as_array().unwrap().iter().map(|a| millis(a["date"].as_str().unwrap())).max().unwrap();
+    let retried = app
+        .client
+        .post(format!("{}/v1/notifications/{}/retry", app.base, n["id"]))
+        .bearer_auth(&account.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), StatusCode::ACCEPTED);
+    let retried: Value = retried.json().await.unwrap();
+    let due = millis(retried["next_attempt_date"].as_str().unwrap());
+    assert!(due >= last, "due {due}, after the last attempt {last}");
+    let now = millis(clock(&app, &account).await["now"].as_str().unwrap());
+    assert!((now - due).abs() < 60_000, "due at the account's time: {due} vs {now}");
+}
+
+/// The trigger's card and payout dates come from the account's time, so a clock
+/// years ahead still triggers.
+#[tokio::test]
+async fn a_trigger_works_years_ahead() {
+    let app = TestApp::spawn_with(still()).await;
+    let account = app.test_account().await;
+    advanced(&app, &account, "P2190D").await;
+    for event in ["payment.approved", "payout.transaction.failed"] {
+        let response = app
+            .client
+            .post(format!("{}/caja/v1/trigger", app.base))
+            .bearer_auth(&account.token)
+            .json(&json!({ "event": event }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert_eq!(status, StatusCode::CREATED, "{event}: {}", response.text().await.unwrap());
+    }
+}

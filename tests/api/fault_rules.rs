@@ -238,6 +238,7 @@ async fn a_bad_rule_is_400_and_live_accounts_have_none() {
         json!({ "fault": "reset", "expires_in": "soon" }),
         json!({ "fault": "reset", "expires_in": "P8D" }),
         json!({ "fault": "reset", "colour": "red" }),
+        json!({ "fault": format!("latency=1{}", ",".repeat(70)) }),
         json!(["reset"]),
     ] {
         assert_error(rule(&app, &account, body.clone()).await, 400, "bad_request").await;
@@ -251,4 +252,30 @@ async fn a_bad_rule_is_400_and_live_accounts_have_none() {
     assert_error(anonymous.send().await.unwrap(), 401, "unauthorized").await;
     let missing = app.client.delete(format!("{}/caja/v1/faults/fr_nope", app.base)).bearer_auth(&account.token);
     assert_error(missing.send().await.unwrap(), 404, "not_found").await;
+}
+
+/// Rules whose time ran out leave room for new ones: the limit counts live rules.
+#[tokio::test]
+async fn expired_rules_do_not_count_against_the_limit() {
+    let app = TestApp::spawn().await;
+    let account = app.test_account().await;
+    for i in 0..50 {
+        new_rule(&app, &account, json!({ "path": format!("/nowhere/{i}"), "fault": "reset", "expires_in": "PT1M" }))
+            .await;
+    }
+    assert_error(rule(&app, &account, json!({ "fault": "reset" })).await, 400, "bad_request").await;
+    let moved = app
+        .client
+        .post(format!("{}/caja/v1/clock/advance", app.base))
+        .bearer_auth(&account.token)
+        .json(&json!({ "seconds": 120 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), StatusCode::OK);
+    let fresh = new_rule(&app, &account, json!({ "path": "/v1/customers/search", "fault": "status=503" })).await;
+    let listed = rules(&app, &account).await;
+    assert_eq!(listed.iter().map(|r| r["id"].clone()).collect::<Vec<_>>(), vec![fresh["id"].clone()]);
+    let search = app.client.get(format!("{}/v1/customers/search", app.base)).bearer_auth(&account.token).send().await;
+    assert_eq!(search.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE, "the new rule matches");
 }

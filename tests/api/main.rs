@@ -45,6 +45,7 @@ mod resource_store;
 mod schemathesis;
 mod sdk;
 mod seed;
+mod snapshot;
 mod test_users;
 mod trigger;
 mod webhook_check;

@@ -72,6 +72,9 @@ async fn a_reset_empties_the_account_and_nothing_else() {
         let journal = get(&app, &account, &format!("/caja/v1/requests?path={path}")).await;
         assert_eq!(journal["results"], json!([]), "{path}: nothing from before the reset turns up later");
     }
+    // The account's terminals stay (they are its set-up, like a seed's).
+    let terminals = get(&app, &account, "/terminals/v1/list").await;
+    assert!(terminals.to_string().contains("NEWLAND_N950__N950NCB000000091"), "{terminals}");
     // ...so the same e-mail and terminal are free again, and the same key runs anew.
     let again = app.orders(Method::POST, "/v1/orders", &account, Some(point_body(VIRTUAL_TERMINAL))).await;
     assert_eq!(again.status(), StatusCode::CREATED, "the terminal's open order is gone");
@@ -84,7 +87,9 @@ async fn a_reset_empties_the_account_and_nothing_else() {
 
     // Again: the new order and its terminal go; once more, nothing is left to remove.
     assert_eq!(reset(&app, &account).await.status(), StatusCode::OK);
-    assert_eq!(app.count(&format!("resources WHERE user_id = {}", account.user_id)), 0);
+    assert_eq!(app.count(&format!("resources WHERE user_id = {} AND kind <> 'terminal'", account.user_id)), 0);
+    let own_keys = format!("resource_keys WHERE kind = 'order' AND value LIKE '{}:%'", account.user_id);
+    assert_eq!(app.count(&own_keys), 0, "no entry outlives its resource");
     let empty: Value = reset(&app, &account).await.json().await.unwrap();
     assert_eq!((empty["resources"].as_u64(), empty["notifications"].as_u64()), (Some(0), Some(0)), "{empty}");
 }

@@ -12,6 +12,7 @@ mod console_tables;
 mod notification_tables;
 mod resources;
 mod schema;
+mod snapshot_tables;
 mod tables;
 
 use std::time::Duration;
@@ -279,15 +280,16 @@ impl Store for PostgresStore {
 
     async fn claim_notifications(
         &self,
-        now: Timestamp,
+        due_by: Timestamp,
+        real_now: Timestamp,
         scope: ClockScope,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        self.write(move |t| t.claim_notifications(now, scope, limit)).await
+        self.write(move |t| t.claim_notifications(due_by, real_now, scope, limit)).await
     }
 
-    async fn next_notification_at(&self, user: UserId) -> Result<Option<Timestamp>, StoreError> {
-        self.read(move |t| t.next_notification_at(user)).await
+    async fn next_notification_at(&self, user: UserId, real_now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        self.read(move |t| t.next_notification_at(user, real_now)).await
     }
 
     async fn moved_clocks(&self) -> Result<Vec<(UserId, i64)>, StoreError> {
@@ -365,17 +367,41 @@ impl Store for PostgresStore {
         self.read(move |t| t.owned_resources(user, &kind, status.as_deref(), before_seq, limit)).await
     }
 
-    async fn reset_account(&self, user: UserId) -> Result<Option<super::ResetCounts>, StoreError> {
+    async fn reset_account(
+        &self,
+        user: UserId,
+        keep_kind: &'static str,
+    ) -> Result<Option<super::ResetCounts>, StoreError> {
         self.write(move |t| {
             if t.live_mode(user)?.is_none() {
                 return Ok(None);
             }
-            let mut counts = super::ResetCounts::default();
-            for (label, sql) in super::RESET_STATEMENTS {
-                counts.add(label, t.execute(sql, &[&user.get()])?);
-            }
+            let mut counts = t.reset(user, keep_kind)?;
             counts.requests = t.execute(super::RESET_REQUEST_LOG, &[&user.get()])?;
             Ok(Some(counts))
+        })
+        .await
+    }
+
+    async fn export_account(&self, user: UserId) -> Result<Option<super::snapshot::Snapshot>, StoreError> {
+        self.write(move |t| match t.live_mode(user)? {
+            None => Ok(None),
+            Some(_) => t.export_account(user).map(Some),
+        })
+        .await
+    }
+
+    async fn import_account(
+        &self,
+        snapshot: super::snapshot::Snapshot,
+    ) -> Result<Option<super::snapshot::Imported>, StoreError> {
+        self.write(move |t| {
+            let Some(user) = UserId::new(snapshot.user_id) else { return Ok(None) };
+            if t.live_mode(user)?.is_none() {
+                return Ok(None);
+            }
+            t.reset(user, "")?;
+            t.import_account(&snapshot).map(Some)
         })
         .await
     }

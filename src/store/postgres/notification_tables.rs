@@ -92,7 +92,8 @@ impl<C: GenericClient> PgTables<'_, C> {
     /// Rows claimed by another process are skipped, not waited for.
     pub fn claim_notifications(
         &mut self,
-        now: Timestamp,
+        due_by: Timestamp,
+        real_now: Timestamp,
         scope: ClockScope,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
@@ -101,19 +102,19 @@ impl<C: GenericClient> PgTables<'_, C> {
             format!(
                 "SELECT {NOTIFICATION_COLUMNS}, (SELECT webhook_secret FROM accounts a WHERE a.user_id = n.user_id)
                  FROM notifications n
-                 WHERE state = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
+                 WHERE state = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $2)
                    AND {whose}
-                 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED"
+                 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED"
             )
         };
         // Accounts on real time skip moved clocks; one account is read by its index.
         let rows = match scope {
             ClockScope::Real => self.query(
                 &sql("NOT EXISTS (SELECT 1 FROM account_clocks c WHERE c.user_id = n.user_id)"),
-                &[&now.as_millis(), &limit],
+                &[&due_by.as_millis(), &real_now.as_millis(), &limit],
             )?,
             ClockScope::Account(user) => {
-                self.query(&sql("n.user_id = $3"), &[&now.as_millis(), &limit, &user.get()])?
+                self.query(&sql("n.user_id = $4"), &[&due_by.as_millis(), &real_now.as_millis(), &limit, &user.get()])?
             }
         };
         let claimed = rows
@@ -123,17 +124,17 @@ impl<C: GenericClient> PgTables<'_, C> {
         let ids: Vec<i64> = claimed.iter().map(|d| d.notification.id).collect();
         self.execute(
             "UPDATE notifications SET claimed_until = $1 WHERE id = ANY($2)",
-            &[&now.plus_millis(CLAIM_LEASE_MS).as_millis(), &ids],
+            &[&real_now.plus_millis(CLAIM_LEASE_MS).as_millis(), &ids],
         )?;
         Ok(claimed)
     }
 
-    /// When the account's next pending notification is due (or its claim runs out).
-    pub fn next_notification_at(&mut self, user: UserId) -> Result<Option<Timestamp>, StoreError> {
+    /// When the account's next pending notification nobody holds is due.
+    pub fn next_notification_at(&mut self, user: UserId, real_now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         let rows = self.query(
-            "SELECT min(greatest(next_attempt_at, coalesce(claimed_until, next_attempt_at))) FROM notifications
-             WHERE user_id = $1 AND state = 'pending'",
-            &[&user.get()],
+            "SELECT min(next_attempt_at) FROM notifications
+             WHERE user_id = $1 AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $2)",
+            &[&user.get(), &real_now.as_millis()],
         )?;
         Ok(rows.first().and_then(|row| row.get::<_, Option<i64>>(0)).map(Timestamp::from_millis))
     }

@@ -64,6 +64,14 @@ impl<C: GenericClient> Reads for PgTables<'_, C> {
         Ok(Page { total: total as u64, items: rows.iter().map(loaded).collect() })
     }
 
+    fn listed_any(&mut self, kind: &'static str, name: &'static str, value: &str) -> Result<bool, StoreError> {
+        let row = self.query_opt(
+            "SELECT 1 FROM resource_index WHERE kind = $1 AND name = $2 AND value = $3 LIMIT 1",
+            &[&kind, &name, &value],
+        )?;
+        Ok(row.is_some())
+    }
+
     fn clock_offset(&mut self, user: UserId) -> Result<i64, StoreError> {
         let row = self.query_opt("SELECT offset_ms FROM account_clocks WHERE user_id = $1", &[&user.get()])?;
         Ok(row.map_or(0, |row| row.get(0)))
@@ -182,12 +190,15 @@ impl<C: GenericClient> PgTables<'_, C> {
         Ok(rows.iter().map(loaded).collect())
     }
 
-    pub fn set_account_clock(&mut self, user: UserId, offset_ms: i64) -> Result<(), StoreError> {
-        self.execute(
-            "INSERT INTO account_clocks (user_id, offset_ms) VALUES ($1, $2)
-             ON CONFLICT (user_id) DO UPDATE SET offset_ms = excluded.offset_ms",
-            &[&user.get(), &offset_ms],
+    /// Under a concurrent move, the row lock makes this wait, and the `WHERE` then
+    /// sees the other's offset: nothing is written, and the command runs again.
+    pub fn set_account_clock(&mut self, user: UserId, from_ms: i64, to_ms: i64) -> Result<bool, StoreError> {
+        let moved = self.execute(
+            "INSERT INTO account_clocks (user_id, offset_ms) VALUES ($1, $3)
+             ON CONFLICT (user_id) DO UPDATE SET offset_ms = excluded.offset_ms
+             WHERE account_clocks.offset_ms = $2",
+            &[&user.get(), &from_ms, &to_ms],
         )?;
-        Ok(())
+        Ok(moved == 1)
     }
 }

@@ -328,8 +328,8 @@ impl<C: GenericClient> UnitOfWork for PgTables<'_, C> {
         self.due_resources(kind, now, scope, limit)
     }
 
-    fn set_clock_offset(&mut self, user: UserId, offset_ms: i64) -> Result<(), StoreError> {
-        self.set_account_clock(user, offset_ms)
+    fn set_clock_offset(&mut self, user: UserId, from_ms: i64, to_ms: i64) -> Result<bool, StoreError> {
+        self.set_account_clock(user, from_ms, to_ms)
     }
 
     fn notification_target(&mut self, user: UserId) -> Result<(Option<String>, bool), StoreError> {

@@ -8,6 +8,7 @@ mod notification_tables;
 mod readers;
 mod resources;
 mod schema;
+mod snapshot_tables;
 mod tables;
 mod writer;
 
@@ -110,6 +111,10 @@ impl Store for SqliteStore {
         self.readers.read(move |conn| work(&mut Tables(conn))).await
     }
 
+    async fn read_here_any(&self, work: ReadWork) -> Result<AnyValue, StoreError> {
+        self.readers.read_here(move |conn| work(&mut Tables(conn)))
+    }
+
     async fn principal(&self, token_hash: TokenHash) -> Result<Option<Principal>, StoreError> {
         self.readers.read(move |conn| Tables(conn).principal(token_hash)).await
     }
@@ -199,15 +204,16 @@ impl Store for SqliteStore {
 
     async fn claim_notifications(
         &self,
-        now: Timestamp,
+        due_by: Timestamp,
+        real_now: Timestamp,
         scope: ClockScope,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        self.writer.write(move |conn| Tables(conn).claim_notifications(now, scope, limit)).await
+        self.writer.write(move |conn| Tables(conn).claim_notifications(due_by, real_now, scope, limit)).await
     }
 
-    async fn next_notification_at(&self, user: UserId) -> Result<Option<Timestamp>, StoreError> {
-        self.readers.read(move |conn| Tables(conn).next_notification_at(user)).await
+    async fn next_notification_at(&self, user: UserId, real_now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        self.readers.read(move |conn| Tables(conn).next_notification_at(user, real_now)).await
     }
 
     async fn moved_clocks(&self) -> Result<Vec<(UserId, i64)>, StoreError> {
@@ -287,18 +293,18 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn reset_account(&self, user: UserId) -> Result<Option<super::ResetCounts>, StoreError> {
+    async fn reset_account(
+        &self,
+        user: UserId,
+        keep_kind: &'static str,
+    ) -> Result<Option<super::ResetCounts>, StoreError> {
         let reset = self
             .writer
             .write(move |conn| {
                 if Tables(conn).live_mode(user)?.is_none() {
                     return Ok(None);
                 }
-                let mut counts = super::ResetCounts::default();
-                for (label, sql) in super::RESET_STATEMENTS {
-                    counts.add(label, conn.prepare_cached(sql)?.execute([user.get()])? as u64);
-                }
-                Ok(Some(counts))
+                Ok(Some(reset(conn, user, keep_kind)?))
             })
             .await?;
         let Some(mut counts) = reset else { return Ok(None) };
@@ -307,6 +313,31 @@ impl Store for SqliteStore {
             .run(move |conn| Ok(conn.prepare_cached(super::RESET_REQUEST_LOG)?.execute([user.get()])? as u64))
             .await?;
         Ok(Some(counts))
+    }
+
+    async fn export_account(&self, user: UserId) -> Result<Option<super::snapshot::Snapshot>, StoreError> {
+        self.writer
+            .write(move |conn| match Tables(conn).live_mode(user)? {
+                None => Ok(None),
+                Some(_) => snapshot_tables::export(conn, user).map(Some),
+            })
+            .await
+    }
+
+    async fn import_account(
+        &self,
+        snapshot: super::snapshot::Snapshot,
+    ) -> Result<Option<super::snapshot::Imported>, StoreError> {
+        self.writer
+            .write(move |conn| {
+                let Some(user) = UserId::new(snapshot.user_id) else { return Ok(None) };
+                if Tables(conn).live_mode(user)?.is_none() {
+                    return Ok(None);
+                }
+                reset(conn, user, "")?;
+                snapshot_tables::import(conn, &snapshot).map(Some)
+            })
+            .await
     }
 
     async fn webhook_settings(&self, user: UserId) -> Result<Option<(Option<String>, bool)>, StoreError> {
@@ -337,4 +368,19 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.writer.close().await;
     }
+}
+
+/// Run [`super::RESET_STATEMENTS`] for `user`, keeping resources of `keep_kind`.
+fn reset(conn: &Connection, user: UserId, keep_kind: &str) -> Result<super::ResetCounts, StoreError> {
+    let mut counts = super::ResetCounts::default();
+    for (label, sql, binds) in super::RESET_STATEMENTS {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let removed = match binds {
+            super::ResetBinds::UserAndKeptKind => stmt.execute(rusqlite::params![user.get(), keep_kind])?,
+            super::ResetBinds::User => stmt.execute([user.get()])?,
+            super::ResetBinds::Nothing => stmt.execute([])?,
+        };
+        counts.add(label, removed as u64);
+    }
+    Ok(counts)
 }

@@ -97,28 +97,29 @@ impl Tables<'_> {
 
     pub fn claim_notifications(
         &self,
-        now: Timestamp,
+        due_by: Timestamp,
+        real_now: Timestamp,
         scope: ClockScope,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
         // Accounts on real time skip moved clocks; one account is read by its index.
         let whose = match scope {
             ClockScope::Real => "NOT EXISTS (SELECT 1 FROM account_clocks c WHERE c.user_id = n.user_id)",
-            ClockScope::Account(_) => "n.user_id = ?3",
+            ClockScope::Account(_) => "n.user_id = ?4",
         };
         let mut stmt = self.0.prepare_cached(&format!(
             "SELECT {NOTIFICATION_COLUMNS}, (SELECT webhook_secret FROM accounts a WHERE a.user_id = n.user_id)
              FROM notifications n
-             WHERE state = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
+             WHERE state = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?2)
                AND {whose}
-             ORDER BY next_attempt_at, id LIMIT ?2"
+             ORDER BY next_attempt_at, id LIMIT ?3"
         ))?;
         let delivery = |row: &Row<'_>| Ok(Delivery { notification: notification_from_row(row)?, secret: row.get(14)? });
-        let (now, limit) = (now.as_millis(), limit as i64);
+        let (due_by, now, limit) = (due_by.as_millis(), real_now.as_millis(), limit as i64);
         let claimed: Vec<Delivery> = match scope {
-            ClockScope::Real => stmt.query_map(params![now, limit], delivery)?.collect::<Result<_, _>>()?,
+            ClockScope::Real => stmt.query_map(params![due_by, now, limit], delivery)?.collect::<Result<_, _>>()?,
             ClockScope::Account(user) => {
-                stmt.query_map(params![now, limit, user.get()], delivery)?.collect::<Result<_, _>>()?
+                stmt.query_map(params![due_by, now, limit, user.get()], delivery)?.collect::<Result<_, _>>()?
             }
         };
         let mut lease = self.0.prepare_cached("UPDATE notifications SET claimed_until = ?1 WHERE id = ?2")?;
@@ -128,15 +129,15 @@ impl Tables<'_> {
         Ok(claimed)
     }
 
-    /// When the account's next pending notification is due (or its claim runs out).
-    pub fn next_notification_at(&self, user: UserId) -> Result<Option<Timestamp>, StoreError> {
+    /// When the account's next pending notification nobody holds is due.
+    pub fn next_notification_at(&self, user: UserId, real_now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         let at: Option<i64> = self
             .0
             .prepare_cached(
-                "SELECT min(max(next_attempt_at, coalesce(claimed_until, next_attempt_at))) FROM notifications
-                 WHERE user_id = ?1 AND state = 'pending'",
+                "SELECT min(next_attempt_at) FROM notifications
+                 WHERE user_id = ?1 AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= ?2)",
             )?
-            .query_row([user.get()], |row| row.get(0))?;
+            .query_row(params![user.get(), real_now.as_millis()], |row| row.get(0))?;
         Ok(at.map(Timestamp::from_millis))
     }
 

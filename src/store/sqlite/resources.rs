@@ -61,6 +61,13 @@ impl Reads for Tables<'_> {
         Ok(Page { total: total as u64, items: rows.collect::<Result<_, _>>()? })
     }
 
+    fn listed_any(&mut self, kind: &'static str, name: &'static str, value: &str) -> Result<bool, StoreError> {
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT 1 FROM resource_index WHERE kind = ?1 AND name = ?2 AND value = ?3 LIMIT 1")?;
+        Ok(stmt.exists(params![kind, name, value])?)
+    }
+
     fn clock_offset(&mut self, user: UserId) -> Result<i64, StoreError> {
         let mut stmt = self.0.prepare_cached("SELECT offset_ms FROM account_clocks WHERE user_id = ?1")?;
         Ok(stmt.query_row([user.get()], |row| row.get(0)).optional()?.unwrap_or(0))
@@ -198,13 +205,15 @@ impl Tables<'_> {
         Ok(rows)
     }
 
-    pub fn set_account_clock(&self, user: UserId, offset_ms: i64) -> Result<(), StoreError> {
-        self.0
+    pub fn set_account_clock(&self, user: UserId, from_ms: i64, to_ms: i64) -> Result<bool, StoreError> {
+        let moved = self
+            .0
             .prepare_cached(
-                "INSERT INTO account_clocks (user_id, offset_ms) VALUES (?1, ?2)
-                 ON CONFLICT (user_id) DO UPDATE SET offset_ms = excluded.offset_ms",
+                "INSERT INTO account_clocks (user_id, offset_ms) VALUES (?1, ?3)
+                 ON CONFLICT (user_id) DO UPDATE SET offset_ms = excluded.offset_ms
+                 WHERE account_clocks.offset_ms = ?2",
             )?
-            .execute(params![user.get(), offset_ms])?;
-        Ok(())
+            .execute(params![user.get(), from_ms, to_ms])?;
+        Ok(moved == 1)
     }
 }
