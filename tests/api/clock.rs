@@ -40,10 +40,7 @@ async fn advanced(app: &TestApp, account: &Account, by: &str) -> Value {
 }
 
 async fn clock(app: &TestApp, account: &Account) -> Value {
-    let response = app.client.get(format!("{}/caja/v1/clock", app.base)).bearer_auth(&account.token).send().await;
-    let response = response.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
+    app.ok_json(account, "/caja/v1/clock").await
 }
 
 fn millis(rfc3339: &str) -> i64 {
@@ -132,16 +129,7 @@ async fn a_webhooks_whole_retry_schedule_plays_out_in_one_move() {
     let moved = advanced(&app, &account, "P1D").await;
     // Two notifications (the action's creation and its cancel), eight attempts each.
     assert_eq!(moved["played_out"]["deliveries"], 16, "{moved}");
-    let list: Value = app
-        .client
-        .get(format!("{}/v1/notifications?resource_id={action}", app.base))
-        .bearer_auth(&account.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = app.ok_json(&account, &format!("/v1/notifications?resource_id={action}")).await;
     let notifications = list["results"].as_array().unwrap();
     assert_eq!(notifications.len(), 2, "{list}");
     for n in notifications {
@@ -159,16 +147,7 @@ async fn a_webhooks_whole_retry_schedule_plays_out_in_one_move() {
 
     // The other account kept real time: its notification has not been tried yet.
     assert_eq!(clock(&app, &bystander).await["offset_ms"], 0);
-    let theirs: Value = app
-        .client
-        .get(format!("{}/v1/notifications?resource_id={untouched}", app.base))
-        .bearer_auth(&bystander.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let theirs = app.ok_json(&bystander, &format!("/v1/notifications?resource_id={untouched}")).await;
     assert_eq!(
         (theirs["results"][0]["status"].as_str(), theirs["results"][0]["attempts"].as_array().map(Vec::len)),
         (Some("pending"), Some(0))
@@ -290,16 +269,7 @@ async fn a_resend_after_a_move_is_due_at_the_accounts_time() {
     app.listen(&account, &receiver.url).await;
     let action = app.new_action(&account, "NEWLAND_N950__N950NCB000000073").await;
     advanced(&app, &account, "P1D").await;
-    let list: Value = app
-        .client
-        .get(format!("{}/v1/notifications?resource_id={action}", app.base))
-        .bearer_auth(&account.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = app.ok_json(&account, &format!("/v1/notifications?resource_id={action}")).await;
     let n = &list["results"][0];
     assert_eq!(n["status"], "failed", "{n}");
     let last = n["attempts"].as_array().unwrap().iter().map(|a| millis(a["date"].as_str().unwrap())).max().unwrap();

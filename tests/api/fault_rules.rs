@@ -27,9 +27,7 @@ async fn new_rule(app: &TestApp, account: &Account, body: Value) -> Value {
 }
 
 async fn rules(app: &TestApp, account: &Account) -> Vec<Value> {
-    let response = app.client.get(format!("{}/caja/v1/faults", app.base)).bearer_auth(&account.token).send().await;
-    let list: Value = response.unwrap().json().await.unwrap();
-    list["results"].as_array().unwrap().clone()
+    app.ok_json(account, "/caja/v1/faults").await["results"].as_array().unwrap().clone()
 }
 
 async fn create_order(base: &str, app: &TestApp, account: &Account) -> StatusCode {
@@ -76,16 +74,7 @@ async fn the_next_two_order_creates_answer_500_and_the_third_runs() {
     assert_eq!(create_order(&app.base, &app, &account).await, StatusCode::CONFLICT);
 
     // Each request the rule took is marked in the journal.
-    let journal: Value = app
-        .client
-        .get(format!("{}/caja/v1/requests?path=/v1/orders&method=POST&wait_ms=5000", app.base))
-        .bearer_auth(&account.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let journal = app.ok_json(&account, "/caja/v1/requests?path=/v1/orders&method=POST&wait_ms=5000").await;
     let mut marks: Vec<String> = journal["results"]
         .as_array()
         .unwrap()
@@ -110,16 +99,7 @@ async fn a_lost_answer_rule_proves_a_retry_is_replayed() {
     let retried = app.create_action(&account, "pay-once", &body).await;
     assert_eq!(retried.status(), StatusCode::CREATED);
     assert_eq!(retried.headers()["x-idempotency-replayed"], "true");
-    let listed: Value = app
-        .client
-        .get(format!("{}/terminals/v1/list", app.base))
-        .bearer_auth(&account.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = app.ok_json(&account, "/terminals/v1/list").await;
     assert!(listed.to_string().contains("NEWLAND_N950__N950NCB000000081"), "{listed}");
     assert_eq!(app.count("resources WHERE kind = 'terminal_action'"), 1, "acted once");
 }

@@ -131,6 +131,14 @@ impl TestApp {
         Account { user_id: issued.user_id, token: issued.access_token }
     }
 
+    /// `GET path` with the account's token: asserts a 200 and returns the JSON body.
+    pub async fn ok_json(&self, account: &Account, path: &str) -> Value {
+        let response =
+            self.client.get(format!("{}{path}", self.base)).bearer_auth(&account.token).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        response.json().await.unwrap()
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

@@ -12,12 +12,6 @@ async fn reset(app: &TestApp, account: &Account) -> reqwest::Response {
     app.client.post(format!("{}/caja/v1/reset", app.base)).bearer_auth(&account.token).send().await.unwrap()
 }
 
-async fn get(app: &TestApp, account: &Account, path: &str) -> Value {
-    let response = app.client.get(format!("{}{path}", app.base)).bearer_auth(&account.token).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    response.json().await.unwrap()
-}
-
 /// Make one of each: an action (and its terminal), an order, a customer, a fault
 /// rule, notifications and audit records, a moved clock, journal entries.
 async fn busy(app: &TestApp, account: &Account, receiver: &str, terminal: &str) {
@@ -47,12 +41,12 @@ async fn a_reset_empties_the_account_and_nothing_else() {
     busy(&app, &account, &receiver.url, "NEWLAND_N950__N950NCB000000091").await;
     busy(&app, &other, &receiver.url, "NEWLAND_N950__N950NCB000000092").await;
     // The journal has the account's requests.
-    let journal = get(&app, &account, "/caja/v1/requests?path=/v1/customers&wait_ms=5000").await;
+    let journal = app.ok_json(&account, "/caja/v1/requests?path=/v1/customers&wait_ms=5000").await;
     assert_eq!(journal["results"].as_array().map(Vec::len), Some(1));
 
     // A request just before the reset: its journal entry is still on its way (the
     // log is written in the background), and the reset waits for it.
-    get(&app, &account, "/v1/customers/search?email=last@example.com").await;
+    app.ok_json(&account, "/v1/customers/search?email=last@example.com").await;
     let response = reset(&app, &account).await;
     assert_eq!(response.status(), StatusCode::OK);
     let removed: Value = response.json().await.unwrap();
@@ -61,28 +55,28 @@ async fn a_reset_empties_the_account_and_nothing_else() {
     }
 
     // Everything of the account is gone...
-    assert_eq!(get(&app, &account, "/v1/notifications").await["results"], json!([]));
-    assert_eq!(get(&app, &account, "/v1/audit-events").await["results"], json!([]));
-    assert_eq!(get(&app, &account, "/caja/v1/faults").await["results"], json!([]));
-    assert_eq!(get(&app, &account, "/caja/v1/clock").await["offset_ms"], 0);
-    let customers = get(&app, &account, "/v1/customers/search?email=reset@example.com").await;
+    assert_eq!(app.ok_json(&account, "/v1/notifications").await["results"], json!([]));
+    assert_eq!(app.ok_json(&account, "/v1/audit-events").await["results"], json!([]));
+    assert_eq!(app.ok_json(&account, "/caja/v1/faults").await["results"], json!([]));
+    assert_eq!(app.ok_json(&account, "/caja/v1/clock").await["offset_ms"], 0);
+    let customers = app.ok_json(&account, "/v1/customers/search?email=reset@example.com").await;
     assert_eq!(customers["paging"]["total"], 0, "{customers}");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     for path in ["/v1/customers/search?email=last", "/v1/orders", "/terminals"] {
-        let journal = get(&app, &account, &format!("/caja/v1/requests?path={path}")).await;
+        let journal = app.ok_json(&account, &format!("/caja/v1/requests?path={path}")).await;
         assert_eq!(journal["results"], json!([]), "{path}: nothing from before the reset turns up later");
     }
     // The account's terminals stay (they are its set-up, like a seed's).
-    let terminals = get(&app, &account, "/terminals/v1/list").await;
+    let terminals = app.ok_json(&account, "/terminals/v1/list").await;
     assert!(terminals.to_string().contains("NEWLAND_N950__N950NCB000000091"), "{terminals}");
     // ...so the same e-mail and terminal are free again, and the same key runs anew.
     let again = app.orders(Method::POST, "/v1/orders", &account, Some(point_body(VIRTUAL_TERMINAL))).await;
     assert_eq!(again.status(), StatusCode::CREATED, "the terminal's open order is gone");
 
     // The other account kept everything.
-    assert_ne!(get(&app, &other, "/v1/notifications").await["results"], json!([]));
-    assert_eq!(get(&app, &other, "/caja/v1/clock").await["offset_ms"], 60_000);
-    let theirs = get(&app, &other, "/v1/customers/search?email=reset@example.com").await;
+    assert_ne!(app.ok_json(&other, "/v1/notifications").await["results"], json!([]));
+    assert_eq!(app.ok_json(&other, "/caja/v1/clock").await["offset_ms"], 60_000);
+    let theirs = app.ok_json(&other, "/v1/customers/search?email=reset@example.com").await;
     assert_eq!(theirs["paging"]["total"], 1);
 
     // Again: the new order and its terminal go; once more, nothing is left to remove.

@@ -78,16 +78,7 @@ async fn an_imported_snapshot_is_the_state_that_was_exported() {
         .await
         .unwrap();
     assert_eq!(replay.headers()["x-idempotency-replayed"], "true");
-    let clock: Value = app
-        .client
-        .get(format!("{}/caja/v1/clock", app.base))
-        .bearer_auth(&account.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let clock = app.ok_json(&account, "/caja/v1/clock").await;
     assert_eq!(clock["offset_ms"], 600_000);
     let records = app.store().audit_chain_records(Some(user)).await.unwrap();
     let verified = caja::domain::audit::verify(&records);

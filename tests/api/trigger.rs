@@ -37,16 +37,7 @@ async fn every_event_happens_and_its_signed_notification_arrives() {
         assert!(delivery.signed_with(&secret), "{event}: signed with the account's secret");
     }
     // The trigger's requests are in the journal, marked as the trigger's.
-    let journal: Value = app
-        .client
-        .get(format!("{}/caja/v1/requests?path=/v1/orders&method=POST", app.base))
-        .bearer_auth(&account.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let journal = app.ok_json(&account, "/caja/v1/requests?path=/v1/orders&method=POST").await;
     let sources: Vec<&str> =
         journal["results"].as_array().unwrap().iter().filter_map(|r| r["source"].as_str()).collect();
     assert!(!sources.is_empty() && sources.iter().all(|s| *s == "trigger"), "{journal}");
@@ -76,4 +67,7 @@ async fn an_unknown_event_is_400_and_a_live_account_has_none() {
     assert!(busy["message"].as_str().unwrap().contains("answered 409"), "{busy}");
     let live = app.account(true).await;
     assert_error(trigger(&app, &live, "payment.approved").await, 403, "forbidden").await;
+    let anonymous =
+        app.client.post(format!("{}/caja/v1/trigger", app.base)).json(&json!({ "event": "order.processed" }));
+    assert_error(anonymous.send().await.unwrap(), 401, "unauthorized").await;
 }
