@@ -14,7 +14,7 @@ use crate::domain::UserId;
 use crate::domain::{SiteId, Timestamp};
 use crate::http::HttpConfig;
 use crate::provision::{self, AccountSpec, Issued};
-use crate::server::{self, Server, ServerConfig};
+use crate::server::{self, Server, ServerConfig, StartError};
 use crate::store;
 
 const DATABASE_DEFAULT: &str = "sqlite://caja.db";
@@ -174,8 +174,10 @@ impl WorkerArgs {
 
 #[derive(Debug, Subcommand)]
 enum SeedCommand {
-    /// Apply a seed file (JSON; see README "Seeds"): makes what is missing, leaves
-    /// what is there, refuses a contradiction. Prints what it did as JSON.
+    /// Apply a seed file (YAML or JSON; see README "Testing with caja: seeds"): makes
+    /// what is missing (accounts, then resources through a server of its own on a
+    /// free loopback port), leaves what is there, refuses a contradiction. Prints
+    /// what it did as JSON.
     Apply {
         file: std::path::PathBuf,
         #[command(flatten)]
@@ -439,9 +441,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(SeedCommand::Apply { file, database }) => {
-            let seed = read_seed(&file)?;
+            let seed = std::sync::Arc::new(read_seed(&file)?);
             let store = store::open(&database.database).await?;
-            let applied = crate::seed::apply(store.as_ref(), &seed, now()).await;
+            let applied = apply_seed(store.clone(), seed).await;
             store.close().await;
             say(serde_json::to_string(&applied?)?);
             Ok(())
@@ -577,19 +579,49 @@ fn print_issued(issued: &Issued) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let url = &args.database.database;
-    let seed = args.seed.as_deref().map(read_seed).transpose()?;
+    let seed = args.seed.as_deref().map(read_seed).transpose()?.map(std::sync::Arc::new);
     let store = store::open(url).await?;
-    if let Some(seed) = &seed {
-        let applied = crate::seed::apply(store.as_ref(), seed, now()).await?;
-        say(format!("seed applied: {}", serde_json::to_string(&applied)?));
-    }
+    let accounts = match &seed {
+        Some(seed) => Some(crate::seed::apply(store.as_ref(), seed, now()).await?),
+        None => None,
+    };
     let first_account = if store.has_accounts().await? {
         None
     } else {
         Some(provision::create_account(store.as_ref(), AccountSpec::test(SiteId::Mlb), now()).await?)
     };
+    let config = server_config(&args)?;
+    let (server, resources) =
+        Server::start_seeded(store.clone(), &args.listen, config, seed).await.map_err(|err| match err {
+            StartError::Listen(err) => anyhow::Error::new(err).context(format!("cannot listen on {}", args.listen)),
+            StartError::Seed(err) => anyhow::Error::new(err).context("the seed's resources"),
+        })?;
+    if let Some(accounts) = accounts {
+        say(format!("seed applied: {}", serde_json::to_string(&accounts.and(resources))?));
+    }
+    let addr = server.addr();
+    say(format!("caja listening on http://{addr} (store: {url})"));
+    let host = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
+    match first_account {
+        Some(account) => {
+            let hasher = store.token_hasher();
+            let ticket = crate::http::console::session::ticket(hasher, &hasher.hash(&account.access_token), now());
+            print_welcome(&account, &host);
+            say(format!(
+                "Watch your requests, resources and webhooks in the console (this link signs the account in; it works for 7 days):\n\n    http://{host}/console/sign-in?ticket={ticket}\n"
+            ));
+        }
+        None => say(format!("console: http://{host}/console (sign in with an access token)")),
+    }
+    server.run_until(server::shutdown_signal()).await?;
+    say("caja stopped".to_owned());
+    Ok(())
+}
+
+/// A server's settings from `serve`'s arguments.
+fn server_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     let (delay, webhook_retry) = args.worker.parse()?;
-    let config = ServerConfig {
+    Ok(ServerConfig {
         http: HttpConfig {
             rate_limit_per_second: args.rate_limit,
             auth_failures_per_second: args.auth_failures_per_second,
@@ -608,27 +640,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         payout_processing_delay: delay,
         worker_tick: Duration::from_millis(server::WORKER_TICK_MS_DEFAULT),
         webhook_retry,
+    })
+}
+
+/// `caja seed apply`: the accounts, then the resources through a server of caja's
+/// own (on a free loopback port, with `serve`'s settings from the environment or
+/// their defaults), stopped once they are applied.
+async fn apply_seed(
+    store: std::sync::Arc<dyn store::Store>,
+    seed: std::sync::Arc<crate::seed::Seed>,
+) -> anyhow::Result<crate::seed::Applied> {
+    let accounts = crate::seed::apply(store.as_ref(), &seed, now()).await?;
+    let Command::Serve(defaults) = Cli::parse_from(["caja", "serve"]).command else {
+        anyhow::bail!("serve's settings could not be read");
     };
-    let server = Server::start(store.clone(), &args.listen, config)
+    let (server, resources) = Server::start_seeded(store, "127.0.0.1:0", server_config(&defaults)?, Some(seed))
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = server.addr();
-    say(format!("caja listening on http://{addr} (store: {url})"));
-    let host = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
-    match first_account {
-        Some(account) => {
-            let hasher = store.token_hasher();
-            let ticket = crate::http::console::session::ticket(hasher, &hasher.hash(&account.access_token), now());
-            print_welcome(&account, &host);
-            say(format!(
-                "Watch your requests, resources and webhooks in the console (this link signs the account in; it works for 7 days):\n\n    http://{host}/console/sign-in?ticket={ticket}\n"
-            ));
-        }
-        None => say(format!("console: http://{host}/console (sign in with an access token)")),
-    }
-    server.run_until(server::shutdown_signal()).await?;
-    say("caja stopped".to_owned());
-    Ok(())
+        .map_err(|err| match err {
+        StartError::Listen(err) => anyhow::Error::new(err),
+        StartError::Seed(err) => anyhow::Error::new(err).context("the seed's resources"),
+    })?;
+    server.stop().await?;
+    Ok(accounts.and(resources))
 }
 
 /// The user id of a test account, or why not.

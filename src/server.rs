@@ -16,6 +16,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 use crate::domain::notification::RetryPolicy;
 use crate::domain::Timestamp;
 use crate::http::{self, AppState, HttpConfig};
+use crate::seed::{Applied, Seed, SeedError};
 use crate::store::Store;
 use crate::webhooks::Deliverer;
 use crate::worker::Worker;
@@ -50,9 +51,34 @@ pub struct Server {
     store: Arc<dyn Store>,
 }
 
+/// Why a server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+}
+
 impl Server {
     /// Bind `listen` (port 0 picks a free port) and start serving.
     pub async fn start(store: Arc<dyn Store>, listen: &str, config: ServerConfig) -> std::io::Result<Server> {
+        match Server::start_seeded(store, listen, config, None).await {
+            Ok((server, _)) => Ok(server),
+            Err(StartError::Listen(err)) => Err(err),
+            Err(StartError::Seed(err)) => Err(std::io::Error::other(err)),
+        }
+    }
+
+    /// [`Server::start`], with a seed's resource steps applied through the router
+    /// before the first connection is accepted (its accounts must exist: see
+    /// [`crate::seed::apply`]). A step that fails stops the start.
+    pub async fn start_seeded(
+        store: Arc<dyn Store>,
+        listen: &str,
+        config: ServerConfig,
+        seed: Option<Arc<Seed>>,
+    ) -> Result<(Server, Applied), StartError> {
         let listener = TcpListener::bind(listen).await?;
         http::metrics::install();
         let addr = listener.local_addr()?;
@@ -63,15 +89,21 @@ impl Server {
         let state = AppState::new(store.clone(), &config.http)
             .with_payout_processing_delay(delay_ms)
             .with_request_log(log)
-            .with_worker(worker.clone());
+            .with_worker(worker.clone())
+            .with_seed(seed.clone());
         let request_log = log_queue
             .map(|queue| tokio::spawn(http::request_log::run_writer(store.clone(), queue, config.http.request_log)));
-        let housekeeping = tokio::spawn(housekeep(state.clone(), config.http.idempotency_retention_ms));
-        let worker = tokio::spawn(work(worker, config.worker_tick));
         // Paths are taken with a trailing slash too, as the real API takes them (the
         // Python SDK saves a card at `/v1/customers/{id}/cards/`): the slash is
         // trimmed before routing.
-        let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(state, config.http.request_timeout));
+        let app =
+            NormalizePathLayer::trim_trailing_slash().layer(http::router(state.clone(), config.http.request_timeout));
+        let mut applied = Applied::default();
+        if let (Some(seed), Some(api)) = (seed, state.api()) {
+            applied = crate::seed::apply_resources(store.as_ref(), api, &seed, None).await?;
+        }
+        let housekeeping = tokio::spawn(housekeep(state, config.http.idempotency_retention_ms));
+        let worker = tokio::spawn(work(worker, config.worker_tick));
         let (shutdown, signal) = oneshot::channel::<()>();
         let limits = config.http.client_limits;
         let serving = tokio::spawn(async move {
@@ -82,7 +114,7 @@ impl Server {
             })
             .await
         });
-        Ok(Server { addr, shutdown, serving, housekeeping, worker, request_log, store })
+        Ok((Server { addr, shutdown, serving, housekeeping, worker, request_log, store }, applied))
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -22,6 +22,7 @@ pub mod payment;
 pub mod payment_draft;
 pub mod payout;
 pub mod resource;
+pub mod seed_step;
 pub mod signature;
 pub mod terminal;
 pub mod terminal_action;

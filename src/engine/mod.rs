@@ -23,6 +23,7 @@ pub mod payments;
 pub mod payouts;
 pub mod point;
 pub mod resource;
+pub mod seeds;
 mod unit_of_work;
 
 pub use apply::apply;

@@ -72,6 +72,9 @@ pub struct AppState {
     payout_processing_delay_ms: i64,
     /// The worker, for a moved clock's play-out (see [`crate::worker`]).
     worker: crate::worker::Worker,
+    /// The seed the server started with: a reset applies its account's resources
+    /// again (see [`reset`]).
+    seed: Option<Arc<crate::seed::Seed>>,
 }
 
 /// What the HTTP layer is configured with.
@@ -103,8 +106,14 @@ impl AppState {
                 crate::webhooks::Deliverer::new(store.clone(), crate::domain::notification::RetryPolicy::DEFAULT),
                 0,
             ),
+            seed: None,
             store,
         }
+    }
+
+    /// The seed the server was started with.
+    pub fn with_seed(self, seed: Option<Arc<crate::seed::Seed>>) -> Self {
+        AppState { seed, ..self }
     }
 
     /// Play moved clocks out with `worker` (the server's, with its delays and
@@ -174,7 +183,7 @@ impl AppState {
     }
 
     /// The router, while the server runs.
-    fn api(&self) -> Option<Router> {
+    pub(crate) fn api(&self) -> Option<Router> {
         self.api.get().and_then(std::sync::Weak::upgrade).map(|router| Router::clone(&router))
     }
 

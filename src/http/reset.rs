@@ -3,7 +3,9 @@
 //! (fault rules included), idempotency records, notifications, audit records, moved
 //! clock and journal go; the account, its tokens, signing keys, notification URL and
 //! webhook secret stay. Running it twice leaves the same empty account: no key is
-//! needed. A live account gets 403.
+//! needed. A live account gets 403. When the server was started with a seed
+//! (`serve --seed`), the seed's resources for the account are then made again, so
+//! the account is back at the seed's state (`seeded` counts them).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -33,6 +35,8 @@ pub struct ResetView {
     pub audit_events: u64,
     /// Journal entries (the reset's own entry is written after it).
     pub requests: u64,
+    /// Resources of the server's seed made again after the reset (0 without one).
+    pub seeded: u64,
 }
 
 impl From<ResetCounts> for ResetView {
@@ -43,6 +47,7 @@ impl From<ResetCounts> for ResetView {
             notifications: c.notifications,
             audit_events: c.audit_events,
             requests: c.requests,
+            seeded: 0,
         }
     }
 }
@@ -51,7 +56,8 @@ impl From<ResetCounts> for ResetView {
 #[utoipa::path(
     post, path = "/caja/v1/reset", tag = "Testing with caja",
     responses(
-        (status = 200, description = "Emptied; what was removed", body = ResetView),
+        (status = 200, description = "Emptied (and the server's seed applied again); what was removed", body = ResetView),
+        (status = 400, description = "bad_request: emptied, but a step of the server's seed was refused (named with its answer)", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 403, description = "forbidden: a live account is never reset", body = ErrorBody),
     ),
@@ -75,5 +81,15 @@ pub async fn reset(
         .await
         .map_err(|e| read_failed(FAMILY, e))?;
     let counts = counts.ok_or_else(|| ApiError::refused(FAMILY, Failure::NotFound))?;
-    Ok(json(StatusCode::OK, &ResetView::from(counts)))
+    let mut view = ResetView::from(counts);
+    if let (Some(seed), Some(api)) = (state.seed.as_ref(), state.api()) {
+        let applied = crate::seed::apply_resources(state.store.as_ref(), api, seed, Some(principal.user_id))
+            .await
+            .map_err(|err| {
+                let why = format!("the account was reset, but its seed's resources were not made again: {err}");
+                ApiError::refused(FAMILY, Failure::InvalidBody(why))
+            })?;
+        view.seeded = applied.resources_created as u64;
+    }
+    Ok(json(StatusCode::OK, &view))
 }

@@ -10,7 +10,8 @@ use caja::domain::notification::RetryPolicy;
 use caja::domain::{ResourceType, SiteId, Timestamp, UserId};
 use caja::http::HttpConfig;
 use caja::provision::{self, AccountSpec};
-use caja::server::{Server, ServerConfig};
+use caja::seed::{Applied, Seed, SeedError};
+use caja::server::{Server, ServerConfig, StartError};
 use caja::store::{self, Store};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -76,9 +77,33 @@ impl TestApp {
         TestApp::spawn_on(TestDb::new(), options).await
     }
 
+    /// A server whose store was seeded with `seed` (its accounts, then its resources
+    /// through the server's router before it serves); and what the seed did.
+    pub async fn spawn_seeded(seed: &Seed) -> (TestApp, Applied) {
+        let (db, options) = (TestDb::new(), Options::default());
+        let (server, store, applied) = start_seeded(&db.url, options, Some(seed)).await.expect("the seed applies");
+        (TestApp::serving(server, store, db, options), applied)
+    }
+
+    /// Stop, and start again with `seed` applied (or why it was refused).
+    pub async fn restart_seeded(&mut self, seed: &Seed) -> Result<Applied, SeedError> {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("clean stop");
+        }
+        let (server, store, applied) = start_seeded(&self.db.url, self.options, Some(seed)).await?;
+        self.base = format!("http://{}", server.addr());
+        self.server = Some(server);
+        self.store = store;
+        Ok(applied)
+    }
+
     /// A server on a store made beforehand (say, by an earlier release).
     pub async fn spawn_on(db: TestDb, options: Options) -> TestApp {
         let (server, store) = start(&db.url, options).await;
+        TestApp::serving(server, store, db, options)
+    }
+
+    fn serving(server: Server, store: Arc<dyn Store>, db: TestDb, options: Options) -> TestApp {
         TestApp {
             base: format!("http://{}", server.addr()),
             client: Client::new(),
@@ -212,7 +237,28 @@ impl TestApp {
 }
 
 pub async fn start(url: &str, options: Options) -> (Server, Arc<dyn Store>) {
+    let (server, store, _) = start_seeded(url, options, None).await.expect("server starts");
+    (server, store)
+}
+
+/// [`start`], with a seed applied: its accounts, then its resources as the server
+/// starts. A refused seed leaves the store closed.
+pub async fn start_seeded(
+    url: &str,
+    options: Options,
+    seed: Option<&Seed>,
+) -> Result<(Server, Arc<dyn Store>, Applied), SeedError> {
     let store = store::open(url).await.expect("open store");
+    let mut accounts = Applied::default();
+    if let Some(seed) = seed {
+        match caja::seed::apply(store.as_ref(), seed, now()).await {
+            Ok(applied) => accounts = applied,
+            Err(err) => {
+                store.close().await;
+                return Err(err);
+            }
+        }
+    }
     let config = ServerConfig {
         http: HttpConfig {
             rate_limit_per_second: NonZeroU32::new(options.rate_limit_per_second).expect("non-zero"),
@@ -230,8 +276,14 @@ pub async fn start(url: &str, options: Options) -> (Server, Arc<dyn Store>) {
             ..RetryPolicy::DEFAULT
         },
     };
-    let server = Server::start(store.clone(), "127.0.0.1:0", config).await.expect("server starts");
-    (server, store)
+    match Server::start_seeded(store.clone(), "127.0.0.1:0", config, seed.map(|s| Arc::new(s.clone()))).await {
+        Ok((server, resources)) => Ok((server, store, accounts.and(resources))),
+        Err(StartError::Seed(err)) => {
+            store.close().await;
+            Err(err)
+        }
+        Err(StartError::Listen(err)) => panic!("server starts: {err}"),
+    }
 }
 
 /// The store under test: SQLite in a temporary directory, or, when
