@@ -34,7 +34,8 @@
 //! **Resources** are the API's own documented requests, sent through caja's router on
 //! the account's behalf (journal source `seed`): authenticated, validated, idempotent,
 //! audited and notified exactly as a client's, so a seeded resource is one the API
-//! made, in a state its own moves reached (`…/events` for test moves). A reference
+//! made, in a state its own moves reached (`…/events` for test moves). Being set-up,
+//! they are neither rate limited nor faulted by the account's fault rules. A reference
 //! `{{name.field.0.sub}}` in the path or in a body string takes a value from an
 //! earlier step's answer; a string that is only a reference takes the value with its
 //! JSON type. Each step, once answered 2xx, is kept (`domain::seed_step`) with its
@@ -554,7 +555,7 @@ async fn send(
     fingerprint: &str,
     answers: &HashMap<String, Value>,
 ) -> Result<(u16, String, Timestamp), SeedError> {
-    use crate::http::request_log::{dispatch, OnBehalf};
+    use crate::http::request_log::{dispatch, OnBehalf, SEED_SOURCE};
     let who = principal.user_id.get();
     let failed = |why: String| SeedError::Step(format!("account {who}, resource {name}: {why}"));
     let path = match fill_text(&step.path, answers).map_err(failed)? {
@@ -565,7 +566,7 @@ async fn send(
     let method = axum::http::Method::from_bytes(step.method.as_bytes()).map_err(|e| failed(e.to_string()))?;
     // One key per step (its name and definition): at most 64 characters.
     let key = format!("seed-{}", &hex::encode(Sha256::digest(format!("{name}\n{fingerprint}")))[..40]);
-    let on_behalf = OnBehalf { principal: principal.clone(), source: "seed" };
+    let on_behalf = OnBehalf { principal: principal.clone(), source: SEED_SOURCE };
     let (status, text) = dispatch(api.clone(), on_behalf, method.clone(), &path, body, &key).await.map_err(failed)?;
     if !status.is_success() {
         let answer: String = text.chars().take(500).collect();

@@ -82,6 +82,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         return shut_out(secs);
     }
     let on_behalf = request.extensions().get::<OnBehalf>().map(|o| o.principal.clone());
+    let set_up = request.extensions().get::<OnBehalf>().is_some_and(OnBehalf::is_set_up);
     let principal = match on_behalf {
         Some(principal) => Ok(principal),
         None => principal(&state, family, request.headers()).await,
@@ -97,7 +98,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         }
     };
     let standing = state.limiter.check(&principal.token_hash);
-    if let Some(retry_after_secs) = standing.retry_after_secs {
+    if let Some(retry_after_secs) = standing.retry_after_secs.filter(|_| !set_up) {
         let mut response = ApiError::new(family, ErrorKind::RateLimited { retry_after_secs }).into_response();
         standing.stamp(response.headers_mut());
         return response;
@@ -108,7 +109,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     };
     // A test account's request without the header: its fault rules (and its clock).
     if fault.is_none() && !principal.live_mode {
-        fault = faults::from_rules(&state, &principal, family, &mut request).await;
+        fault = faults::from_rules(&state, &principal, family, &mut request, set_up).await;
     }
     request.extensions_mut().insert(principal.clone());
     let mut response = request_log::capture(&state.request_log, &principal, family, request, next, fault).await;

@@ -114,6 +114,17 @@ pub struct OnBehalf {
     pub source: &'static str,
 }
 
+/// The source of a seed's requests: set-up, so neither rate limited nor faulted.
+pub const SEED_SOURCE: &str = "seed";
+
+impl OnBehalf {
+    /// A seed's request: the server's own set-up, which the account's rate limit and
+    /// fault rules must not stop.
+    pub fn is_set_up(&self) -> bool {
+        self.source == SEED_SOURCE
+    }
+}
+
 /// Send `method path body` through the router (`api`) on `principal`'s behalf, under
 /// the idempotency key `key`; the answer is the API's own status and body text.
 pub async fn dispatch(

@@ -255,6 +255,16 @@ async fn a_seed_makes_resources_in_their_states_once_and_again_after_a_reset() {
     );
     assert_eq!(statuses(&app.ok_json(&account, ORDERS_SEARCH).await).len(), 2);
 
+    // A step added to the file is sent on the next start, and only it; a seed's
+    // requests are set-up, so the account's fault rules do not touch them.
+    let rule = json!({ "method": "POST", "path": "/v1/**", "fault": "status=500", "count": 50 });
+    let made = app.client.post(format!("{}/caja/v1/faults", app.base)).bearer_auth(RESOURCES_TOKEN).json(&rule);
+    assert_eq!(made.send().await.unwrap().status(), StatusCode::CREATED);
+    let longer = resources_seed("Alice") + "      - {name: bob, path: /v1/customers, body: {email: bob@example.com}}\n";
+    let longer = app.restart_seeded(&seed::parse(&longer).unwrap()).await.unwrap();
+    assert_eq!((longer.resources_created, longer.resources_kept), (1, RESOURCE_STEPS));
+    app.ok_json(&account, "/v1/customers/search?email=bob@example.com").await;
+
     // A step already applied and then changed in the file is refused, naming it.
     let changed = seed::parse(&resources_seed("Alicia")).unwrap();
     let refused = app.restart_seeded(&changed).await;
