@@ -102,8 +102,9 @@ pub struct SeedAccount {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedResource {
-    /// How later steps refer to this one's answer (`{{name.id}}`); unnamed steps are
-    /// kept as `#N` (their position, from 1).
+    /// How later steps refer to this one's answer (`{{name.id}}`); an unnamed step
+    /// is kept by its content (`#` and its fingerprint's start), so editing it makes
+    /// a new step where editing a named one is refused.
     pub name: Option<String>,
     /// `POST` (the default), `PUT`, `PATCH` or `DELETE`.
     #[serde(default = "post")]
@@ -184,9 +185,12 @@ pub fn parse(text: &str) -> Result<Seed, SeedError> {
     } else {
         yaml_serde::from_str(text).map_err(|e| SeedError::Invalid(e.to_string()))?
     };
-    for account in &seed.accounts {
+    for (index, account) in seed.accounts.iter().enumerate() {
         let who = account.user_id;
         UserId::new(who).ok_or_else(|| SeedError::Invalid(format!("user_id {who} is not a valid user id")))?;
+        if seed.accounts[..index].iter().any(|earlier| earlier.user_id == who) {
+            return Err(SeedError::Invalid(format!("account {who} is listed twice")));
+        }
         account
             .site_id
             .parse::<SiteId>()
@@ -215,9 +219,27 @@ pub fn parse(text: &str) -> Result<Seed, SeedError> {
     Ok(seed)
 }
 
-/// A step's name as kept: its own, or `#N`.
-fn step_name(step: &SeedResource, index: usize) -> String {
-    step.name.clone().unwrap_or_else(|| format!("#{}", index + 1))
+/// Each step's name as kept: its own, or for an unnamed step `#` and the start of
+/// its fingerprint (and `.N` for its N-th identical twin), so adding, removing or
+/// moving other steps never renames it.
+fn step_names(steps: &[SeedResource]) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    steps
+        .iter()
+        .map(|step| match &step.name {
+            Some(name) => name.clone(),
+            None => {
+                let print = format!("#{}", &fingerprint(step)[..16]);
+                let twins = seen.entry(print.clone()).or_default();
+                *twins += 1;
+                if *twins == 1 {
+                    print
+                } else {
+                    format!("{print}.{twins}")
+                }
+            }
+        })
+        .collect()
 }
 
 /// Names, methods and paths well formed; every reference to an earlier step's name.
@@ -237,6 +259,10 @@ fn check_steps(steps: &[SeedResource]) -> Result<(), String> {
             return Err(format!(
                 "{at}: path must start with / and have at most {PATH_CHARS_MAX} characters, no spaces"
             ));
+        }
+        // caja's own endpoints are no resources (and a reset in a seed would re-apply it).
+        if step.path.starts_with("/caja/") || step.path == "/caja" {
+            return Err(format!("{at}: path must be one of the API's, not caja's own /caja/…"));
         }
         let mut referred = references(&step.path)?;
         if let Some(body) = &step.body {
@@ -506,8 +532,7 @@ pub async fn apply_resources(
             SeedError::Conflict(format!("account {who} has no token {first}: apply its account first"))
         })?;
         let mut answers: HashMap<String, Value> = HashMap::new();
-        for (index, step) in account.resources.iter().enumerate() {
-            let name = step_name(step, index);
+        for (step, name) in account.resources.iter().zip(step_names(&account.resources)) {
             let id = SeedStep::id_for(principal.user_id, &name);
             let fingerprint = fingerprint(step);
             let lookup = id.clone();

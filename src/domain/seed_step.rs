@@ -18,7 +18,8 @@ pub struct SeedStep {
     /// [`SeedStep::id_for`]: the account and the step's name (or position).
     pub id: String,
     pub user_id: UserId,
-    /// The step's name in the seed (`#N` for an unnamed step, N from 1).
+    /// The step's name in the seed (for an unnamed step `#` and the start of its
+    /// fingerprint, `.N` for its N-th identical twin).
     pub name: String,
     /// SHA-256 (hex) of the step as written (method, path, body): a seed that changed
     /// a step it already applied is refused rather than silently kept.

@@ -97,8 +97,12 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
             return err.into_response();
         }
     };
-    let standing = state.limiter.check(&principal.token_hash);
-    if let Some(retry_after_secs) = standing.retry_after_secs.filter(|_| !set_up) {
+    // A seed's set-up requests take nothing from the account's allowance.
+    let standing = match set_up {
+        true => crate::http::rate_limit::Standing { limit: 0, remaining: 0, retry_after_secs: None },
+        false => state.limiter.check(&principal.token_hash),
+    };
+    if let Some(retry_after_secs) = standing.retry_after_secs {
         let mut response = ApiError::new(family, ErrorKind::RateLimited { retry_after_secs }).into_response();
         standing.stamp(response.headers_mut());
         return response;

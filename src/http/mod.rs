@@ -75,6 +75,9 @@ pub struct AppState {
     /// The seed the server started with: a reset applies its account's resources
     /// again (see [`reset`]).
     seed: Option<Arc<crate::seed::Seed>>,
+    /// Held while a reset empties an account and applies the seed again, so two
+    /// resets in this process never interleave their seed steps.
+    resetting: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What the HTTP layer is configured with.
@@ -107,6 +110,7 @@ impl AppState {
                 0,
             ),
             seed: None,
+            resetting: Arc::default(),
             store,
         }
     }

@@ -70,6 +70,8 @@ pub async fn reset(
     if principal.live_mode {
         return Err(ApiError::refused(FAMILY, Failure::TestAccountsOnly));
     }
+    // One reset (and its seed) at a time in this process.
+    let _resetting = state.resetting.lock().await;
     // The account's requests so far are in the journal before it is emptied.
     state.request_log.flush().await;
     let counts = state
@@ -85,9 +87,12 @@ pub async fn reset(
     if let (Some(seed), Some(api)) = (state.seed.as_ref(), state.api()) {
         let applied = crate::seed::apply_resources(state.store.as_ref(), api, seed, Some(principal.user_id))
             .await
-            .map_err(|err| {
-                let why = format!("the account was reset, but its seed's resources were not made again: {err}");
-                ApiError::refused(FAMILY, Failure::InvalidBody(why))
+            .map_err(|err| match err {
+                crate::seed::SeedError::Store(err) => read_failed(FAMILY, err),
+                err => {
+                    let why = format!("the account was reset, but its seed's resources were not made again: {err}");
+                    ApiError::refused(FAMILY, Failure::InvalidBody(why))
+                }
             })?;
         view.seeded = applied.resources_created as u64;
     }

@@ -260,7 +260,12 @@ async fn a_seed_makes_resources_in_their_states_once_and_again_after_a_reset() {
     let rule = json!({ "method": "POST", "path": "/v1/**", "fault": "status=500", "count": 50 });
     let made = app.client.post(format!("{}/caja/v1/faults", app.base)).bearer_auth(RESOURCES_TOKEN).json(&rule);
     assert_eq!(made.send().await.unwrap().status(), StatusCode::CREATED);
-    let longer = resources_seed("Alice") + "      - {name: bob, path: /v1/customers, body: {email: bob@example.com}}\n";
+    // (Added in front and unnamed: the other steps, named or not, keep their names.)
+    let longer = resources_seed("Alice").replacen(
+        "    resources:\n",
+        "    resources:\n      - {path: /v1/customers, body: {email: bob@example.com}}\n",
+        1,
+    );
     let longer = app.restart_seeded(&seed::parse(&longer).unwrap()).await.unwrap();
     assert_eq!((longer.resources_created, longer.resources_kept), (1, RESOURCE_STEPS));
     app.ok_json(&account, "/v1/customers/search?email=bob@example.com").await;
@@ -308,6 +313,8 @@ fn a_seed_file_with_a_wrong_resource_is_refused_before_anything_is_sent() {
     let account = |resources: &str| {
         format!("accounts:\n  - user_id: 1\n    site_id: MLB\n    access_tokens: [t]\n    resources: {resources}\n")
     };
+    let twice = "accounts:\n  - {user_id: 1, site_id: MLB, access_tokens: [a]}\n  - {user_id: 1, site_id: MLB, access_tokens: [b]}\n";
+    assert!(matches!(seed::parse(twice), Err(SeedError::Invalid(why)) if why.contains("twice")));
     for (resources, why) in [
         (r#"[{path: "/v1/customers/{{alice.id}}/cards"}]"#, "names no earlier resource"),
         (r#"[{path: "/v1/customers/{{x.id}}", name: x}]"#, "names no earlier resource"),
@@ -317,6 +324,7 @@ fn a_seed_file_with_a_wrong_resource_is_refused_before_anything_is_sent() {
         (r#"[{name: "has space", path: /v1/customers}]"#, "name"),
         (r#"[{path: "/v1/{{a"}]"#, "without"),
         (r#"[{path: /v1/customers, bodi: {}}]"#, "unknown field"),
+        (r#"[{path: /caja/v1/reset}]"#, "caja's own"),
     ] {
         let refused = seed::parse(&account(resources));
         assert!(matches!(&refused, Err(SeedError::Invalid(text)) if text.contains(why)), "{resources}: {refused:?}");

@@ -59,7 +59,8 @@ impl LogFile {
         let conn = Connection::open_with_flags(&path, flags)
             .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
         conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;")?;
+        super::wal(&conn)?;
+        conn.execute_batch("PRAGMA synchronous = OFF;")?;
         conn.execute_batch(SCHEMA)?;
         Ok(LogFile { conn: Arc::new(Mutex::new(conn)) })
     }

@@ -55,13 +55,20 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
     conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
-    // Switching a file to WAL needs it to itself, and SQLite answers "database is
-    // locked" at once rather than waiting while another process has it open (several
-    // processes opening one file at once): retry within the busy timeout.
+    wal(&conn)?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES_MAX)?;
+    Ok(conn)
+}
+
+/// Switch `conn`'s file to WAL. That needs the file to itself, and SQLite answers
+/// "database is locked" at once rather than waiting while another process has it
+/// open (several processes opening one file at once): retry within the busy timeout.
+fn wal(conn: &Connection) -> Result<(), StoreError> {
     let start = std::time::Instant::now();
     loop {
         match conn.execute_batch("PRAGMA journal_mode = WAL") {
-            Ok(()) => break,
+            Ok(()) => return Ok(()),
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::DatabaseBusy
                     && start.elapsed() < Duration::from_millis(BUSY_TIMEOUT_MS) =>
@@ -71,9 +78,6 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
             Err(e) => return Err(e.into()),
         }
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-    conn.pragma_update(None, "mmap_size", MMAP_BYTES_MAX)?;
-    Ok(conn)
 }
 
 impl SqliteStore {
