@@ -14,6 +14,7 @@ pub enum ResourceType {
     Payment,
     Preference,
     MerchantOrder,
+    TransactionIntent,
 }
 
 impl ResourceType {
@@ -28,6 +29,7 @@ impl ResourceType {
             ResourceType::Payment => "payment",
             ResourceType::Preference => "preference",
             ResourceType::MerchantOrder => "merchant_order",
+            ResourceType::TransactionIntent => "transaction_intent",
         }
     }
 
@@ -42,6 +44,7 @@ impl ResourceType {
             "payment" => Some(ResourceType::Payment),
             "preference" => Some(ResourceType::Preference),
             "merchant_order" => Some(ResourceType::MerchantOrder),
+            "transaction_intent" => Some(ResourceType::TransactionIntent),
             _ => None,
         }
     }

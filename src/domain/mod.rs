@@ -27,6 +27,7 @@ pub mod signature;
 pub mod terminal;
 pub mod terminal_action;
 pub mod time;
+pub mod transaction_intent;
 pub mod webhook_check;
 
 pub use account::{AccessToken, Principal, SiteId, TokenHash, TokenHasher, UserId};

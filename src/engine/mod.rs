@@ -24,6 +24,7 @@ pub mod payouts;
 pub mod point;
 pub mod resource;
 pub mod seeds;
+pub mod transaction_intents;
 mod unit_of_work;
 
 pub use apply::apply;

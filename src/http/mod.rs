@@ -30,6 +30,7 @@ mod reset;
 pub mod serve;
 mod strict_json;
 mod test_users;
+mod transaction_intents;
 pub mod trigger;
 mod webhook_check;
 
@@ -224,6 +225,7 @@ fn api_router(state: AppState, request_timeout: Duration) -> Router {
     Router::new()
         .merge(point::routes())
         .merge(payouts::routes())
+        .merge(transaction_intents::routes())
         .merge(customers::routes())
         .merge(cards::routes())
         .merge(profiles::routes())

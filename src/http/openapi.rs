@@ -6,7 +6,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, OrdersAuthErrorBody, OrdersErrorBody};
-use super::{cards, checkout, customers, notifications, orders, payments, payouts, point, profiles};
+use super::{
+    cards, checkout, customers, notifications, orders, payments, payouts, point, profiles, transaction_intents,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +29,8 @@ use super::{cards, checkout, customers, notifications, orders, payments, payouts
         payouts::list_transactions,
         payouts::get_transaction,
         payouts::cancel_transaction,
+        transaction_intents::process,
+        transaction_intents::get_intent,
         payouts::transaction_event,
         customers::create_customer,
         customers::search_customers,

@@ -218,7 +218,8 @@ pub struct ListParams {
 
 // ---- shared steps ----
 
-fn gate(principal: &Principal) -> Result<(), ApiError> {
+/// The account's payouts permission (Money Out's too): 403 `forbidden` without it.
+pub(super) fn gate(principal: &Principal) -> Result<(), ApiError> {
     if principal.payouts_enabled {
         Ok(())
     } else {

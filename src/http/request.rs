@@ -64,6 +64,14 @@ impl From<BytesRejection> for BodyError {
     }
 }
 
+impl WriteRequest {
+    /// Whether the header `name` says `true` (payouts' `X-Test-Token`,
+    /// `X-Enforce-Signature`).
+    pub fn flag(&self, name: &str) -> bool {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for WriteRequest {
     type Rejection = std::convert::Infallible;
 
@@ -160,9 +168,7 @@ impl Write {
     /// stored under the key, so a client that fixes its signature can retry with it.
     pub async fn verify_signature(&self, state: &AppState, request: &WriteRequest) -> Result<(), ApiError> {
         let headers = &request.headers;
-        let flag = |name: &str| {
-            headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        };
+        let flag = |name: &str| request.flag(name);
         let principal = &self.ctx.principal;
         if !signature::required(principal.live_mode, flag("x-enforce-signature"), flag("x-test-token")) {
             return Ok(());

@@ -47,6 +47,7 @@ mod sdk;
 mod seed;
 mod snapshot;
 mod test_users;
+mod transaction_intents;
 mod trigger;
 mod webhook_check;
 mod webhooks;

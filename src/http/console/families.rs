@@ -92,6 +92,12 @@ pub const KINDS: &[Kind] = &[
     },
     Kind { kind: "preference", title: "Checkout Pro preferences", statuses: &[], moves: no_moves },
     Kind { kind: "merchant_order", title: "Merchant orders", statuses: &[], moves: no_moves },
+    Kind {
+        kind: crate::domain::transaction_intent::KIND,
+        title: "Money Out transaction intents",
+        statuses: crate::domain::transaction_intent::STATUSES,
+        moves: no_moves,
+    },
 ];
 
 /// The kind named `kind`, if the console lists it.

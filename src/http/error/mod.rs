@@ -92,7 +92,7 @@ impl Family {
             || under("/merchant_orders")
         {
             Some(Family::Payments)
-        } else if under("/v1/payouts") {
+        } else if under("/v1/payouts") || under("/v1/transaction-intents") {
             Some(Family::Payouts)
         } else if under("/v1/customers") && path.contains("/payment-profiles") {
             Some(Family::Profiles)
