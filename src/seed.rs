@@ -532,7 +532,7 @@ pub async fn apply_resources(
             SeedError::Conflict(format!("account {who} has no token {first}: apply its account first"))
         })?;
         let mut answers: HashMap<String, Value> = HashMap::new();
-        for (step, name) in account.resources.iter().zip(step_names(&account.resources)) {
+        for ((index, step), name) in account.resources.iter().enumerate().zip(step_names(&account.resources)) {
             let id = SeedStep::id_for(principal.user_id, &name);
             let fingerprint = fingerprint(step);
             let lookup = id.clone();
@@ -549,7 +549,7 @@ pub async fn apply_resources(
                     kept
                 }
                 None => {
-                    let sent = send(store, &api, &principal, step, &name, &fingerprint, &answers).await?;
+                    let sent = send(store, &api, &principal, (index, step), &name, &fingerprint, &answers).await?;
                     applied.resources_created += 1;
                     let step = SeedStep {
                         id,
@@ -575,14 +575,19 @@ async fn send(
     store: &dyn Store,
     api: &axum::Router,
     principal: &Principal,
-    step: &SeedResource,
+    (index, step): (usize, &SeedResource),
     name: &str,
     fingerprint: &str,
     answers: &HashMap<String, Value>,
 ) -> Result<(u16, String, Timestamp), SeedError> {
     use crate::http::request_log::{dispatch, OnBehalf, SEED_SOURCE};
     let who = principal.user_id.get();
-    let failed = |why: String| SeedError::Step(format!("account {who}, resource {name}: {why}"));
+    // Named by its name, or (unnamed) by its place in the file.
+    let label = match &step.name {
+        Some(name) => name.clone(),
+        None => format!("resources[{index}] ({} {})", step.method, step.path),
+    };
+    let failed = |why: String| SeedError::Step(format!("account {who}, resource {label}: {why}"));
     let path = match fill_text(&step.path, answers).map_err(failed)? {
         Value::String(path) => path,
         other => other.to_string(),

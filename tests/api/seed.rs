@@ -306,6 +306,12 @@ accounts:
         crate::helpers::start_seeded(&db.url, Default::default(), Some(&seed::parse(text).unwrap())).await.err();
     let Some(SeedError::Step(why)) = refused else { panic!("refused as a step: {refused:?}") };
     assert!(why.contains("nobody") && why.contains("POST /v1/customers answered 400"), "{why}");
+    // An unnamed step is named by its place in the file and its request.
+    let unnamed = text.replace("{name: nobody, ", "{");
+    let refused =
+        crate::helpers::start_seeded(&db.url, Default::default(), Some(&seed::parse(&unnamed).unwrap())).await.err();
+    let Some(SeedError::Step(why)) = refused else { panic!("refused as a step: {refused:?}") };
+    assert!(why.contains("resources[0] (POST /v1/customers)"), "{why}");
 }
 
 #[test]
