@@ -81,10 +81,10 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     if let Some(secs) = client.and_then(|ip| state.auth_failures.waiting(ip)) {
         return shut_out(secs);
     }
-    let on_behalf = request.extensions().get::<OnBehalf>().map(|o| o.principal.clone());
-    let set_up = request.extensions().get::<OnBehalf>().is_some_and(OnBehalf::is_set_up);
+    let on_behalf = request.extensions().get::<OnBehalf>().map(|o| (o.principal.clone(), o.is_set_up()));
+    let set_up = on_behalf.as_ref().is_some_and(|(_, set_up)| *set_up);
     let principal = match on_behalf {
-        Some(principal) => Ok(principal),
+        Some((principal, _)) => Ok(principal),
         None => principal(&state, family, request.headers()).await,
     };
     let principal = match principal {

@@ -155,12 +155,16 @@ pub struct TransactionList {
 }
 
 fn amount_view(amount: Amount) -> AmountView {
-    let value = if amount.cents % 100 == 0 {
-        serde_json::Number::from(amount.cents / 100)
+    AmountView { currency: amount.currency, value: cents_number(amount.cents) }
+}
+
+/// Cents as the JSON number the payouts pages show (`150`, `150.25`); Money Out's too.
+pub(super) fn cents_number(cents: i64) -> serde_json::Number {
+    if cents % 100 == 0 {
+        serde_json::Number::from(cents / 100)
     } else {
-        serde_json::Number::from_f64(amount.cents as f64 / 100.0).unwrap_or_else(|| serde_json::Number::from(0))
-    };
-    AmountView { currency: amount.currency, value }
+        serde_json::Number::from_f64(cents as f64 / 100.0).unwrap_or_else(|| serde_json::Number::from(0))
+    }
 }
 
 impl From<&Transaction> for TransactionView {

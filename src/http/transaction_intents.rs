@@ -16,7 +16,7 @@ use serde_json::{Number, Value};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, ErrorKind, Family};
-use super::payouts::gate;
+use super::payouts::{cents_number, gate};
 use super::request::{json, json_response, operation, parse_json, read_failed, render, Write, WriteRequest};
 use super::AppState;
 use crate::domain::transaction_intent::{
@@ -160,7 +160,7 @@ impl ProcessBody {
                 .and_then(|f| f.accounts)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|a| a.amount.map(|n| n.to_string()).unwrap_or_default())
+                .map(|a| text(a.amount).unwrap_or_default())
                 .collect(),
             to: to
                 .and_then(|t| t.accounts)
@@ -219,11 +219,7 @@ pub struct SellerConfigurationView {
 }
 
 fn money(cents: i64) -> Value {
-    if cents % 100 == 0 {
-        Value::from(cents / 100)
-    } else {
-        Number::from_f64(cents as f64 / 100.0).map_or(Value::Null, Value::Number)
-    }
+    Value::Number(cents_number(cents))
 }
 
 fn view(intent: &TransactionIntent) -> IntentView {
