@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use caja::domain::customer::{Customer, CustomerId, Owner};
 use caja::domain::customer_data::CustomerData;
 use caja::domain::payout::{Amount, Payout, PayoutId, Transaction, TransactionId, TransactionStatus};
-use caja::domain::{SiteId, Timestamp, UserId};
+use caja::domain::{AuditEvent, ResourceType, SiteId, Timestamp, UserId};
 use caja::engine::resource;
 use caja::http::HttpConfig;
 use caja::provision::AccountSpec;
@@ -210,6 +210,20 @@ impl Filled {
                         updated_at: now,
                     };
                     resource::insert(uow, &t)?;
+                    // Each as a create leaves it: with its first audit record, so a
+                    // cancel's link to the chain's last record is measured at size too.
+                    uow.append_audit(&AuditEvent {
+                        user_id: user,
+                        resource_type: ResourceType::PayoutTransaction,
+                        resource_id: t.id.get().to_string(),
+                        from_status: None,
+                        to_status: "pending".into(),
+                        deleted_by: None,
+                        comments: None,
+                        request_id: "bench-fill".into(),
+                        idempotency_key: None,
+                        at: now,
+                    })?;
                 }
                 Ok(())
             })

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_audit_chain.sql"),
     include_str!("migrations/0008_request_log.sql"),
     include_str!("migrations/0009_account_clocks.sql"),
+    include_str!("migrations/0010_audit_chain_head.sql"),
 ];
 /// Any constant; it names caja's migration lock among the database's advisory locks.
 const MIGRATION_LOCK: i64 = 0x6361_6a61_5f6d_6967; // "caja_mig"
