@@ -38,6 +38,27 @@ async fn app_with_a_chain_of() -> (TestApp, String, crate::helpers::Account) {
     (app, id, account)
 }
 
+/// A write links its audit record to the chain's last one; that record is read from
+/// one index range, already in order, whatever the account holds. (On PostgreSQL an
+/// index without `id` left a sort to do, and a plan made before the table had
+/// statistics walked every record of the account instead: writes slowed as it grew.)
+#[tokio::test]
+async fn a_chains_last_record_is_read_from_one_index_range_in_order() {
+    let (app, order, _) = app_with_a_chain_of().await;
+    let owner = app.db.text_rows(&format!(
+        "SELECT CAST(user_id AS TEXT), resource_type FROM audit_events WHERE resource_id = '{order}' LIMIT 1"
+    ));
+    let (user, kind) = (owner[0][0].clone().expect("user"), owner[0][1].clone().expect("kind"));
+    let plan = app.db.query_plan(&format!(
+        "SELECT hash FROM audit_events WHERE user_id = {user} AND resource_type = '{kind}' \
+         AND resource_id = '{order}' ORDER BY id DESC LIMIT 1"
+    ));
+    let sorted = ["Sort", "TEMP B-TREE"].iter().any(|s| plan.contains(s));
+    assert!(!sorted, "the chain's head needs no sort:\n{plan}");
+    assert!(plan.contains("audit_events_resource"), "read by the resource's index:\n{plan}");
+    assert!(!plan.contains("audit_events_by_account"), "never by the account's records:\n{plan}");
+}
+
 #[tokio::test]
 async fn an_untouched_trail_verifies_and_the_api_shows_its_links() {
     let (app, order, account) = app_with_a_chain_of().await;

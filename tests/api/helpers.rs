@@ -407,6 +407,24 @@ impl TestDb {
         }
     }
 
+    /// The plan the database makes for `sql`, as text: SQLite's `EXPLAIN QUERY
+    /// PLAN` details, or PostgreSQL's `EXPLAIN`, a line per node.
+    pub fn query_plan(&self, sql: &str) -> String {
+        match &self.kind {
+            DbKind::Sqlite { path, .. } => {
+                let connection = rusqlite::Connection::open(path).expect("open");
+                let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("prepare");
+                let details = statement.query_map([], |row| row.get::<_, String>(3)).expect("explain");
+                details.map(|d| d.expect("row")).collect::<Vec<_>>().join("\n")
+            }
+            DbKind::Postgres { .. } => off_runtime(|| {
+                let mut client = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+                let rows = client.query(&format!("EXPLAIN {sql}"), &[]).expect("explain");
+                rows.iter().map(|row| row.get::<_, String>(0)).collect::<Vec<_>>().join("\n")
+            }),
+        }
+    }
+
     pub fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT count(*) FROM {table}");
         match &self.kind {
