@@ -53,8 +53,9 @@ pub struct CachedClient {
 }
 
 /// A connection back in the pool for less than this is handed out again without a
-/// check: under load the check (an empty query) was a round trip on every request,
-/// one in eight of a Point cancel's. A connection idle longer is checked, so one
+/// check: under load the check (an empty query) was a round trip on every checkout,
+/// two of a test account's Point cancel's fifteen (one for its clock and fault-rule
+/// read, one for its write). A connection idle longer is checked, so one
 /// that PostgreSQL closed meanwhile (a restart) is replaced, not used.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
